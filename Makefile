@@ -1,0 +1,58 @@
+# 平安测评 — two commands on a fresh Debian machine:
+#   make run    install everything, migrate, seed the demo if empty, serve http://127.0.0.1:5000
+#   make test   the whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app app
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+# WeasyPrint (Pango, HarfBuzz subsetting: ~6x faster PDFs), the CJK font for PDFs and charts,
+# poppler for reading PDFs back in tests, Chromium for the real-browser tests.
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils chromium sqlite3
+# R's survey package: only for regenerating reference values and for the benchmarks.
+R_DEBS := r-cran-survey r-cran-jsonlite r-cran-yaml
+
+.PHONY: install debs run serve test test-sqlite test-postgres bench r-reference clean
+
+install: debs $(VENV)/.installed
+
+debs:
+	@sh scripts/install-debs.sh $(DEBS)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo seed --if-empty
+	$(MAKE) --no-print-directory serve
+
+serve:
+	@echo "平安测评: http://$(HOST):$(PORT)/  (管理后台 /admin/)"
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - "app:create_app()"
+
+test: install
+	$(PY) -m pytest
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+		echo "== again on $(TEST_DATABASE_URL)"; \
+		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest; \
+	fi
+
+bench: install
+	@sh scripts/install-debs.sh $(R_DEBS)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/analysis.py
+	$(PY) bench/reports.py
+
+r-reference: install
+	@sh scripts/install-debs.sh $(R_DEBS)
+	$(PY) tests/fixtures/analysis/make_dataset.py
+	Rscript tests/fixtures/analysis/make_reference.R
+
+clean:
+	rm -rf $(VENV) .pytest_cache

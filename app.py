@@ -1,0 +1,161 @@
+"""平安测评: the application factory.
+
+    flask --app app db upgrade
+    flask --app app run
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from errors import PinganError
+from extensions import babel, csrf, db, limiter, login_manager, migrate
+
+LOCALES = ("zh", "en")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # admin uploads; the resident form sets its own, far smaller, limit
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("HTTPS") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=os.environ.get("HTTPS") == "1",
+        WTF_CSRF_TIME_LIMIT=None,  # a resident may take a while; the token is still bound to the session
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
+    )
+    if config:
+        app.config.from_mapping(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    import models  # noqa: F401  (registers the tables with the metadata)
+
+    register_blueprints(app)
+    register_commands(app)
+    register_error_handlers(app)
+    return app
+
+
+def database_url(url: str | None, instance_path: str) -> str:
+    """DATABASE_URL, defaulting to an SQLite file in instance/; PostgreSQL goes through psycopg 3."""
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'pingan.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, or one generated once and kept in instance/.
+
+    In production (PINGAN_PRODUCTION=1) every server must share the key, so a missing
+    SECRET_KEY is an error rather than a fresh key per machine.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if os.environ.get("PINGAN_PRODUCTION") == "1":
+        raise RuntimeError("SECRET_KEY must be set in production (PINGAN_PRODUCTION=1)")
+    path = Path(instance_path) / "secret_key"
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise RuntimeError(f"{path} is empty; delete it to generate a new key") from None
+    with os.fdopen(fd, "w") as f:
+        key = secrets.token_hex(32)
+        f.write(key)
+    return key
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL (readers never block the writer), enforced foreign keys, and patience under load."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def select_locale() -> str:
+    """?lang= wins (and is remembered in a cookie), then the cookie, then Chinese."""
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    return chosen if chosen in LOCALES else "zh"
+
+
+def register_blueprints(app: Flask) -> None:
+    from board import bp as board_bp
+
+    app.register_blueprint(board_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from demo.cli import demo_cli
+    from survey.cli import register as register_survey_commands
+
+    register_survey_commands(app)
+    app.cli.add_command(demo_cli)
+
+
+def register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    @app.errorhandler(PinganError)
+    def domain_error(error: PinganError):
+        if wants_json():
+            return jsonify(error={"code": error.code, "message": error.message}), error.status
+        return render_template("error.html", status=error.status, message=error.message), error.status
+
+    messages = {
+        400: "请求有误,请返回重试。",
+        403: "您没有权限访问此页面。",
+        404: "页面不存在,请检查链接是否完整。",
+        405: "不支持此操作。",
+        410: "此链接已失效。",
+        413: "提交的内容过大。",
+        429: "操作过于频繁,请稍后再试。",
+        500: "服务器出了点问题,请稍后再试。我们已记录此错误。",
+    }
+
+    def http_error(error):
+        status = getattr(error, "code", 500) or 500
+        message = messages.get(status, messages[500])
+        if wants_json():
+            return jsonify(error={"code": str(status), "message": message}), status
+        return render_template("error.html", status=status, message=message), status
+
+    for status in messages:
+        app.register_error_handler(status, http_error)

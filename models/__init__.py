@@ -1,0 +1,27 @@
+"""The data model, one module per subject; importing this package registers every table."""
+
+from models.accounts import ApiToken, User
+from models.audit import AuditEntry
+from models.interviews import InterviewCase
+from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
+from models.responses import Response
+from models.results import AnalysisResult
+from models.units import PopulationMargin, Unit
+from models.waves import Wave
+
+__all__ = [
+    "AnalysisResult",
+    "ApiToken",
+    "AuditEntry",
+    "Indicator",
+    "InterviewCase",
+    "Item",
+    "Option",
+    "PopulationMargin",
+    "Questionnaire",
+    "QuestionnaireVersion",
+    "Response",
+    "Unit",
+    "User",
+    "Wave",
+]

@@ -1,0 +1,56 @@
+"""约谈 cases: one per unit on a wave's interview list, followed to the 复查 and closure."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import Timestamp, utcnow
+
+CASE_STATUSES = ("scheduled", "held", "rectifying", "rechecked", "closed")
+CASE_STATUS_LABELS = {
+    "scheduled": "待约谈",
+    "held": "已约谈",
+    "rectifying": "整改中",
+    "rechecked": "已复查",
+    "closed": "已销号",
+}
+REASON_LABELS = {"bottom_n": "排名靠后", "insufficient_sample": "样本不足"}
+ESCALATION_LABELS = {"key_management": "重点管理"}
+
+
+class InterviewCase(db.Model):
+    __tablename__ = "interview_cases"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "unit_id"),
+        CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(24))
+    rank: Mapped[int | None] = mapped_column(Integer)
+    escalation: Mapped[str | None] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    scheduled_for: Mapped[date | None] = mapped_column(Date)
+    held_on: Mapped[date | None] = mapped_column(Date)
+    attendees: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    rectification_plan: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    recheck_on: Mapped[date | None] = mapped_column(Date)
+    recheck_result: Mapped[str | None] = mapped_column(Text)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    wave = relationship("Wave")
+    unit = relationship("Unit")
+
+    @property
+    def status_label(self) -> str:
+        return CASE_STATUS_LABELS[self.status]

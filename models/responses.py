@@ -1,0 +1,59 @@
+"""Responses. The answers of one response live in one JSON column, so that a wave of
+a million responses loads as a million rows, not ten million."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import JSONType, Timestamp, utcnow
+from models.waves import RESPONSE_MODES
+
+REVIEW_STATUSES = ("clean", "flagged", "accepted", "rejected")
+FLAG_LABELS = {
+    "speeder": "答题过快",
+    "burst": "同一网络短时间内集中提交",
+    "repeat_device": "同一设备重复提交",
+    "straight_line": "满意度题目答案完全一致",
+    "all_maximum": "所有题目均选最高分",
+}
+
+
+class Response(db.Model):
+    __tablename__ = "responses"
+    __table_args__ = (
+        UniqueConstraint("wave_id", "response_key"),
+        UniqueConstraint("wave_id", "idempotency_key"),
+        Index("ix_responses_wave_unit", "wave_id", "unit_id"),
+        Index("ix_responses_wave_device", "wave_id", "device_hash"),
+        Index("ix_responses_wave_ip_time", "wave_id", "ip_hash", "submitted_at"),
+        CheckConstraint(f"mode IN {RESPONSE_MODES!r}", name="mode"),
+        CheckConstraint(f"review_status IN {REVIEW_STATUSES!r}", name="review_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    response_key: Mapped[str] = mapped_column(String(64))  # response_id of an import, or a generated id
+    psu: Mapped[str | None] = mapped_column(String(64))  # None: the respondent is its own PSU
+    mode: Mapped[str] = mapped_column(String(8), default="paper")
+    answers: Mapped[dict] = mapped_column(JSONType)  # item key → option code or free text
+    submitted_at: Mapped[datetime | None] = mapped_column(Timestamp)  # None: a paper form without a date
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    duration_s: Mapped[float | None] = mapped_column(Float)  # measured by the server, never by the client
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    device_hash: Mapped[str | None] = mapped_column(String(64))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))  # HMAC of the IP with the secret key; no raw IP kept
+    flags: Mapped[list] = mapped_column(JSONType, default=list)
+    review_status: Mapped[str] = mapped_column(String(10), default="clean")
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    wave = relationship("Wave")
+    unit = relationship("Unit")
+    reviewed_by = relationship("User")

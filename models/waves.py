@@ -1,0 +1,49 @@
+"""A wave: one run of a questionnaire over a scope for one period."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import Timestamp, utcnow
+
+WAVE_STATUSES = ("draft", "open", "closed", "published")
+STATUS_LABELS = {"draft": "草稿", "open": "进行中", "closed": "已结束", "published": "已发布"}
+RESPONSE_MODES = ("qr", "door", "phone", "paper")
+
+
+class Wave(db.Model):
+    __tablename__ = "waves"
+    __table_args__ = (
+        UniqueConstraint("series", "scope_unit_id", "period"),
+        CheckConstraint(f"status IN {WAVE_STATUSES!r}", name="status"),
+        CheckConstraint("target_n > 0", name="target_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"), index=True)
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    series: Mapped[str] = mapped_column(String(64), index=True)
+    period: Mapped[str] = mapped_column(String(8))  # 2026M07, 2026Q3, 2026H2, 2026
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    target_n: Mapped[int] = mapped_column(Integer, default=100)  # responses wanted per unit
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    questionnaire_version = relationship("QuestionnaireVersion")
+    scope = relationship("Unit")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    def __repr__(self) -> str:
+        return f"<Wave {self.slug} {self.status}>"

@@ -1,0 +1,1 @@
+"""Units, questionnaires, waves, QR links, the resident form and response intake."""

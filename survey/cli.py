@@ -1,0 +1,132 @@
+"""The command line of DESIGN.md §5 for units, questionnaires, waves and responses.
+
+    flask --app app units import UNITS.csv [--population POPULATION.csv]
+    flask --app app questionnaire load FILE.yaml
+    flask --app app wave create --slug S --questionnaire Q --scope CODE --period 2026Q3 [--series NAME]
+    flask --app app wave open|close|publish SLUG
+    flask --app app responses import --wave SLUG FILE.csv
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from errors import PinganError
+
+
+class CliError(click.ClickException):
+    """Printed as one line on stderr, `错误: file:line:column: what is wrong`, exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误: {self.format_message()}", err=True, file=file or sys.stderr)
+
+
+def reports_errors(f: Callable) -> Callable:
+    """Turn the domain's errors into a clean CLI failure (no traceback, non-zero exit)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except PinganError as e:
+            raise CliError(e.message) from None
+
+    return wrapper
+
+
+units_cli = AppGroup("units", help="单位(行政区划与部门)。")
+questionnaire_cli = AppGroup("questionnaire", help="问卷。")
+wave_cli = AppGroup("wave", help="调查(一期测评)。")
+responses_cli = AppGroup("responses", help="答卷。")
+
+
+@units_cli.command("import")
+@click.argument("units_file", type=click.Path(dir_okay=False))
+@click.option("--population", type=click.Path(dir_okay=False), help="人口数据 CSV(unit_code,dimension,category,count)。")
+@reports_errors
+def units_import(units_file: str, population: str | None) -> None:
+    """Import or update units from UNITS_FILE (code,name,kind,parent_code)."""
+    from survey.units import import_units
+
+    click.echo(str(import_units(units_file, population)))
+
+
+@questionnaire_cli.command("load")
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def questionnaire_load(file: str) -> None:
+    """Load a questionnaire YAML (a new version, or an unused one replaced)."""
+    from survey.questionnaires import load_questionnaire
+
+    version, outcome = load_questionnaire(file)
+    words = {"created": "已导入", "replaced": "已更新", "unchanged": "无变化"}
+    click.echo(
+        f"{words[outcome]}:问卷 {version.slug} 第 {version.version} 版《{version.title}》,"
+        f"{len(version.items)} 题,{len(version.indicators)} 个指标"
+    )
+
+
+@wave_cli.command("create")
+@click.option("--slug", required=True, help="调查标识,如 2026Q3-city。")
+@click.option("--questionnaire", "questionnaire", required=True, help="问卷标识(使用其最新版本)。")
+@click.option("--scope", required=True, help="调查范围的单位代码。")
+@click.option("--period", required=True, help="期间:2026M07、2026Q3、2026H2 或 2026。")
+@click.option("--series", default=None, help="系列名,默认与问卷标识相同。")
+@click.option("--target-n", type=click.IntRange(min=1), default=100, show_default=True, help="每个单位的目标样本量。")
+@reports_errors
+def wave_create(slug: str, questionnaire: str, scope: str, period: str, series: str | None, target_n: int) -> None:
+    """Create a draft wave."""
+    from survey.waves import create_wave
+
+    wave = create_wave(slug, questionnaire, scope, period, series, target_n)
+    click.echo(f"已创建调查 {wave.slug}({wave.scope.name},{wave.period},系列 {wave.series}),状态:草稿")
+
+
+def _transition_command(action: str, help_text: str) -> None:
+    @wave_cli.command(action, help=help_text)
+    @click.argument("slug")
+    @reports_errors
+    def command(slug: str) -> None:
+        from survey.waves import get_wave, transition
+
+        wave = transition(get_wave(slug), action)
+        click.echo(f"调查 {wave.slug} 状态:{wave.status_label}")
+
+
+_transition_command("open", "Open a draft wave to responses.")
+_transition_command("close", "Close an open wave.")
+_transition_command("publish", "Publish a closed wave's results (needs an analysis run).")
+
+
+@wave_cli.command("list")
+def wave_list() -> None:
+    """List the waves."""
+    from sqlalchemy import select
+
+    from extensions import db
+    from models import Wave
+
+    for wave in db.session.scalars(select(Wave).order_by(Wave.period_start, Wave.slug)):
+        click.echo(f"{wave.slug}\t{wave.period}\t{wave.series}\t{wave.scope.code}\t{wave.status}")
+
+
+@responses_cli.command("import")
+@click.option("--wave", "wave_slug", required=True, help="调查标识。")
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def responses_import(wave_slug: str, file: str) -> None:
+    """Import responses from a CSV (all rows or none)."""
+    from survey.responses import import_responses
+
+    click.echo(str(import_responses(wave_slug, file)))
+
+
+def register(app: Flask) -> None:
+    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli):
+        app.cli.add_command(group)

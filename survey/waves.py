@@ -1,0 +1,128 @@
+"""Waves: creating them and moving them through draft → open → closed → published."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+import audit
+from errors import Conflict, NotFound, PinganError
+from extensions import db
+from models import Unit, Wave
+from models.types import utcnow
+from survey.periods import parse_period
+from survey.questionnaires import latest_version
+
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Which status each transition starts from, and where it leads.
+TRANSITIONS = {
+    "open": ("draft", "open", "opened_at"),
+    "close": ("open", "closed", "closed_at"),
+    "publish": ("closed", "published", "published_at"),
+}
+ACTION_LABELS = {"open": "开始", "close": "结束", "publish": "发布"}
+
+
+def get_wave(slug: str) -> Wave:
+    """The wave with this slug; NotFound otherwise."""
+    wave = db.session.scalar(select(Wave).where(Wave.slug == slug))
+    if wave is None:
+        raise NotFound(f"调查 “{slug}” 不存在")
+    return wave
+
+
+def get_unit(code: str) -> Unit:
+    unit = db.session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise NotFound(f"单位 “{code}” 不存在")
+    return unit
+
+
+def create_wave(
+    slug: str,
+    questionnaire: str,
+    scope: str,
+    period: str,
+    series: str | None = None,
+    target_n: int = 100,
+) -> Wave:
+    """A new draft wave over `scope`'s subtree using the latest version of `questionnaire`."""
+    if not SLUG.match(slug):
+        raise PinganError(f"调查标识 “{slug}” 无效:只能用字母、数字、- 和 _,最长 64 位")
+    try:
+        parsed = parse_period(period)
+    except ValueError as e:
+        raise PinganError(str(e), code="bad_period") from None
+    if target_n < 1:
+        raise PinganError("每个单位的目标样本量应为正整数")
+    version = latest_version(questionnaire)
+    scope_unit = get_unit(scope)
+    series = series or version.slug
+    if not SLUG.match(series):
+        raise PinganError(f"系列名 “{series}” 无效:只能用字母、数字、- 和 _")
+    if db.session.scalar(select(Wave.id).where(Wave.slug == slug)):
+        raise Conflict(f"调查 “{slug}” 已存在")
+    clash = db.session.scalar(
+        select(Wave).where(Wave.series == series, Wave.scope_unit_id == scope_unit.id, Wave.period == parsed.code)
+    )
+    if clash:
+        raise Conflict(f"系列 {series} 在 {scope_unit.name} 的 {parsed.code} 期已有调查 “{clash.slug}”")
+    wave = Wave(
+        slug=slug,
+        questionnaire_version=version,
+        scope=scope_unit,
+        series=series,
+        period=parsed.code,
+        period_start=parsed.start,
+        period_end=parsed.end,
+        target_n=target_n,
+        status="draft",
+    )
+    db.session.add(wave)
+    db.session.flush()
+    audit.record("wave.create", "wave", slug, None, wave_state(wave))
+    db.session.commit()
+    return wave
+
+
+def transition(wave: Wave, action: str) -> Wave:
+    """Open, close or publish; refuses any other order of steps."""
+    source, target, stamp = TRANSITIONS[action]
+    if wave.status != source:
+        raise Conflict(
+            f"调查 “{wave.slug}” 当前状态为“{wave.status_label}”,不能{ACTION_LABELS[action]}", code="bad_status"
+        )
+    if action == "publish":
+        from models import AnalysisResult
+
+        if db.session.scalar(select(AnalysisResult.id).where(AnalysisResult.wave_id == wave.id)) is None:
+            raise Conflict(f"调查 “{wave.slug}” 还没有分析结果,请先运行分析再发布", code="no_results")
+    before = wave_state(wave)
+    wave.status = target
+    setattr(wave, stamp, utcnow())
+    audit.record(f"wave.{action}", "wave", wave.slug, before, wave_state(wave))
+    db.session.commit()
+    return wave
+
+
+def previous_wave(wave: Wave) -> Wave | None:
+    """The wave of the same series and scope for the latest earlier period."""
+    return db.session.scalar(
+        select(Wave)
+        .where(Wave.series == wave.series, Wave.scope_unit_id == wave.scope_unit_id, Wave.period_start < wave.period_start)
+        .order_by(Wave.period_start.desc())
+        .limit(1)
+    )
+
+
+def wave_state(wave: Wave) -> dict:
+    return {
+        "slug": wave.slug,
+        "status": wave.status,
+        "period": wave.period,
+        "series": wave.series,
+        "scope": wave.scope.code,
+        "questionnaire": f"{wave.questionnaire_version.slug}@{wave.questionnaire_version.version}",
+        "target_n": wave.target_n,
+    }

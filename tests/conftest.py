@@ -1,0 +1,105 @@
+"""Fixtures: an app on a freshly migrated database.
+
+SQLite by default: the schema is migrated once per session into a template file,
+copied for every test. With TEST_DATABASE_URL set (PostgreSQL), the schema is
+dropped and migrated up from empty once per session, and every table is
+truncated before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app, database_url
+from extensions import db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+DATA = Path(__file__).parent / "data"
+
+
+def _config(url: str, instance: Path) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+def _migrate(url: str, instance: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(_config(url, instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory) -> str:
+    """Migrate from empty once: returns the SQLite template path or the PostgreSQL URL."""
+    instance = tmp_path_factory.mktemp("instance")
+    if TEST_DATABASE_URL:
+        url = database_url(TEST_DATABASE_URL, str(instance))
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(url, instance)
+        return url
+    template = tmp_path_factory.mktemp("db") / "template.db"
+    _migrate(f"sqlite:///{template}", instance)
+    return str(template)
+
+
+@pytest.fixture
+def database(database_template, tmp_path) -> str:
+    """A URL to an empty, migrated database of its own for this test."""
+    if TEST_DATABASE_URL:
+        engine = create_engine(database_template)
+        with engine.begin() as conn:
+            tables = conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            ).scalars().all()
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return database_template
+    path = tmp_path / "test.db"
+    shutil.copyfile(database_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database, tmp_path):
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    app = create_app(_config(database, instance))
+    app.instance_path = str(instance)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert m, "no csrf_token in page"
+    return m.group(1)

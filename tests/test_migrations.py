@@ -1,0 +1,52 @@
+"""`flask db upgrade` from an empty database, on SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from app import create_app, database_url
+from extensions import db
+from tests.conftest import TEST_DATABASE_URL
+
+TABLES = {
+    "units", "population_margins", "questionnaires", "questionnaire_versions", "items", "options", "indicators",
+    "waves", "responses", "analysis_results", "interview_cases", "users", "api_tokens", "audit_log",
+}
+
+
+@pytest.fixture
+def empty_database(tmp_path):
+    """A database that has never seen the schema."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = make_url(database_url(TEST_DATABASE_URL, str(tmp_path)))
+    name = f"pingan_migrate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrade_from_empty_matches_the_models_and_downgrades(empty_database, tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x" * 32})
+    with app.app_context():
+        upgrade()
+        assert TABLES <= set(inspect(db.engine).get_table_names())
+        with db.engine.connect() as conn:
+            drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+        assert drift == []
+        downgrade(revision="base")
+        assert not TABLES & set(inspect(db.engine).get_table_names())
+        upgrade()
+        db.engine.dispose()
