@@ -77,11 +77,22 @@ def database(database_template, tmp_path) -> str:
 
 
 @pytest.fixture
-def app(database, tmp_path):
+def make_app(database, tmp_path):
+    """Build an app on this test's database with config overrides, e.g. RATELIMIT_ENABLED=True."""
     instance = tmp_path / "instance"
     instance.mkdir(exist_ok=True)
-    app = create_app(_config(database, instance))
-    app.instance_path = str(instance)
+
+    def make(**overrides):
+        app = create_app({**_config(database, instance), **overrides})
+        app.instance_path = str(instance)
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
     with app.app_context():
         yield app
         db.session.remove()
