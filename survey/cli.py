@@ -5,6 +5,8 @@
     flask --app app wave create --slug S --questionnaire Q --scope CODE --period 2026Q3 [--series NAME]
     flask --app app wave open|close|publish SLUG
     flask --app app responses import --wave SLUG FILE.csv
+    flask --app app analysis run --wave SLUG [--weight-cap C]
+    flask --app app analysis export --wave SLUG --format json|csv|xlsx [--out FILE]
 """
 
 from __future__ import annotations
@@ -27,11 +29,33 @@ class CliError(click.ClickException):
         click.echo(f"错误: {self.format_message()}", err=True, file=file or sys.stderr)
 
 
+def ensure_schema() -> None:
+    """Bring an empty or older database up to the latest migration before a command uses it.
+
+    Commands run in one process, so this cannot race; the web server never does this
+    (`make run` migrates before gunicorn starts).
+    """
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+    from flask_migrate import upgrade
+
+    from extensions import db
+
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    config = current_app.extensions["migrate"].migrate.get_config()
+    if current != set(ScriptDirectory.from_config(config).get_heads()):
+        click.echo("提示: 数据库结构不是最新,已自动执行迁移(flask db upgrade)", err=True)
+        upgrade()
+
+
 def reports_errors(f: Callable) -> Callable:
     """Turn the domain's errors into a clean CLI failure (no traceback, non-zero exit)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ensure_schema()
         try:
             return f(*args, **kwargs)
         except PinganError as e:
@@ -44,6 +68,7 @@ units_cli = AppGroup("units", help="单位(行政区划与部门)。")
 questionnaire_cli = AppGroup("questionnaire", help="问卷。")
 wave_cli = AppGroup("wave", help="调查(一期测评)。")
 responses_cli = AppGroup("responses", help="答卷。")
+analysis_cli = AppGroup("analysis", help="加权分析:指数、置信区间、排名与约谈名单。")
 
 
 @units_cli.command("import")
@@ -127,6 +152,60 @@ def responses_import(wave_slug: str, file: str) -> None:
     click.echo(str(import_responses(wave_slug, file)))
 
 
+@analysis_cli.command("run")
+@click.option("--wave", "wave_slug", required=True, help="调查标识。")
+@click.option("--weight-cap", type=float, default=5.0, show_default=True, help="权数截尾倍数(相对单位平均权数),0 = 不截尾。")
+@reports_errors
+def analysis_run(wave_slug: str, weight_cap: float) -> None:
+    """Weight, estimate, rank and list; replaces the wave's stored results."""
+    from survey.results import run_analysis
+    from survey.waves import get_wave
+
+    stored = run_analysis(get_wave(wave_slug), weight_cap=weight_cap)
+    payload = stored.payload
+    root = payload["units"][0]
+    composite = root["composite"]["estimate"]
+    click.echo(
+        f"调查 {wave_slug}:{stored.n_responses} 份答卷(审核剔除 {stored.n_rejected} 份),"
+        f"{len(payload['units'])} 个单位,{root['name']}综合指数 "
+        + ("—" if composite is None else f"{composite:.2f}")
+        + f",约谈名单 {len(payload['interview_list'])} 个单位"
+    )
+    for warning in payload.get("warnings", []):
+        click.echo(f"提示: {warning}", err=True)
+
+
+@analysis_cli.command("export")
+@click.option("--wave", "wave_slug", required=True, help="调查标识。")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="输出文件;省略则写到标准输出(xlsx 必须指定)。")
+@reports_errors
+def analysis_export(wave_slug: str, fmt: str, out: str | None) -> None:
+    """Export the stored results."""
+    from reports.exports import to_csv, to_json, to_xlsx
+    from survey.results import stored_result, wave_result
+    from survey.waves import get_wave
+
+    wave = get_wave(wave_slug)
+    result = wave_result(wave)
+    if fmt == "json":
+        data: str | bytes = to_json(stored_result(wave).payload) + "\n"
+    elif fmt == "csv":
+        data = to_csv(result)
+    else:
+        if out is None:
+            raise CliError("xlsx 是二进制文件,请用 --out 指定输出文件")
+        title = f"{wave.scope.name}{wave.questionnaire_version.title}({wave.period})"
+        data = to_xlsx(result, wave.questionnaire_version.to_spec(), title)
+    if out is None:
+        click.echo(data, nl=False)
+        return
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(out, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as f:
+        f.write(data)
+    click.echo(f"已写入 {out}", err=True)
+
+
 def register(app: Flask) -> None:
-    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli):
+    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli):
         app.cli.add_command(group)

@@ -1,0 +1,127 @@
+"""Responses as integer arrays, and the respondent-level indicator values of DESIGN.md §4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import AnalysisError, _sample
+from .hierarchy import Hierarchy
+from .spec import QuestionnaireSpec
+
+
+@dataclass(frozen=True, eq=False)
+class CodedResponses:
+    """One row per response; every array has length `n`."""
+
+    n: int
+    unit: np.ndarray  # hierarchy index of the unit the response is attached to (its stratum)
+    psu: np.ndarray  # PSU id 0..n_psu-1, PSUs nested in units; an empty psu makes its own PSU
+    n_psu: int
+    flagged: np.ndarray  # bool
+    answers: dict[str, np.ndarray]  # choice item key → option index (questionnaire order), -1 = not answered
+
+
+def _text_column(series: pd.Series) -> pd.Series:
+    return series if series.dtype == object or isinstance(series.dtype, pd.StringDtype) else series.astype(object)
+
+
+def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.DataFrame) -> CodedResponses:
+    """Map unit codes, PSUs and option codes to integers; unknown unit or option codes raise AnalysisError."""
+    choice_items = [it for it in spec.items if it.is_choice]
+    n = len(responses)
+    required = ["unit_code"] + ([it.key for it in choice_items] if n else [])
+    missing = [c for c in required if c not in responses.columns]
+    if missing:
+        raise AnalysisError("bad_responses", f"答卷数据缺少列:{_sample(missing)}")
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return CodedResponses(0, empty, empty, 0, np.zeros(0, dtype=bool), {it.key: empty for it in choice_items})
+
+    ids = responses["response_id"] if "response_id" in responses.columns else pd.Series(np.arange(1, n + 1))
+
+    unit_codes = _text_column(responses["unit_code"])
+    unit = pd.Index(list(hierarchy.codes)).get_indexer(unit_codes)
+    if (unit < 0).any():
+        bad = pd.unique(unit_codes[unit < 0].astype(str))
+        raise AnalysisError("unknown_unit", f"答卷所属单位不在本次测评范围内:{_sample(bad)}")
+    unit = unit.astype(np.int64)
+
+    # PSU = (stratum, psu); an empty psu makes the respondent its own PSU.
+    if "psu" in responses.columns:
+        psu_raw, uniques = pd.factorize(responses["psu"].to_numpy(dtype=object))
+        blanks = [i for i, u in enumerate(uniques) if str(u).strip() == ""]
+        if blanks:
+            psu_raw[np.isin(psu_raw, blanks)] = -1
+        key = unit * (len(uniques) + 1) + psu_raw
+        own = psu_raw < 0
+        key[own] = -1 - np.nonzero(own)[0]
+    else:
+        key = -1 - np.arange(n, dtype=np.int64)
+    psu, psu_uniques = pd.factorize(key)
+
+    if "flagged" in responses.columns:
+        flagged = responses["flagged"].fillna(False).astype(bool).to_numpy()
+    else:
+        flagged = np.zeros(n, dtype=bool)
+
+    answers: dict[str, np.ndarray] = {}
+    for it in choice_items:
+        col = _text_column(responses[it.key])
+        codes = [o.code for o in it.options]
+        idx = pd.Index(codes).get_indexer(col)
+        unmatched = np.flatnonzero(idx < 0)  # not answered, or a bad code
+        if len(unmatched):
+            raw = col.iloc[unmatched]
+            given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+            if given.any():
+                rows = unmatched[given]
+                bad = sorted({str(v) for v in col.iloc[rows]})
+                first = ids.iloc[rows[0]]
+                raise AnalysisError(
+                    "unknown_option",
+                    f"题目 “{it.key}” 的答案代码不在选项中:{_sample(bad)}(如答卷 {first});"
+                    f"有效代码为 {'、'.join(codes)}",
+                )
+        answers[it.key] = idx.astype(np.int16 if len(codes) < 32000 else np.int32)
+
+    return CodedResponses(
+        n=n,
+        unit=unit,
+        psu=psu.astype(np.int64),
+        n_psu=len(psu_uniques),
+        flagged=flagged,
+        answers=answers,
+    )
+
+
+def indicator_values(spec: QuestionnaireSpec, coded: CodedResponses) -> np.ndarray:
+    """(n, K) respondent-level values, NaN = missing (DESIGN.md §4).
+
+    `items` indicator: mean of the respondent's non-missing item scores (an unscored option such
+    as 说不清, or no answer, is missing). `share_of`: 100 if the answer is in `options`, 0 if it is
+    another scored option, missing otherwise.
+    """
+    Y = np.full((coded.n, len(spec.indicators)), np.nan)
+    for k, ind in enumerate(spec.indicators):
+        if ind.is_share:
+            item = spec.item(ind.share_item)
+            table = [
+                (100.0 if o.code in ind.share_options else 0.0) if o.score is not None else np.nan for o in item.options
+            ]
+            Y[:, k] = np.array(table + [np.nan])[coded.answers[item.key]]
+            continue
+        total = np.zeros(coded.n)
+        count = np.zeros(coded.n)
+        for key in ind.items:
+            item = spec.item(key)
+            table = np.array([np.nan if o.score is None else float(o.score) for o in item.options] + [np.nan])
+            s = table[coded.answers[key]]
+            ok = ~np.isnan(s)
+            total += np.where(ok, s, 0.0)
+            count += ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Y[:, k] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return Y

@@ -1,0 +1,1 @@
+"""Turning stored results into files people read: exports, charts, PDFs and boards."""
