@@ -15,6 +15,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from admin.accounts import load_user
 from errors import PinganError
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -36,19 +37,41 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # a resident may take a while; the token is still bound to the session
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
+        # A Redis outage must not turn residents away: fall back to per-process limits.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        # Proxies in front of the app (nginx = 1): their X-Forwarded-For gives the client's IP,
+        # which the rate limit and the burst and repeat-device flags depend on.
+        PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
+        # The residents' side (survey/): where printed links point, and the intake's limits and flags.
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        SURVEY_MAX_BODY=64 * 1024,  # bytes of one resident POST; a questionnaire is a few KB
+        SURVEY_RATE_LIMIT="20 per minute; 200 per hour",  # POSTs per client IP
+        SURVEY_CODE_RATE_LIMIT="30 per minute",  # short-code look-ups per client IP
+        SPEEDER_SECONDS=30,  # flag `speeder` below this completion time; 0 = off
+        BURST_COUNT=10,  # flag `burst` at this many responses from one IP hash ...
+        BURST_MINUTES=10,  # ... within this many minutes
+        REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
     )
     if config:
         app.config.from_mapping(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
 
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    login_manager.user_loader(load_user)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
 
@@ -117,8 +140,10 @@ def select_locale() -> str:
 
 def register_blueprints(app: Flask) -> None:
     from board import bp as board_bp
+    from survey import bp as survey_bp
 
     app.register_blueprint(board_bp)
+    app.register_blueprint(survey_bp)
 
 
 def register_commands(app: Flask) -> None:

@@ -18,6 +18,12 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 MIN_PASSWORD = 10
 
 
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's loader: the signed-in account, if it still exists and is active."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
 def new_password() -> str:
     """A random password that reads out over the phone without ambiguity."""
     alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"

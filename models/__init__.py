@@ -3,6 +3,7 @@
 from models.accounts import ApiToken, User
 from models.audit import AuditEntry
 from models.interviews import InterviewCase
+from models.links import ShortLink
 from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
 from models.responses import Response
 from models.results import AnalysisResult
@@ -21,6 +22,7 @@ __all__ = [
     "Questionnaire",
     "QuestionnaireVersion",
     "Response",
+    "ShortLink",
     "Unit",
     "User",
     "Wave",

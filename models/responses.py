@@ -28,7 +28,8 @@ class Response(db.Model):
         UniqueConstraint("wave_id", "response_key"),
         UniqueConstraint("wave_id", "idempotency_key"),
         Index("ix_responses_wave_unit", "wave_id", "unit_id"),
-        Index("ix_responses_wave_device", "wave_id", "device_hash"),
+        # One response per device per wave; imports (no device) are NULL, which never collide.
+        UniqueConstraint("wave_id", "device_hash"),
         Index("ix_responses_wave_ip_time", "wave_id", "ip_hash", "submitted_at"),
         CheckConstraint(f"mode IN {RESPONSE_MODES!r}", name="mode"),
         CheckConstraint(f"review_status IN {REVIEW_STATUSES!r}", name="review_status"),
@@ -47,6 +48,8 @@ class Response(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     device_hash: Mapped[str | None] = mapped_column(String(64))
     ip_hash: Mapped[str | None] = mapped_column(String(64))  # HMAC of the IP with the secret key; no raw IP kept
+    # HMAC of the User-Agent: with ip_hash, spots a second response from a phone whose cookies were cleared.
+    ua_hash: Mapped[str | None] = mapped_column(String(64))
     flags: Mapped[list] = mapped_column(JSONType, default=list)
     review_status: Mapped[str] = mapped_column(String(10), default="clean")
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -5,6 +5,8 @@
     flask --app app wave create --slug S --questionnaire Q --scope CODE --period 2026Q3 [--series NAME]
     flask --app app wave open|close|publish SLUG
     flask --app app responses import --wave SLUG FILE.csv
+    flask --app app wave progress SLUG [--json]
+    flask --app app qr export --wave SLUG --out DIR [--base-url URL] [--mode qr|door]
     flask --app app analysis run --wave SLUG [--weight-cap C]
     flask --app app analysis export --wave SLUG --format json|csv|xlsx [--out FILE]
 """
@@ -68,6 +70,7 @@ units_cli = AppGroup("units", help="单位(行政区划与部门)。")
 questionnaire_cli = AppGroup("questionnaire", help="问卷。")
 wave_cli = AppGroup("wave", help="调查(一期测评)。")
 responses_cli = AppGroup("responses", help="答卷。")
+qr_cli = AppGroup("qr", help="二维码。")
 analysis_cli = AppGroup("analysis", help="加权分析:指数、置信区间、排名与约谈名单。")
 
 
@@ -141,6 +144,37 @@ def wave_list() -> None:
         click.echo(f"{wave.slug}\t{wave.period}\t{wave.series}\t{wave.scope.code}\t{wave.status}")
 
 
+@wave_cli.command("progress")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@reports_errors
+def wave_progress(slug: str, as_json: bool) -> None:
+    """Responses per unit against the wave's target."""
+    import json
+
+    from survey.progress import format_progress, wave_progress as progress_rows
+    from survey.waves import get_wave
+
+    rows = progress_rows(get_wave(slug))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=1))
+    else:
+        click.echo(format_progress(rows))
+
+
+@qr_cli.command("export")
+@click.option("--wave", "wave_slug", required=True, help="调查标识。")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="输出目录。")
+@click.option("--base-url", default=None, help="链接的网址前缀,默认取配置 PUBLIC_BASE_URL。")
+@click.option("--mode", type=click.Choice(["qr", "door"]), default="qr", show_default=True, help="qr:张贴的海报;door:入户发放的卡片。")
+@reports_errors
+def qr_export(wave_slug: str, out_dir: str, base_url: str | None, mode: str) -> None:
+    """Write one QR code PNG per unit and index.csv (unit_code,name,url,short_code)."""
+    from survey.qr import export_wave_qr
+
+    click.echo(str(export_wave_qr(wave_slug, out_dir, base_url, mode)))
+
+
 @responses_cli.command("import")
 @click.option("--wave", "wave_slug", required=True, help="调查标识。")
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -207,5 +241,5 @@ def analysis_export(wave_slug: str, fmt: str, out: str | None) -> None:
 
 
 def register(app: Flask) -> None:
-    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli):
+    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli, qr_cli):
         app.cli.add_command(group)

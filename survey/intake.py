@@ -1,0 +1,211 @@
+"""Taking in a resident's response: the form ticket, the device, keyed hashes, and storing once.
+
+The ticket. When the form is served, the server signs `<wave id>:<uuid4>` with a
+TimestampSigner: the uuid is the idempotency key, the signature's timestamp the start time.
+So the client can neither choose its start time nor reuse a ticket for another wave, and
+the server measures the completion time itself.
+
+Storing once. A retried POST (double tap, flaky network, reload of the thank-you page)
+carries the same ticket, hence the same idempotency key: if a response with that key is
+stored, nothing new is written; two copies racing each other meet the unique constraint
+(wave_id, idempotency_key) and the loser rolls back. One device answers a wave once: the
+device cookie holds a random id, of which only an HMAC is stored.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import Response
+from models.types import utcnow
+from survey.integrity import (
+    Rules,
+    add_flag,
+    answer_sheet_flags,
+    burst_partners,
+    is_repeat_device,
+    is_speeder,
+)
+from survey.links import Link
+
+TICKET_SALT = "survey-start"
+DEVICE_SALT = "survey-device"
+DEVICE_COOKIE = "pingan_device"
+
+
+def _secret() -> bytes:
+    return current_app.config["SECRET_KEY"].encode()
+
+
+def keyed_hash(kind: str, value: str) -> str:
+    """HMAC-SHA256 of `value` with the secret key (hex, 64 characters); `kind` keeps the uses apart."""
+    return hmac.new(_secret(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+# -- the ticket ------------------------------------------------------------------------------
+
+
+def _signer() -> TimestampSigner:
+    return TimestampSigner(current_app.config["SECRET_KEY"], salt=TICKET_SALT)
+
+
+def new_ticket(wave_id: int) -> str:
+    return _signer().sign(f"{wave_id}:{uuid.uuid4()}").decode()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    idempotency_key: str
+    started_at: datetime
+
+
+def read_ticket(value: str | None, wave_id: int) -> Ticket | None:
+    """The idempotency key and start time of a ticket, or None if it is missing, forged or for another wave."""
+    if not value:
+        return None
+    try:
+        payload, started = _signer().unsign(value, return_timestamp=True)
+    except BadSignature:
+        return None
+    wave, _, key = payload.decode().partition(":")
+    if wave != str(wave_id) or not key:
+        return None
+    return Ticket(idempotency_key=key, started_at=started.astimezone(UTC))
+
+
+# -- the device -------------------------------------------------------------------------------
+
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=DEVICE_SALT)
+
+
+def read_device_cookie(cookie: str | None) -> str | None:
+    """The device id in a signed device cookie, or None if there is none or it was tampered with."""
+    if not cookie:
+        return None
+    try:
+        device = _device_serializer().loads(cookie)
+    except BadSignature:
+        return None
+    return device if isinstance(device, str) and device else None
+
+
+def device_from_cookie(cookie: str | None) -> tuple[str, str | None]:
+    """The phone's device id, and the signed cookie value to set when it had none (or a forged one)."""
+    device = read_device_cookie(cookie)
+    if device is not None:
+        return device, None
+    device = secrets.token_urlsafe(16)
+    return device, _device_serializer().dumps(device)
+
+
+def device_has_answered(link: Link, device: str) -> bool:
+    device_hash = keyed_hash("device", device)
+    found = db.session.scalar(
+        select(Response.id).where(Response.wave_id == link.wave.id, Response.device_hash == device_hash).limit(1)
+    )
+    return found is not None
+
+
+# -- storing ----------------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    STORED = "stored"
+    ALREADY_STORED = "already_stored"  # the same ticket came again: show the thank-you page, store nothing
+    DEVICE_DONE = "device_done"  # this device has answered the wave: 您已提交
+
+
+@dataclass(frozen=True)
+class Submission:
+    link: Link
+    ticket: Ticket
+    answers: dict[str, str]
+    device: str
+    ip: str | None
+    user_agent: str
+
+
+def _stored(wave_id: int, idempotency_key: str) -> bool:
+    found = db.session.scalar(
+        select(Response.id).where(Response.wave_id == wave_id, Response.idempotency_key == idempotency_key)
+    )
+    return found is not None
+
+
+def check_repeat(link: Link, ticket: Ticket, device: str) -> Outcome | None:
+    """ALREADY_STORED or DEVICE_DONE when this POST must store nothing, else None; checked before
+    the answers, so a retry is thanked again whatever state its answers are in."""
+    if _stored(link.wave.id, ticket.idempotency_key):
+        return Outcome.ALREADY_STORED
+    if device_has_answered(link, device):
+        return Outcome.DEVICE_DONE
+    return None
+
+
+def submit(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome:
+    """Store a validated response with its flags and commit; or say why nothing was stored."""
+    repeat = check_repeat(sub.link, sub.ticket, sub.device)
+    if repeat is not None:
+        return repeat
+    now = now or utcnow()
+    wave, spec = sub.link.wave, sub.link.spec
+    duration = max(0.0, (now - sub.ticket.started_at).total_seconds())
+    device_hash = keyed_hash("device", sub.device)
+    ip_hash = keyed_hash("ip", sub.ip or "unknown")
+    ua_hash = keyed_hash("ua", sub.user_agent)
+
+    flags = []
+    if is_speeder(duration, rules):
+        flags.append("speeder")
+    partners = burst_partners(wave.id, ip_hash, now, rules)
+    if partners is not None:
+        flags.append("burst")
+        for earlier in partners:
+            add_flag(earlier, "burst")
+    if is_repeat_device(wave.id, device_hash, ip_hash, ua_hash, now, rules):
+        flags.append("repeat_device")
+    flags += answer_sheet_flags(spec, sub.answers)
+
+    db.session.add(
+        Response(
+            wave_id=wave.id,
+            unit_id=sub.link.unit.id,
+            response_key=f"{sub.link.mode}-{uuid.uuid4().hex}",
+            psu=None,
+            mode=sub.link.mode,
+            answers=sub.answers,
+            submitted_at=now,
+            started_at=sub.ticket.started_at,
+            duration_s=duration,
+            idempotency_key=sub.ticket.idempotency_key,
+            device_hash=device_hash,
+            ip_hash=ip_hash,
+            ua_hash=ua_hash,
+            flags=flags,
+            review_status="flagged" if flags else "clean",
+        )
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if _stored(wave.id, sub.ticket.idempotency_key):  # a simultaneous copy of this POST won the race
+            return Outcome.ALREADY_STORED
+        if device_has_answered(sub.link, sub.device):  # another tab of the same phone won the race
+            return Outcome.DEVICE_DONE
+        raise
+    return Outcome.STORED

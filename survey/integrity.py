@@ -1,0 +1,129 @@
+"""Integrity flags: signs that a response may not be one resident's own, considered answer.
+
+A flag never rejects a response: it is stored with `review_status="flagged"` and the codes
+in `flags` (labels in models.responses.FLAG_LABELS), and a reviewer decides.
+
+The rules, with the app config keys that tune them:
+
+- `speeder`: the server-measured time from serving the form to receiving it is below
+  SPEEDER_SECONDS (default 30; 0 turns the rule off).
+- `burst`: this response makes BURST_COUNT (default 10) or more responses of the wave from one
+  keyed-IP hash within BURST_MINUTES (default 10); this one and the earlier ones of that
+  window are flagged.
+- `repeat_device`: the response's device cookie is new to the wave, but an earlier response of
+  the wave with a different device came from the same keyed-IP hash and the same
+  User-Agent hash within REPEAT_DEVICE_MINUTES (default 30): most likely the same phone with
+  its cookies cleared, or a private tab. (A response whose cookie *is* known is not stored.)
+- `straight_line` and `all_maximum`: `answer_sheet_flags` below, a pure function of the
+  questionnaire and the answers, so that imported responses can be checked the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from analysis.spec import QuestionnaireSpec
+from extensions import db
+from models import Response
+
+FLAG_ORDER = ("speeder", "burst", "repeat_device", "straight_line", "all_maximum")
+MIN_ITEMS = 3  # fewer answers than this say too little about a pattern to flag it
+
+
+def answer_sheet_flags(spec: QuestionnaireSpec, answers: Mapping[str, str], min_items: int = MIN_ITEMS) -> list[str]:
+    """The flags an answer sheet earns by itself.
+
+    straight_line: some indicator that averages items (e.g. 满意度指数 over four satisfaction
+      questions) got at least `min_items` scored answers, and all of them carry the same score —
+      every police, court, mediation and patrol question answered alike.
+    all_maximum: at least `min_items` scored items were answered, and every scored answer is its
+      item's highest score (安全/满意 throughout: the 标准答案 a coached campaign hands out).
+    Answers without a score (说不清) and unanswered items are left out of both.
+    """
+    scored: dict[str, float] = {}
+    maximum: dict[str, float] = {}
+    for item in spec.items:
+        if not item.is_scored:
+            continue
+        scores = item.scores
+        maximum[item.key] = max(scores.values())
+        code = answers.get(item.key)
+        if code in scores:
+            scored[item.key] = scores[code]
+    flags = []
+    for indicator in spec.indicators:
+        if indicator.is_share:
+            continue
+        values = [scored[k] for k in indicator.items if k in scored]
+        if len(values) >= min_items and len(set(values)) == 1:
+            flags.append("straight_line")
+            break
+    if len(scored) >= min_items and all(v == maximum[k] for k, v in scored.items()):
+        flags.append("all_maximum")
+    return flags
+
+
+@dataclass(frozen=True)
+class Rules:
+    speeder_seconds: float = 30
+    burst_count: int = 10
+    burst_minutes: float = 10
+    repeat_device_minutes: float = 30
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Rules:
+        return cls(
+            speeder_seconds=float(config["SPEEDER_SECONDS"]),
+            burst_count=int(config["BURST_COUNT"]),
+            burst_minutes=float(config["BURST_MINUTES"]),
+            repeat_device_minutes=float(config["REPEAT_DEVICE_MINUTES"]),
+        )
+
+
+def is_speeder(duration_s: float, rules: Rules) -> bool:
+    return rules.speeder_seconds > 0 and duration_s < rules.speeder_seconds
+
+
+def burst_partners(wave_id: int, ip_hash: str, now: datetime, rules: Rules) -> list[Response] | None:
+    """The earlier responses of the burst this one completes, or None when there is no burst."""
+    if rules.burst_count < 2:
+        return None
+    since = now - timedelta(minutes=rules.burst_minutes)
+    earlier = list(
+        db.session.scalars(
+            select(Response).where(
+                Response.wave_id == wave_id, Response.ip_hash == ip_hash, Response.submitted_at >= since
+            )
+        )
+    )
+    return earlier if len(earlier) + 1 >= rules.burst_count else None
+
+
+def is_repeat_device(wave_id: int, device_hash: str, ip_hash: str, ua_hash: str, now: datetime, rules: Rules) -> bool:
+    since = now - timedelta(minutes=rules.repeat_device_minutes)
+    match = db.session.scalar(
+        select(Response.id)
+        .where(
+            Response.wave_id == wave_id,
+            Response.ip_hash == ip_hash,
+            Response.ua_hash == ua_hash,
+            Response.device_hash != device_hash,
+            Response.submitted_at >= since,
+        )
+        .limit(1)
+    )
+    return match is not None
+
+
+def add_flag(response: Response, flag: str) -> None:
+    """Flag a stored response (once); a reviewer's decision already taken is left alone."""
+    if flag in response.flags:
+        return
+    response.flags = sorted([*response.flags, flag], key=FLAG_ORDER.index)  # a new list, so the JSON column is saved
+    if response.review_status == "clean":
+        response.review_status = "flagged"

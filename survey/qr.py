@@ -1,0 +1,97 @@
+"""QR codes of the residents' links (segno), and the export of one PNG per unit with an index.
+
+    flask --app app qr export --wave SLUG --out DIR [--base-url URL] [--mode qr|door]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+from flask import current_app
+from sqlalchemy import select
+
+from errors import PinganError
+from extensions import db
+from models import Unit, Wave
+from survey.links import link_url, short_codes
+from survey.waves import get_wave
+
+# Units a resident answers for. A city or county is only an aggregate: a response attached to it
+# would not say which town the resident lives in, so it could not be weighted.
+COLLECTION_KINDS = ("town", "village", "grid", "department")
+INDEX_COLUMNS = ("unit_code", "name", "url", "short_code")
+
+
+def collection_units(wave: Wave) -> list[Unit]:
+    """The units of the wave's scope that get a link (tree order: by path)."""
+    return list(
+        db.session.scalars(
+            select(Unit).where(wave.scope.subtree_clause(), Unit.kind.in_(COLLECTION_KINDS)).order_by(Unit.path)
+        )
+    )
+
+
+def _qr(url: str) -> segno.QRCode:
+    # Level M survives a scuffed or partly covered poster and still gives a coarse, easy-to-scan symbol.
+    return segno.make(url, error="m", micro=False)
+
+
+def qr_png(url: str, scale: int = 10) -> bytes:
+    """A black-on-white PNG of `url` with the standard four-module quiet zone."""
+    out = io.BytesIO()
+    _qr(url).save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+def qr_svg(url: str, title: str | None = None) -> bytes:
+    """A scalable SVG of `url`, for print shops and posters (no XML declaration, so it can be inlined)."""
+    out = io.BytesIO()
+    _qr(url).save(out, kind="svg", scale=10, border=4, xmldecl=False, title=title)
+    return out.getvalue()
+
+
+def public_base_url(base_url: str | None = None) -> str:
+    url = (base_url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise PinganError(f"网址 “{url}” 无效,应以 http:// 或 https:// 开头")
+    return url
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    wave: str
+    directory: Path
+    files: int
+
+    def __str__(self) -> str:
+        return f"调查 {self.wave}:已生成 {self.files} 个二维码和 index.csv,位于 {self.directory}"
+
+
+def export_wave_qr(wave_slug: str, out_dir: str | Path, base_url: str | None = None, mode: str = "qr") -> ExportSummary:
+    """Write `<unit code>.png` for every collection unit of the wave and `index.csv`
+    (unit_code,name,url,short_code; UTF-8 with a BOM so that Excel reads the Chinese names)."""
+    wave = get_wave(wave_slug)
+    base = public_base_url(base_url)
+    units = collection_units(wave)
+    if not units:
+        raise PinganError(f"调查 “{wave.slug}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)")
+    codes = short_codes(wave, units, mode)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for unit in units:
+            url = link_url(base, wave, unit, mode)
+            (out / f"{unit.code}.png").write_bytes(qr_png(url))
+            rows.append((unit.code, unit.name, url, codes[unit.id]))
+        with open(out / "index.csv", "w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(INDEX_COLUMNS)
+            writer.writerows(rows)
+    except OSError as e:
+        raise PinganError(f"无法写入目录 {out}:{e.strerror}") from None
+    return ExportSummary(wave=wave.slug, directory=out, files=len(units))

@@ -1,0 +1,197 @@
+"""The residents' pages: /s (type a short code) and /s/<token> (the questionnaire).
+
+Views parse the request, call one function of survey.links or survey.intake, and render.
+Every failure a resident can meet is a page in their language with the right status.
+"""
+
+from __future__ import annotations
+
+from flask import Response as FlaskResponse
+from flask import current_app, redirect, request, url_for
+from flask_babel import get_locale, gettext, lazy_gettext
+from werkzeug.exceptions import HTTPException
+
+from errors import PinganError
+from extensions import csrf, limiter
+from survey import bp
+from survey.forms import ResidentForm, form_class
+from survey.intake import (
+    DEVICE_COOKIE,
+    Outcome,
+    Submission,
+    check_repeat,
+    device_from_cookie,
+    device_has_answered,
+    new_ticket,
+    read_ticket,
+    submit,
+)
+from survey.integrity import Rules
+from survey.links import Link, read_token, resolve_short_code
+
+# The form validates its own CSRF token (survey.forms.ResidentForm), so that a stale token
+# re-shows the questionnaire with every answer kept instead of a bare error page.
+csrf.exempt(bp)
+
+
+def _lang() -> str:
+    return get_locale().language if get_locale() else "zh"
+
+
+def _lang_args() -> dict[str, str]:
+    """Keep an explicit ?lang=en on the links and the form action we generate."""
+    return {"lang": "en"} if _lang() == "en" else {}
+
+
+def render(template: str, **context) -> str:
+    """Render a resident page with only what it uses.
+
+    Not `render_template`: the app-wide context processors include Flask-Login's, which loads
+    the signed-in office user for every page; a resident's page has no business with it.
+    """
+
+    def other_language_url() -> str:
+        args = {**request.view_args} if request.view_args else {}
+        return url_for(request.endpoint or "survey.enter_code", **args, lang="zh" if _lang() == "en" else "en")
+
+    return current_app.jinja_env.get_template(template).render(
+        request=request,
+        lang=_lang(),
+        other_language_url=other_language_url,
+        office=current_app.config["OFFICE_NAME"],
+        **context,
+    )
+
+
+@bp.before_request
+def _small_bodies() -> None:
+    # A questionnaire is a few kilobytes; refuse anything bigger before it is read.
+    request.max_content_length = current_app.config["SURVEY_MAX_BODY"]
+    request.max_form_memory_size = current_app.config["SURVEY_MAX_BODY"]
+
+
+@bp.get("/s")
+@limiter.limit(
+    lambda: current_app.config["SURVEY_CODE_RATE_LIMIT"], exempt_when=lambda: "code" not in request.args
+)
+def enter_code():
+    """The page where a resident types the six-character code printed under a QR code."""
+    code = request.args.get("code")
+    if code is None:
+        return render("survey/code.html")
+    try:
+        token = resolve_short_code(code)
+    except PinganError:
+        message = gettext("没有找到这个号码。请核对海报或卡片上的 6 位字母和数字后再试。")
+        return render("survey/code.html", code=code[:20], error=message), 404
+    return redirect(url_for("survey.questionnaire", token=token, **_lang_args()), 303)
+
+
+@bp.route("/s/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
+def questionnaire(token: str):
+    """Show the questionnaire (GET) or take in the answers (POST); see survey.intake."""
+    link = read_token(token)  # LinkError: a 404, 403 or 410 page
+    device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
+    form = form_class(link.spec)()
+    if request.method == "GET":
+        if device_has_answered(link, device):
+            return _page("survey/already.html", link, new_cookie)
+        form.ticket.data = new_ticket(link.wave.id)
+        return _form_page(link, form, new_cookie)
+
+    valid = form.validate()
+    ticket = read_ticket(form.ticket.data, link.wave.id)
+    if ticket is None or form.csrf_token.errors:
+        # An old page (its session cookie gone) or a forged one: show it again with every answer kept.
+        form.ticket.data = new_ticket(link.wave.id)
+        return _form_page(link, form, new_cookie, expired=True, status=400)
+    outcome = check_repeat(link, ticket, device)
+    if outcome is None and not valid:
+        return _form_page(link, form, new_cookie, status=422)
+    if outcome is None:
+        submission = Submission(
+            link=link,
+            ticket=ticket,
+            answers=form.answers(),
+            device=device,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
+        outcome = submit(submission, Rules.from_config(current_app.config))
+    template = "survey/already.html" if outcome is Outcome.DEVICE_DONE else "survey/thanks.html"
+    return _page(template, link, new_cookie)
+
+
+def _form_page(link: Link, form: ResidentForm, new_cookie: str | None, expired: bool = False, status: int = 200):
+    html = render(
+        "survey/form.html",
+        link=link,
+        form=form,
+        spec=form.spec,
+        errors=form.answer_errors() if status == 422 else [],
+        expired=expired,
+        action=url_for("survey.questionnaire", token=request.view_args["token"], **_lang_args()),
+    )
+    return _with_device_cookie(FlaskResponse(html, status), new_cookie)
+
+
+def _page(template: str, link: Link, new_cookie: str | None):
+    """The thank-you page or the 您已提交 page (both 200: the resident did nothing wrong)."""
+    return _with_device_cookie(FlaskResponse(render(template, link=link)), new_cookie)
+
+
+def _with_device_cookie(response: FlaskResponse, value: str | None) -> FlaskResponse:
+    """Give a phone without a device cookie its new one, so that its answer is recognised later."""
+    if value is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=400 * 24 * 3600,  # the longest a browser keeps a cookie
+            path="/s",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+        )
+    return response
+
+
+# -- errors: a page in the resident's language, never a stack trace --------------------------
+
+_ = lazy_gettext  # marks the messages for extraction; they are translated when the page is rendered
+_MESSAGES = {
+    "link_invalid": (_("链接无效"), _("请检查链接是否完整，或重新扫描二维码。也可以输入海报或卡片上的 6 位号码。")),
+    "wave_not_started": (_("尚未开始"), _("本次调查尚未开始，请在调查开始后再扫码填写。")),
+    "wave_ended": (_("已结束"), _("本次调查已结束，感谢您的关注。")),
+    400: (_("请求有误"), _("请重新打开问卷链接后再试。")),
+    404: (_("页面不存在"), _("请检查链接是否完整，或重新扫描二维码。")),
+    405: (_("不支持此操作"), _("请重新打开问卷链接。")),
+    413: (_("内容过多"), _("提交的内容超过了上限。请返回上一页，删减文字后再提交。")),
+    429: (_("提交过于频繁"), _("请稍等几分钟后再试。您填写的答案仍在上一页中。")),
+    500: (_("出了点问题"), _("服务器暂时出错，请稍后再试。我们已记录此错误。")),
+}
+
+
+def _error_page(key: str | int, status: int):
+    title, message = _MESSAGES.get(key, _MESSAGES[500])
+    html = render(
+        "survey/error.html", title=str(title), message=str(message), status=status, code_form=key == "link_invalid"
+    )
+    return html, status
+
+
+@bp.errorhandler(PinganError)
+def _domain_error(error: PinganError):
+    return _error_page(error.code if error.code in _MESSAGES else error.status, error.status)
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    return _error_page(status if status in _MESSAGES else 400 if status < 500 else 500, status)
+
+
+# By status code, not only by HTTPException: the app's own handlers are registered per code,
+# and Flask prefers a handler for the exact code over a blueprint's handler for the class.
+bp.register_error_handler(HTTPException, _http_error)
+for _status in (400, 403, 404, 405, 410, 413, 429, 500):
+    bp.register_error_handler(_status, _http_error)

@@ -1,0 +1,220 @@
+"""Integrity flags (survey.integrity): each rule through the resident form, and the answer-sheet
+checks as a pure function."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.spec import parse_questionnaire
+from survey.integrity import answer_sheet_flags
+from survey.questionnaires import parse_questionnaire_file
+from tests.conftest import DATA
+from tests.survey.resident import (
+    ANSWERS,
+    answer,
+    backdated_ticket,
+    close_app,
+    form_data,
+    hidden_fields,
+    link,
+    open_wave_app,
+    resident_app_fixture,
+    responses,
+    wave,
+)
+
+resident_app = pytest.fixture(resident_app_fixture, name="resident_app")
+
+SPEC = parse_questionnaire_file(DATA / "questionnaire.yaml")[0]
+TOP = {"safety": "A", "night_safety": "A", "sat_police": "A", "sat_justice": "A", "sat_mediation": "A", "sat_prevention": "A"}
+
+
+# -- the answer sheet (pure) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answers, flags",
+    [
+        (ANSWERS, []),
+        ({}, []),
+        (TOP, ["straight_line", "all_maximum"]),
+        ({**TOP, "sex": "M", "comment": "很好"}, ["straight_line", "all_maximum"]),  # unscored items do not matter
+        ({**TOP, "sat_justice": "X"}, ["straight_line", "all_maximum"]),  # 说不清 is left out
+        ({**TOP, "safety": "B"}, ["straight_line"]),  # satisfaction all alike, but not all top
+        ({**TOP, "sat_police": "B"}, []),
+        ({"safety": "C", "night_safety": "B", "sat_police": "D", "sat_justice": "D", "sat_mediation": "D", "sat_prevention": "D"}, ["straight_line"]),
+        ({"sat_police": "E", "sat_justice": "E", "sat_mediation": "E"}, ["straight_line"]),  # three alike suffice
+        ({"sat_police": "E", "sat_justice": "E"}, []),  # two are too few to call a pattern
+        ({"sat_police": "X", "sat_justice": "X", "sat_mediation": "X", "sat_prevention": "X"}, []),  # all 说不清: no scores
+        ({"safety": "A", "night_safety": "A"}, []),  # all top, but only two scored answers
+        ({"safety": "A", "night_safety": "A", "sat_police": "A"}, ["all_maximum"]),
+        ({**TOP, "sat_prevention": "nonsense"}, ["straight_line", "all_maximum"]),  # an unknown code counts as no score
+    ],
+)
+def test_answer_sheet_flags(answers, flags):
+    assert answer_sheet_flags(SPEC, answers) == flags
+
+
+def test_straight_lining_is_judged_per_indicator_by_score():
+    """Two items whose options read differently but score alike, in one indicator, straight-line;
+    the same score spread over two indicators does not."""
+    spec = parse_questionnaire(
+        {
+            "slug": "t",
+            "title": "t",
+            "version": 1,
+            "items": [
+                {"key": "a", "text": "a", "options": [{"code": "Y", "label": "好", "score": 100}, {"code": "N", "label": "差", "score": 0}]},
+                {"key": "b", "text": "b", "options": [{"code": "1", "label": "很好", "score": 100}, {"code": "2", "label": "不好", "score": 0}]},
+                {"key": "c", "text": "c", "options": [{"code": "P", "label": "满意", "score": 100}, {"code": "Q", "label": "不满意", "score": 0}]},
+                {"key": "d", "text": "d", "options": [{"code": "P", "label": "满意", "score": 100}, {"code": "Q", "label": "不满意", "score": 0}]},
+            ],
+            "indicators": [
+                {"key": "one", "label": "一", "items": ["a", "b", "c"], "weight": 1},
+                {"key": "two", "label": "二", "items": ["d"], "weight": 1},
+            ],
+        }
+    )
+    assert answer_sheet_flags(spec, {"a": "N", "b": "2", "c": "Q"}) == ["straight_line"]
+    assert answer_sheet_flags(spec, {"a": "N", "b": "2", "d": "Q"}) == []
+    assert answer_sheet_flags(spec, {"a": "Y", "b": "1", "c": "P", "d": "P"}) == ["straight_line", "all_maximum"]
+    assert answer_sheet_flags(spec, {"a": "N", "b": "2", "c": "Q"}, min_items=4) == []
+
+
+# -- through the form ------------------------------------------------------------------------
+
+
+def test_a_clean_response_is_stored_clean(resident_app):
+    answer(resident_app.test_client(), link())
+    [row] = responses()
+    assert (row.review_status, row.flags) == ("clean", [])
+
+
+def test_answer_sheet_flags_are_stored_and_the_response_kept(resident_app):
+    answer(resident_app.test_client(), link(), {**ANSWERS, **TOP})
+    [row] = responses()
+    assert row.review_status == "flagged"
+    assert row.flags == ["straight_line", "all_maximum"]
+
+
+def test_speeder_below_the_configured_seconds(make_app):
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=30)
+    try:
+        fast = app.test_client()
+        page = answer(fast, link())
+        assert "提交成功" in page.get_data(as_text=True)  # flagged, never refused
+        slow = app.test_client()
+        hidden = hidden_fields(slow.get(link()).get_data(as_text=True))
+        hidden["ticket"] = backdated_ticket(app, wave().id, seconds=95)
+        slow.post(link(), data=form_data(ANSWERS, hidden), headers={"User-Agent": "another phone"})
+        quick, considered = responses()
+        assert quick.flags == ["speeder"] and quick.review_status == "flagged"
+        assert quick.duration_s < 30
+        assert considered.flags == [] and considered.review_status == "clean"
+        assert 94 <= considered.duration_s <= 100
+        assert (considered.submitted_at - considered.started_at).total_seconds() == pytest.approx(considered.duration_s, abs=0.01)
+    finally:
+        close_app(ctx)
+
+
+def test_speeder_measures_from_the_signed_start_not_from_anything_the_client_says(make_app):
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=30)
+    try:
+        client = app.test_client()
+        hidden = hidden_fields(client.get(link()).get_data(as_text=True))
+        data = {**form_data(ANSWERS, hidden), "started_at": "2000-01-01T00:00:00", "duration_s": "600"}
+        client.post(link(), data=data)
+        assert responses()[0].flags == ["speeder"]
+    finally:
+        close_app(ctx)
+
+
+def test_burst_flags_the_whole_burst_from_one_address(make_app):
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=0, BURST_COUNT=3, BURST_MINUTES=10)
+    try:
+        for i in range(2):
+            answer(app.test_client(), link(), headers={"User-Agent": f"phone {i}"})
+        assert [r.flags for r in responses()] == [[], []]
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 2"})
+        assert [(r.flags, r.review_status) for r in responses()] == [(["burst"], "flagged")] * 3
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 3"})
+        answer(app.test_client(), link(), environ_base={"REMOTE_ADDR": "198.51.100.9"}, headers={"User-Agent": "phone 4"})
+        assert [r.flags for r in responses()] == [["burst"]] * 4 + [[]]
+    finally:
+        close_app(ctx)
+
+
+def test_burst_ignores_responses_outside_the_window(make_app):
+    from datetime import timedelta
+
+    from extensions import db
+
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=0, BURST_COUNT=2, BURST_MINUTES=10)
+    try:
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 0"})
+        [old] = responses()
+        old.submitted_at = old.submitted_at - timedelta(minutes=11)
+        db.session.commit()
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 1"})
+        assert [r.flags for r in responses()] == [[], []]
+    finally:
+        close_app(ctx)
+
+
+def test_repeat_device_when_the_cookie_was_cleared(resident_app):
+    phone = {"User-Agent": "Mozilla/5.0 (Linux; Android 13; V2134A) Mobile Safari"}
+    answer(resident_app.test_client(), link(), headers=phone)
+    # Same address, same browser, a fresh cookie jar: most likely the same phone again.
+    answer(resident_app.test_client(), link(), headers=phone)
+    # Same address, another browser: a neighbour on the same Wi-Fi.
+    answer(resident_app.test_client(), link(), headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)"})
+    # Same browser string, another address.
+    answer(resident_app.test_client(), link(), headers=phone, environ_base={"REMOTE_ADDR": "198.51.100.30"})
+    assert [r.flags for r in responses()] == [[], ["repeat_device"], [], []]
+    assert responses()[1].review_status == "flagged"
+
+
+def test_repeat_device_only_within_its_window(make_app):
+    from datetime import timedelta
+
+    from extensions import db
+
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=0, REPEAT_DEVICE_MINUTES=30)
+    try:
+        answer(app.test_client(), link())
+        [old] = responses()
+        old.submitted_at = old.submitted_at - timedelta(minutes=31)
+        db.session.commit()
+        answer(app.test_client(), link())
+        assert [r.flags for r in responses()] == [[], []]
+    finally:
+        close_app(ctx)
+
+
+def test_flags_combine_in_a_fixed_order(make_app):
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=30, BURST_COUNT=2)
+    try:
+        answer(app.test_client(), link())
+        answer(app.test_client(), link(), {**ANSWERS, **TOP})
+        first, second = responses()
+        assert first.flags == ["speeder", "burst"]
+        assert second.flags == ["speeder", "burst", "repeat_device", "straight_line", "all_maximum"]
+    finally:
+        close_app(ctx)
+
+
+def test_a_reviewed_response_keeps_its_status_when_a_burst_flags_it(make_app):
+    from extensions import db
+
+    app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=0, BURST_COUNT=2)
+    try:
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 0"})
+        [first] = responses()
+        first.review_status = "accepted"
+        db.session.commit()
+        answer(app.test_client(), link(), headers={"User-Agent": "phone 1"})
+        first, second = responses()
+        assert first.flags == ["burst"] and first.review_status == "accepted"
+        assert second.flags == ["burst"] and second.review_status == "flagged"
+    finally:
+        close_app(ctx)

@@ -1,0 +1,178 @@
+"""QR codes, their export, and the short codes typed at /s (survey.qr, survey.links)."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+import segno
+from sqlalchemy import select
+
+from extensions import db
+from models import ShortLink
+from survey.links import SHORT_CODE_ALPHABET, normalise_code, read_token, resolve_short_code, short_code
+from survey.qr import collection_units, qr_png, qr_svg
+from tests.survey.resident import (
+    VILLAGE,
+    WAVE,
+    answer,
+    link,
+    resident_app_fixture,
+    responses,
+    unit,
+    wave,
+)
+
+resident_app = pytest.fixture(resident_app_fixture, name="resident_app")
+
+COLLECTING = {  # towns, villages and departments of the test city; not the city or its counties
+    "619901001", "619901001001", "619901001002", "619901002", "619902001", "619902001001", "619902002",
+    "619900501", "619900502", "619902501",
+}
+
+
+def read_index(path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_qr_export_writes_one_png_per_collecting_unit_and_an_index(resident_app, tmp_path):
+    out = tmp_path / "qr"
+    result = resident_app.test_cli_runner().invoke(
+        args=["qr", "export", "--wave", WAVE, "--out", str(out), "--base-url", "https://pingan.example.gov.cn/"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "10 个二维码" in result.output
+    assert (out / "index.csv").read_bytes().startswith(b"\xef\xbb\xbfunit_code,name,url,short_code\r\n")
+    rows = read_index(out / "index.csv")
+    assert {r["unit_code"] for r in rows} == COLLECTING
+    assert {p.name for p in out.iterdir()} == {f"{c}.png" for c in COLLECTING} | {"index.csv"}
+    codes = set()
+    for row in rows:
+        assert row["name"] == unit(row["unit_code"]).name
+        assert row["url"].startswith("https://pingan.example.gov.cn/s/")
+        target = read_token(row["url"].rsplit("/", 1)[1])
+        assert (target.wave.slug, target.unit.code, target.mode) == (WAVE, row["unit_code"], "qr")
+        png = (out / f"{row['unit_code']}.png").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert png == qr_png(row["url"])  # the picture encodes exactly this URL
+        assert re.fullmatch(f"[{SHORT_CODE_ALPHABET}]{{6}}", row["short_code"])
+        codes.add(row["short_code"])
+        assert resolve_short_code(row["short_code"]) == row["url"].rsplit("/", 1)[1]
+    assert len(codes) == len(rows)
+
+
+def test_exporting_again_keeps_the_short_codes(resident_app, tmp_path):
+    runner = resident_app.test_cli_runner()
+    assert runner.invoke(args=["qr", "export", "--wave", WAVE, "--out", str(tmp_path / "a")]).exit_code == 0
+    assert runner.invoke(args=["qr", "export", "--wave", WAVE, "--out", str(tmp_path / "b")]).exit_code == 0
+    a, b = read_index(tmp_path / "a" / "index.csv"), read_index(tmp_path / "b" / "index.csv")
+    assert a == b
+    assert a[0]["url"].startswith("http://127.0.0.1:5000/s/")  # PUBLIC_BASE_URL's default
+    assert db.session.scalar(select(db.func.count()).select_from(ShortLink)) == len(COLLECTING)
+
+
+def test_door_cards_get_their_own_links_and_codes(resident_app, tmp_path):
+    runner = resident_app.test_cli_runner()
+    assert runner.invoke(args=["qr", "export", "--wave", WAVE, "--out", str(tmp_path / "qr")]).exit_code == 0
+    assert runner.invoke(args=["qr", "export", "--wave", WAVE, "--out", str(tmp_path / "door"), "--mode", "door"]).exit_code == 0
+    posters = {r["unit_code"]: r for r in read_index(tmp_path / "qr" / "index.csv")}
+    cards = {r["unit_code"]: r for r in read_index(tmp_path / "door" / "index.csv")}
+    for code, card in cards.items():
+        assert card["short_code"] != posters[code]["short_code"]
+        assert read_token(card["url"].rsplit("/", 1)[1]).mode == "door"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--wave", "nope", "--out", "{tmp}"], "调查 “nope” 不存在"),
+        (["--wave", WAVE, "--out", "{tmp}", "--base-url", "pingan.example"], "应以 http:// 或 https:// 开头"),
+        (["--wave", WAVE, "--out", "{tmp}/index.csv/x"], "无法写入目录"),
+    ],
+)
+def test_qr_export_errors_are_one_clear_line(resident_app, tmp_path, args, message):
+    (tmp_path / "index.csv").write_text("a file, not a directory")
+    result = resident_app.test_cli_runner().invoke(args=["qr", "export", *[a.format(tmp=tmp_path) for a in args]])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_collection_units_leave_out_the_aggregates(resident_app):
+    assert {u.code for u in collection_units(wave())} == COLLECTING
+
+
+def test_png_and_svg_encode_the_url():
+    url = "https://pingan.example.gov.cn/s/WzEsIjYxOTkwMTAwMTAwMSJd.zmHQELCyX0M08J4i5cd01h4qOV8"
+    png, svg = qr_png(url), qr_svg(url, title="江滨社区")
+    assert png.startswith(b"\x89PNG")
+    assert svg.startswith(b"<svg") and b"<title>\xe6\xb1\x9f\xe6\xbb\xa8\xe7\xa4\xbe\xe5\x8c\xba</title>" in svg
+    symbol = segno.make(url, error="m", micro=False)
+    assert symbol.error in ("M", "Q", "H")  # at least M: a scuffed poster still scans
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == height == (symbol.symbol_size(border=4)[0]) * 10  # four-module quiet zone, 10 px a module
+    assert qr_png(url) == png  # deterministic: the same link prints the same code
+
+
+# -- short codes ---------------------------------------------------------------------------
+
+
+def test_a_short_code_is_stable_and_typable(resident_app):
+    code = short_code(wave(), unit(VILLAGE))
+    assert code == short_code(wave(), unit(VILLAGE))
+    assert len(code) == 6 and not set(code) & set("01OIL")
+
+
+@pytest.mark.parametrize("typed", ["{code}", "{lower}", "{code3}-{rest}", " {code3} {rest} ", "{code3}\u3000{rest}"])
+def test_typing_a_short_code_opens_the_questionnaire(resident_app, typed):
+    code = short_code(wave(), unit(VILLAGE))
+    typed = typed.format(code=code, lower=code.lower(), code3=code[:3], rest=code[3:])
+    client = resident_app.test_client()
+    r = client.get("/s", query_string={"code": typed})
+    assert r.status_code == 303
+    assert r.headers["Location"] == link()
+    assert "提交成功" in answer(client, r.headers["Location"]).get_data(as_text=True)
+    assert responses()[0].unit_id == unit(VILLAGE).id
+
+
+def test_a_door_short_code_keeps_the_mode(resident_app):
+    code = short_code(wave(), unit(VILLAGE), "door")
+    r = resident_app.test_client().get("/s", query_string={"code": code})
+    assert read_token(r.headers["Location"].rsplit("/", 1)[1]).mode == "door"
+
+
+def test_the_short_code_page_and_an_unknown_code(resident_app):
+    client = resident_app.test_client()
+    page = client.get("/s")
+    assert page.status_code == 200 and 'name="code"' in page.get_data(as_text=True)
+    for typed in ("ZZZZZZ", "ABC", "<b>x</b>", ""):
+        r = client.get("/s", query_string={"code": typed})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 404
+        assert "没有找到这个号码" in body and "<b>x</b>" not in body
+
+
+def test_the_short_code_redirect_keeps_english(resident_app):
+    code = short_code(wave(), unit(VILLAGE))
+    r = resident_app.test_client().get("/s", query_string={"code": code, "lang": "en"})
+    assert r.headers["Location"] == link() + "?lang=en"
+
+
+def test_short_code_lookups_are_rate_limited(make_app):
+    from tests.survey.resident import close_app, open_wave_app
+
+    app, ctx = open_wave_app(make_app, RATELIMIT_ENABLED=True, SURVEY_CODE_RATE_LIMIT="3 per minute")
+    try:
+        client = app.test_client()
+        for _ in range(3):
+            assert client.get("/s", query_string={"code": "ZZZZZZ"}).status_code == 404
+        assert client.get("/s", query_string={"code": "ZZZZZZ"}).status_code == 429
+        assert client.get("/s").status_code == 200  # the empty page is not a guess
+    finally:
+        close_app(ctx)
+
+
+def test_normalise_code():
+    assert normalise_code(" abc-def ") == "ABCDEF"
+    assert normalise_code("abc_def") == "ABCDEF"

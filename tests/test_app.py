@@ -1,0 +1,70 @@
+"""The application factory: configuration, secrets, error pages, proxies."""
+
+import os
+import stat
+
+import pytest
+
+from app import create_app, database_url, secret_key
+
+
+def test_database_url_defaults_to_sqlite_in_instance_and_uses_psycopg3(tmp_path):
+    assert database_url(None, str(tmp_path)) == f"sqlite:///{tmp_path / 'pingan.db'}"
+    assert database_url("postgresql://u@h:5432/d", "x") == "postgresql+psycopg://u@h:5432/d"
+    assert database_url("postgres://u@h/d", "x") == "postgresql+psycopg://u@h/d"
+    assert database_url("sqlite:////tmp/x.db", "x") == "sqlite:////tmp/x.db"
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("PINGAN_PRODUCTION", raising=False)
+    first = secret_key(str(tmp_path))
+    assert len(first) == 64 and first == secret_key(str(tmp_path))
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert secret_key(str(tmp_path)) == "from-the-environment"
+
+
+def test_production_refuses_to_run_without_a_shared_secret(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("PINGAN_PRODUCTION", "1")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        secret_key(str(tmp_path))
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
+    from extensions import db
+
+    with db.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            pytest.skip("SQLite only")
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.parametrize("path, status, words", [("/favicon.ico", 404, "页面不存在"), ("/api/v1/nothing", 404, None)])
+def test_error_pages_are_chinese_and_never_a_stack_trace(client, path, status, words):
+    response = client.get(path)
+    assert response.status_code == status
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body
+    if words:
+        assert words in body
+    else:
+        assert response.is_json and response.json["error"]["code"] == "404"
+
+
+@pytest.mark.parametrize("proxies, expected", [(1, "203.0.113.9"), (0, "10.0.0.1")])
+def test_the_forwarded_client_ip_is_used_only_behind_a_configured_proxy(make_app, proxies, expected):
+    seen = []
+    app = make_app(PROXY_COUNT=proxies)
+
+    @app.get("/_ip")
+    def ip():
+        from flask import request
+
+        seen.append(request.remote_addr)
+        return "ok"
+
+    app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert seen == [expected]
