@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -43,6 +44,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Proxies in front of the app (nginx = 1): their X-Forwarded-For gives the client's IP,
         # which the rate limit and the burst and repeat-device flags depend on.
         PROXY_COUNT=int(os.environ.get("PROXY_COUNT", "0")),
+        # Office sign-in: a locked account stays locked this long, whatever password comes next.
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_LOCK_MINUTES=15,
+        LOGIN_RATE_LIMIT="30 per minute",  # login POSTs per client IP
+        PERMANENT_SESSION_LIFETIME=8 * 3600,  # an office working day
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
@@ -72,7 +78,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
+    login_manager.login_view = "admin.login"
+    login_manager.session_protection = "strong"
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
     limiter.init_app(app)
 
     import models  # noqa: F401  (registers the tables with the metadata)
@@ -139,19 +148,23 @@ def select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
     from board import bp as board_bp
     from survey import bp as survey_bp
 
+    app.register_blueprint(admin_bp)
     app.register_blueprint(board_bp)
     app.register_blueprint(survey_bp)
 
 
 def register_commands(app: Flask) -> None:
+    from admin.cli import user_cli
     from demo.cli import demo_cli
     from survey.cli import register as register_survey_commands
 
     register_survey_commands(app)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(user_cli)
 
 
 def register_error_handlers(app: Flask) -> None:
