@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LOGIN_LOCK_MINUTES=15,
         LOGIN_RATE_LIMIT="30 per minute",  # login POSTs per client IP
         PERMANENT_SESSION_LIFETIME=8 * 3600,  # an office working day
+        API_RATE_LIMIT=os.environ.get("API_RATE_LIMIT", "120 per minute; 3000 per hour"),  # per API token
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
@@ -149,10 +150,13 @@ def select_locale() -> str:
 
 def register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
+    from api import bp as api_bp
     from board import bp as board_bp
     from survey import bp as survey_bp
 
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # read-only, and authenticated by a bearer token, never by the session cookie
     app.register_blueprint(board_bp)
     app.register_blueprint(survey_bp)
 
@@ -160,11 +164,13 @@ def register_blueprints(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from admin.cli import user_cli
     from demo.cli import demo_cli
+    from reports.cli import report_cli
     from survey.cli import register as register_survey_commands
 
     register_survey_commands(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(report_cli)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.types import Timestamp, utcnow
 
-CASE_STATUSES = ("scheduled", "held", "rectifying", "rechecked", "closed")
+# withdrawn: a case still `scheduled` whose unit left the interview list when the analysis was
+# re-run and the list issued again (admin.cases.issue_interview_list); a case is never deleted.
+CASE_STATUSES = ("scheduled", "held", "rectifying", "rechecked", "closed", "withdrawn")
 CASE_STATUS_LABELS = {
     "scheduled": "待约谈",
     "held": "已约谈",
     "rectifying": "整改中",
     "rechecked": "已复查",
     "closed": "已销号",
+    "withdrawn": "已撤销",
 }
 REASON_LABELS = {"bottom_n": "排名靠后", "insufficient_sample": "样本不足"}
 ESCALATION_LABELS = {"key_management": "重点管理"}
@@ -41,9 +44,11 @@ class InterviewCase(db.Model):
     attendees: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     rectification_plan: Mapped[str | None] = mapped_column(Text)
+    responsible: Mapped[str | None] = mapped_column(String(100))  # 整改责任人, as on the 整改通知书
     deadline: Mapped[date | None] = mapped_column(Date)
     recheck_on: Mapped[date | None] = mapped_column(Date)
     recheck_result: Mapped[str | None] = mapped_column(Text)
+    recheck_passed: Mapped[bool | None] = mapped_column(Boolean)  # 复查通过; False sends the case back to 整改
     closed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,511 @@
+"""The 约谈 loop of the creation office (创建办): one case per unit on a wave's interview list,
+followed from the interview to the 整改通知书, the 复查 and 销号 (seed 000, §(五)).
+
+States and the steps between them (anything else is refused with a 409):
+
+    scheduled ──hold──▶ held ──rectify──▶ rectifying ──recheck──▶ rechecked ──close──▶ closed
+        │ schedule (set or move the date)        ▲                      │ (复查 passed)
+        │                                        └──────rectify─────────┘ (复查 failed: 重新整改)
+        └──▶ withdrawn (only by re-issuing the list, see below) ──▶ scheduled (back on the list)
+
+- hold: the interview took place (date, attendees, notes);
+- rectify: the 整改通知书 — rectification plan, 责任人 and deadline (整改时限);
+- recheck: the 复查 — date, result, passed or not; a failed one goes back to rectify with a new deadline;
+- close: 销号, only after a passed 复查.
+
+Overdue: a scheduled case whose interview date has passed, or a rectifying case whose
+deadline has passed (without a 复查).
+
+Issuing the list (`issue_interview_list`), first time or again after the analysis was re-run:
+- an entry without a case gets a new `scheduled` case;
+- a `scheduled` case of a unit still listed takes the list's current reason, rank and escalation;
+- a `scheduled` case whose unit is no longer listed becomes `withdrawn` (never deleted), and
+  comes back to `scheduled` if a later issue lists the unit again;
+- a case that has progressed (held or later) is never touched: it keeps its record, and the
+  page says when its unit is no longer on the current list.
+Every change is audited (entity "case") in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import joinedload
+
+import audit
+from admin.access import check_unit, sees_unit, sees_wave, unit_clause
+from admin.errors import FieldError
+from analysis import InterviewEntry, UnitResult, WaveResult
+from errors import Conflict
+from extensions import db
+from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
+from models.interviews import CASE_STATUS_LABELS
+from survey.results import wave_result
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+OPEN_STATUSES = ("scheduled", "held", "rectifying", "rechecked")
+# Lists read from the top down: counties, then towns, villages, grids, and departments last.
+KIND_ORDER = sql_case({"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4, "department": 5}, value=Unit.kind, else_=6)
+TEXT_LIMIT = 5000
+
+
+def today() -> date:
+    """Today in Beijing: the offices' calendar decides what is overdue."""
+    return datetime.now(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    sources: tuple[str, ...]
+    target: str
+
+
+STEPS: dict[str, Step] = {
+    "schedule": Step("安排约谈时间", ("scheduled",), "scheduled"),
+    "hold": Step("登记约谈", ("scheduled",), "held"),
+    "rectify": Step("下发整改通知", ("held", "rechecked"), "rectifying"),
+    "recheck": Step("登记复查", ("rectifying",), "rechecked"),
+    "close": Step("销号", ("rechecked",), "closed"),
+}
+
+
+def allowed(case: InterviewCase, action: str) -> bool:
+    """Whether `action` may follow the case's current state."""
+    step = STEPS[action]
+    if case.status not in step.sources:
+        return False
+    if action == "rectify" and case.status == "rechecked":
+        return case.recheck_passed is False  # 复查未通过:重新整改
+    if action == "close":
+        return case.recheck_passed is True
+    return True
+
+
+def next_actions(case: InterviewCase) -> list[str]:
+    return [a for a in STEPS if allowed(case, a)]
+
+
+def is_overdue(case: InterviewCase, on: date | None = None) -> bool:
+    on = on or today()
+    if case.status == "scheduled":
+        return case.scheduled_for is not None and case.scheduled_for < on
+    if case.status == "rectifying":
+        return case.deadline is not None and case.deadline < on
+    return False
+
+
+def overdue_clause(on: date):
+    return or_(
+        and_(InterviewCase.status == "scheduled", InterviewCase.scheduled_for < on),
+        and_(InterviewCase.status == "rectifying", InterviewCase.deadline < on),
+    )
+
+
+def case_state(case: InterviewCase) -> dict:
+    """The audited picture of a case."""
+
+    def iso(d: date | None) -> str | None:
+        return None if d is None else d.isoformat()
+
+    return {
+        "wave": case.wave.slug,
+        "unit": case.unit.code,
+        "status": case.status,
+        "reason": case.reason,
+        "rank": case.rank,
+        "escalation": case.escalation,
+        "scheduled_for": iso(case.scheduled_for),
+        "held_on": iso(case.held_on),
+        "attendees": case.attendees,
+        "notes": case.notes,
+        "rectification_plan": case.rectification_plan,
+        "responsible": case.responsible,
+        "deadline": iso(case.deadline),
+        "recheck_on": iso(case.recheck_on),
+        "recheck_result": case.recheck_result,
+        "recheck_passed": case.recheck_passed,
+        "closed_on": iso(case.closed_on),
+    }
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def get_case(user: User, case_id: int) -> InterviewCase:
+    """The case, or 404 when it does not exist or its unit lies outside the account's scope."""
+    case = db.session.get(InterviewCase, case_id)
+    if case is None:
+        abort(404)
+    check_unit(user, case.unit)
+    return case
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None  # a status, "open", or None for all
+    overdue: bool = False
+    wave: Wave | None = None
+
+
+def list_cases(user: User, filters: CaseFilter = CaseFilter(), on: date | None = None) -> list[InterviewCase]:
+    """The account's cases, newest wave first, then by unit."""
+    query = (
+        select(InterviewCase)
+        .join(Unit, InterviewCase.unit_id == Unit.id)
+        .join(Wave, InterviewCase.wave_id == Wave.id)
+        .where(unit_clause(user))
+        .options(joinedload(InterviewCase.unit).joinedload(Unit.parent), joinedload(InterviewCase.wave))
+        .order_by(Wave.period_start.desc(), Wave.slug, KIND_ORDER, Unit.path)
+    )
+    if filters.status == "open":
+        query = query.where(InterviewCase.status.in_(OPEN_STATUSES))
+    elif filters.status:
+        query = query.where(InterviewCase.status == filters.status)
+    if filters.overdue:
+        query = query.where(overdue_clause(on or today()))
+    if filters.wave is not None:
+        query = query.where(InterviewCase.wave_id == filters.wave.id)
+    return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    open: int
+    overdue: int
+    by_status: dict[str, int]
+
+
+def case_counts(user: User, on: date | None = None) -> CaseCounts:
+    base = select(func.count()).select_from(InterviewCase).join(Unit, InterviewCase.unit_id == Unit.id).where(unit_clause(user))
+    by_status = dict(
+        db.session.execute(
+            select(InterviewCase.status, func.count())
+            .join(Unit, InterviewCase.unit_id == Unit.id)
+            .where(unit_clause(user))
+            .group_by(InterviewCase.status)
+        ).all()
+    )
+    overdue = db.session.scalar(base.where(overdue_clause(on or today())))
+    return CaseCounts(open=sum(by_status.get(s, 0) for s in OPEN_STATUSES), overdue=overdue, by_status=by_status)
+
+
+def wave_cases(wave: Wave) -> dict[str, InterviewCase]:
+    """unit code → the wave's case of that unit."""
+    rows = db.session.scalars(
+        select(InterviewCase).where(InterviewCase.wave_id == wave.id).options(joinedload(InterviewCase.unit))
+    )
+    return {c.unit.code: c for c in rows}
+
+
+def case_history(case: InterviewCase) -> list[AuditEntry]:
+    return list(
+        db.session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "case", AuditEntry.entity_id == str(case.id)).order_by(AuditEntry.at, AuditEntry.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the case's unit stands in its wave's current results."""
+
+    unit: UnitResult
+    on_list: bool
+
+
+def standing(case: InterviewCase) -> Standing | None:
+    """The unit's results in the wave's stored analysis (None when there is none), and whether
+    it is still on the wave's current interview list."""
+    stored = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == case.wave_id))
+    if stored is None:
+        return None
+    result = WaveResult.from_dict(stored.payload)
+    found = next((u for u in result.units if u.code == case.unit.code), None)
+    if found is None:
+        return None
+    return Standing(found, any(e.code == case.unit.code for e in result.interview_list))
+
+
+# -- issuing the list ----------------------------------------------------------------------------
+
+
+@dataclass
+class IssueSummary:
+    created: int = 0
+    refreshed: int = 0
+    reinstated: int = 0
+    withdrawn: int = 0
+    unchanged: int = 0
+    progressed_off_list: int = 0  # cases past `scheduled` whose unit is no longer listed: kept as they are
+
+    def __str__(self) -> str:
+        parts = [f"新建 {self.created} 件"]
+        if self.refreshed:
+            parts.append(f"按最新名单更新 {self.refreshed} 件")
+        if self.reinstated:
+            parts.append(f"恢复 {self.reinstated} 件")
+        if self.withdrawn:
+            parts.append(f"撤销 {self.withdrawn} 件(已不在名单中)")
+        if self.unchanged:
+            parts.append(f"未变 {self.unchanged} 件")
+        if self.progressed_off_list:
+            parts.append(f"{self.progressed_off_list} 件已在办理、不在最新名单中,保持原样")
+        return "约谈名单已下发:" + ",".join(parts)
+
+
+def _facts(entry: InterviewEntry) -> tuple[str, int | None, str | None]:
+    return entry.reason, entry.rank, entry.escalation
+
+
+def issue_interview_list(wave: Wave, user: User) -> IssueSummary:
+    """Turn the wave's current interview list (the part within the account's scope) into cases;
+    see the module docstring for what issuing again does."""
+    if wave.status not in ("closed", "published"):
+        raise Conflict(f"调查 “{wave.slug}” 尚未结束(当前:{wave.status_label}),结束并运行分析后才能下发约谈名单", code="wave_not_closed")
+    result = wave_result(wave)  # Conflict when not analysed
+    codes = [e.code for e in result.interview_list]
+    units = {u.code: u for u in db.session.scalars(select(Unit).where(Unit.code.in_(codes)))} if codes else {}
+    listed = {e.code: e for e in result.interview_list if e.code in units and sees_unit(user, units[e.code])}
+    existing = {c.unit.code: c for c in wave_cases(wave).values() if sees_unit(user, c.unit)}
+    summary = IssueSummary()
+    try:
+        for code, entry in listed.items():
+            case = existing.get(code)
+            if case is None:
+                case = InterviewCase(wave=wave, unit=units[code], reason=entry.reason, rank=entry.rank,
+                                     escalation=entry.escalation, status="scheduled")
+                db.session.add(case)
+                db.session.flush()
+                audit.record("case.issue", "case", case.id, None, case_state(case))
+                summary.created += 1
+            elif case.status == "withdrawn":
+                before = case_state(case)
+                case.status = "scheduled"
+                case.reason, case.rank, case.escalation = _facts(entry)
+                audit.record("case.reinstate", "case", case.id, before, case_state(case))
+                summary.reinstated += 1
+            elif case.status == "scheduled" and (case.reason, case.rank, case.escalation) != _facts(entry):
+                before = case_state(case)
+                case.reason, case.rank, case.escalation = _facts(entry)
+                audit.record("case.refresh", "case", case.id, before, case_state(case))
+                summary.refreshed += 1
+            else:
+                summary.unchanged += 1
+        for code, case in existing.items():
+            if code in listed:
+                continue
+            if case.status == "scheduled":
+                before = case_state(case)
+                case.status = "withdrawn"
+                audit.record("case.withdraw", "case", case.id, before, case_state(case))
+                summary.withdrawn += 1
+            elif case.status != "withdrawn":
+                summary.progressed_off_list += 1
+        audit.record("interviews.issue", "wave", wave.slug, None, {
+            "created": summary.created, "refreshed": summary.refreshed, "reinstated": summary.reinstated,
+            "withdrawn": summary.withdrawn, "unchanged": summary.unchanged,
+            "progressed_off_list": summary.progressed_off_list,
+            "scope": user.scope.code if user.scope is not None else None,
+        })
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return summary
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+def refusal(case: InterviewCase, action: str) -> str | None:
+    """Why `action` may not follow the case's current state, or None when it may."""
+    if allowed(case, action):
+        return None
+    if action == "close" and case.status == "rechecked":
+        return "复查未通过,不能销号;请重新下发整改通知"
+    if action == "rectify" and case.status == "rechecked":
+        return "复查已通过,无需重新整改;可以销号"
+    return f"该案件当前状态为“{CASE_STATUS_LABELS[case.status]}”,不能{STEPS[action].label}"
+
+
+def _require(case: InterviewCase, action: str) -> None:
+    message = refusal(case, action)
+    if message is not None:
+        raise Conflict(message, code="bad_status")
+
+
+def _text(field_name: str, value: str | None, what: str, limit: int = TEXT_LIMIT) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise FieldError(field_name, f"请填写{what}")
+    if len(value) > limit:
+        raise FieldError(field_name, f"{what}最多 {limit} 字")
+    return value
+
+
+def _not_future(field_name: str, value: date | None, what: str, on: date) -> date:
+    if value is None:
+        raise FieldError(field_name, f"请填写{what}")
+    if value > on:
+        raise FieldError(field_name, f"{what}不能晚于今天({on.isoformat()})")
+    return value
+
+
+def _apply(case: InterviewCase, action: str, change) -> InterviewCase:
+    """Check the step, apply `change`, move to the step's target, audit, commit."""
+    _require(case, action)
+    before = case_state(case)
+    try:
+        change()
+        case.status = STEPS[action].target
+        audit.record(f"case.{action}", "case", case.id, before, case_state(case))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return case
+
+
+def schedule(case: InterviewCase, when: date | None, on: date | None = None) -> InterviewCase:
+    """Set or move the date of the interview (约谈时间)."""
+    _require(case, "schedule")
+    on = on or today()
+    if when is None:
+        raise FieldError("scheduled_for", "请填写约谈日期")
+    if when < on:
+        raise FieldError("scheduled_for", f"约谈日期不能早于今天({on.isoformat()});已经约谈的,请直接登记约谈")
+
+    def change():
+        case.scheduled_for = when
+
+    return _apply(case, "schedule", change)
+
+
+def hold(case: InterviewCase, held_on: date | None, attendees: str | None, notes: str | None, on: date | None = None) -> InterviewCase:
+    """The interview took place: when, who attended, what was said and agreed."""
+    _require(case, "hold")
+    on = on or today()
+    held_on = _not_future("held_on", held_on, "约谈日期", on)
+    if held_on < case.wave.period_start:
+        raise FieldError("held_on", f"约谈日期不能早于本期调查开始({case.wave.period_start.isoformat()})")
+    attendees = _text("attendees", attendees, "参加人员", 1000)
+    notes = _text("notes", notes, "约谈记录")
+
+    def change():
+        case.held_on, case.attendees, case.notes = held_on, attendees, notes
+
+    return _apply(case, "hold", change)
+
+
+def rectify(case: InterviewCase, plan: str | None, responsible: str | None, deadline: date | None) -> InterviewCase:
+    """The 整改通知书: what is to be rectified, by whom, by when. After a failed 复查, a new round."""
+    _require(case, "rectify")
+    plan = _text("rectification_plan", plan, "整改要求")
+    responsible = _text("responsible", responsible, "整改责任人", 100)
+    if deadline is None:
+        raise FieldError("deadline", "请填写整改时限")
+    after = case.recheck_on if case.status == "rechecked" else case.held_on
+    if after is not None and deadline <= after:
+        what = "复查日期" if case.status == "rechecked" else "约谈日期"
+        raise FieldError("deadline", f"整改时限应晚于{what}({after.isoformat()})")
+
+    def change():
+        case.rectification_plan, case.responsible, case.deadline = plan, responsible, deadline
+        # A new round after a failed 复查: the old 复查 stays in the case's history (the audit log).
+        case.recheck_on, case.recheck_result, case.recheck_passed = None, None, None
+
+    return _apply(case, "rectify", change)
+
+
+def recheck(case: InterviewCase, recheck_on: date | None, passed: bool | None, result: str | None, on: date | None = None) -> InterviewCase:
+    """The 复查: when, what was found, and whether the rectification passed."""
+    _require(case, "recheck")
+    recheck_on = _not_future("recheck_on", recheck_on, "复查日期", on or today())
+    if case.held_on is not None and recheck_on < case.held_on:
+        raise FieldError("recheck_on", f"复查日期不能早于约谈日期({case.held_on.isoformat()})")
+    if passed is None:
+        raise FieldError("passed", "请选择复查是否通过")
+    result = _text("recheck_result", result, "复查结果")
+
+    def change():
+        case.recheck_on, case.recheck_result, case.recheck_passed = recheck_on, result, passed
+
+    return _apply(case, "recheck", change)
+
+
+def close(case: InterviewCase, closed_on: date | None, on: date | None = None) -> InterviewCase:
+    """销号 after a passed 复查."""
+    _require(case, "close")
+    closed_on = _not_future("closed_on", closed_on, "销号日期", on or today())
+    if case.recheck_on is not None and closed_on < case.recheck_on:
+        raise FieldError("closed_on", f"销号日期不能早于复查日期({case.recheck_on.isoformat()})")
+
+    def change():
+        case.closed_on = closed_on
+
+    return _apply(case, "close", change)
+
+
+# -- 重点管理 ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    wave: Wave
+    unit: UnitResult | None  # None: the unit was not in that wave's results
+    entry: InterviewEntry | None  # its line on that wave's interview list, if any
+    case: InterviewCase | None
+
+
+@dataclass
+class KeyUnit:
+    unit: Unit
+    escalated_in: list[Wave] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
+
+    @property
+    def latest(self) -> Wave:
+        return self.escalated_in[-1]
+
+
+def key_management(user: User) -> list[KeyUnit]:
+    """Units the account can see that some analysed wave put into 重点管理 (on its interview list
+    twice in a row), each with its ranks, composite and cases over every analysed wave of the series."""
+    stored = db.session.execute(
+        select(Wave, AnalysisResult).join(AnalysisResult, AnalysisResult.wave_id == Wave.id).order_by(Wave.period_start, Wave.slug)
+    ).all()
+    analysed: list[tuple[Wave, WaveResult]] = [
+        (wave, WaveResult.from_dict(result.payload)) for wave, result in stored if sees_wave(user, wave)
+    ]
+    escalated: dict[str, list[Wave]] = defaultdict(list)
+    for wave, result in analysed:
+        for entry in result.interview_list:
+            if entry.escalation == "key_management":
+                escalated[entry.code].append(wave)
+    if not escalated:
+        return []
+    units = {u.code: u for u in db.session.scalars(select(Unit).where(Unit.code.in_(list(escalated)), unit_clause(user)))}
+    cases: dict[tuple[int, int], InterviewCase] = {
+        (c.wave_id, c.unit_id): c
+        for c in db.session.scalars(select(InterviewCase).where(InterviewCase.unit_id.in_([u.id for u in units.values()])))
+    }
+    out = []
+    for code, unit in units.items():
+        key = KeyUnit(unit=unit, escalated_in=escalated[code])
+        series = {(w.series, w.scope_unit_id) for w in key.escalated_in}
+        for wave, result in analysed:
+            if (wave.series, wave.scope_unit_id) not in series:
+                continue
+            found = next((u for u in result.units if u.code == code), None)
+            entry = next((e for e in result.interview_list if e.code == code), None)
+            key.history.append(HistoryRow(wave, found, entry, cases.get((wave.id, unit.id))))
+        out.append(key)
+    out.sort(key=lambda k: (-k.latest.period_start.toordinal(), k.unit.path))
+    return out

@@ -1,0 +1,156 @@
+"""The console's forms (Flask-WTF: every one carries a CSRF token). Messages are Chinese and
+shown beside their field; the services check again what only they can know."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from admin.accounts import USERNAME
+from models.accounts import ROLE_LABELS, ROLES
+from survey.periods import parse_period
+from survey.waves import SLUG
+
+DATE_MESSAGE = "日期格式应为 2026-10-15"
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _offered(field) -> set[str]:
+    return {c.value for c in field.choices}
+
+
+class DateInput(DateField):
+    """A date; an empty box is "not filled in" (InputRequired says so), a malformed one a format error."""
+
+    def __init__(self, label: str, **kwargs) -> None:
+        super().__init__(label, invalid_value_message=DATE_MESSAGE, **kwargs)
+
+    def process_formdata(self, valuelist) -> None:
+        if valuelist and not "".join(valuelist).strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something and needs nothing but the CSRF token."""
+
+
+class UnitsImportForm(FlaskForm):
+    units = FileField("单位表 units.csv", validators=[FileRequired("请选择单位表 units.csv")])
+    population = FileField("人口表 population.csv(可选)")
+
+
+class QuestionnaireUploadForm(FlaskForm):
+    file = FileField("问卷文件(YAML)", validators=[FileRequired("请选择问卷 YAML 文件")])
+
+
+def _period(form, field) -> None:
+    try:
+        parse_period(field.data or "")
+    except ValueError as e:
+        raise ValidationError(str(e)) from None
+
+
+class WaveForm(FlaskForm):
+    slug = StringField("调查标识", validators=[
+        DataRequired("请填写调查标识,如 2026Q3-city"),
+        Regexp(SLUG.pattern, message="只能用字母、数字、- 和 _,以字母或数字开头,最长 64 位"),
+    ])
+    questionnaire = SelectField("问卷", validators=[DataRequired("请选择问卷")], validate_choice=False)
+    scope = SelectField("调查范围", validators=[DataRequired("请选择调查范围")], validate_choice=False)
+    period = StringField("期间", validators=[DataRequired("请填写期间,如 2026Q3"), _period])
+    series = StringField("系列(可选)", validators=[Optional(), Regexp(SLUG.pattern, message="只能用字母、数字、- 和 _")])
+    target_n = IntegerField("每个单位目标样本量", default=100, invalid_value_message="应为整数", validators=[
+        InputRequired("请填写目标样本量"), NumberRange(min=1, max=100000, message="应为 1 到 100000 之间的整数"),
+    ])
+
+    def validate_slug(self, field) -> None:
+        if field.data.strip().lower() == "new":  # /admin/waves/new is the form itself
+            raise ValidationError("“new” 是保留字,请换一个标识")
+
+    def validate_questionnaire(self, field) -> None:
+        if field.data not in _offered(field):
+            raise ValidationError("请选择已导入的问卷")
+
+    def validate_scope(self, field) -> None:
+        if field.data not in _offered(field):
+            raise ValidationError("请选择您管辖范围内的单位")
+
+
+class ReviewForm(FlaskForm):
+    decision = RadioField("审核结论", choices=choices([("accept", "采纳(计入指数)"), ("reject", "剔除(不计入指数)")]),
+                          validators=[InputRequired("请选择采纳或剔除")])
+    reason = TextAreaField("理由", validators=[DataRequired("请填写审核理由"), Length(max=1000, message="最多 1000 字")])
+
+
+class AnalysisForm(FlaskForm):
+    weight_cap = StringField("权重截尾倍数", default="5")
+
+    def validate_weight_cap(self, field) -> None:
+        try:
+            value = float(field.data)
+        except (TypeError, ValueError):
+            raise ValidationError("应为数字,如 5;0 表示不截尾") from None
+        if value < 0 or value != value or value > 1000:
+            raise ValidationError("应为 0 到 1000 之间的数字;0 表示不截尾")
+
+    @property
+    def cap(self) -> float:
+        return float(self.weight_cap.data)
+
+
+class ScheduleForm(FlaskForm):
+    scheduled_for = DateInput("约谈日期", validators=[InputRequired("请填写约谈日期")])
+
+
+class HoldForm(FlaskForm):
+    held_on = DateInput("约谈日期", validators=[InputRequired("请填写约谈日期")])
+    attendees = TextAreaField("参加人员", validators=[DataRequired("请填写参加人员"), Length(max=1000, message="最多 1000 字")])
+    notes = TextAreaField("约谈记录", validators=[DataRequired("请填写约谈记录"), Length(max=5000, message="最多 5000 字")])
+
+
+class RectifyForm(FlaskForm):
+    rectification_plan = TextAreaField("整改要求", validators=[DataRequired("请填写整改要求"), Length(max=5000, message="最多 5000 字")])
+    responsible = StringField("整改责任人", validators=[DataRequired("请填写整改责任人"), Length(max=100, message="最多 100 字")])
+    deadline = DateInput("整改时限", validators=[InputRequired("请填写整改时限")])
+
+
+class RecheckForm(FlaskForm):
+    recheck_on = DateInput("复查日期", validators=[InputRequired("请填写复查日期")])
+    passed = RadioField("复查结论", choices=choices([("yes", "通过"), ("no", "未通过,需重新整改")]),
+                        validators=[InputRequired("请选择复查是否通过")])
+    recheck_result = TextAreaField("复查情况", validators=[DataRequired("请填写复查情况"), Length(max=5000, message="最多 5000 字")])
+
+    @property
+    def passed_value(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.passed.data)
+
+
+class CloseForm(FlaskForm):
+    closed_on = DateInput("销号日期", validators=[InputRequired("请填写销号日期")])
+
+
+CASE_FORMS = {"schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "recheck": RecheckForm, "close": CloseForm}
+
+
+class UserForm(FlaskForm):
+    username = StringField("用户名", validators=[
+        DataRequired("请填写用户名"), Regexp(USERNAME.pattern, message="只能用字母、数字、点、- 和 _,2 到 64 位"),
+    ])
+    display_name = StringField("显示名称(可选)", validators=[Optional(), Length(max=100, message="最多 100 字")])
+    role = SelectField("角色", choices=choices((r, ROLE_LABELS[r]) for r in ROLES), validators=[DataRequired("请选择角色")])
+    scope = SelectField("所辖单位", validate_choice=False)
+
+    def validate_scope(self, field) -> None:
+        if field.data and field.data not in _offered(field):
+            raise ValidationError("请选择列表中的单位")
+        if self.role.data == "county" and not field.data:
+            raise ValidationError("县(区)账号必须指定所辖单位")

@@ -1,0 +1,68 @@
+"""Results of a wave: the indices per level, running the analysis, the XLSX, and issuing the interview list."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from admin import bp, cases, results, waves
+from admin.access import permission_required
+from admin.formflow import attempt
+from admin.forms import ActionForm, AnalysisForm
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _results_page(wave, analysis_form=None, error=None, status=200):
+    view = results.results_view(current_user, wave, request.args.get("level"))
+    return render_template(
+        "admin/results.html",
+        wave=wave,
+        view=view,
+        charts=results.charts(view) if view else [],
+        covers=waves.covers_wave(current_user, wave),
+        period=waves.period_label(wave),
+        analysis_form=analysis_form or AnalysisForm(formdata=None),
+        form=ActionForm(),
+        error=error,
+    ), status
+
+
+@bp.get("/waves/<wave_slug>/results")
+@permission_required("read")
+def results_page(wave_slug: str):
+    """Indices with 95% CIs, ranks, grades, P(bottom N) and changes, per level (?level=town)."""
+    return _results_page(waves.get_wave(current_user, wave_slug))
+
+
+@bp.post("/waves/<wave_slug>/analysis")
+@permission_required("analysis.run")
+def run_analysis(wave_slug: str):
+    wave = waves.get_wave(current_user, wave_slug)
+    form = AnalysisForm()
+    outcome = attempt(form, lambda: results.run(current_user, wave, form.cap))
+    if outcome:
+        flash(f"分析完成:{outcome.value.n_responses} 份答卷计入指数,剔除 {outcome.value.n_rejected} 份。")
+        return redirect(url_for("admin.results_page", wave_slug=wave.slug))
+    return _results_page(wave, form, outcome.error, outcome.status)
+
+
+@bp.get("/waves/<wave_slug>/results.xlsx")
+@permission_required("read")
+def results_xlsx(wave_slug: str):
+    data, name = results.xlsx(current_user, waves.get_wave(current_user, wave_slug))
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
+    })
+
+
+@bp.post("/waves/<wave_slug>/interviews")
+@permission_required("cases.manage")
+def issue_interviews(wave_slug: str):
+    """Issue the interview list: one case per listed unit in the account's scope (see admin.cases)."""
+    wave = waves.get_wave(current_user, wave_slug)
+    outcome = attempt(ActionForm(), lambda: cases.issue_interview_list(wave, current_user))
+    if outcome:
+        flash(str(outcome.value))
+        return redirect(url_for("admin.cases_list", wave=wave.slug))
+    return _results_page(wave, error=outcome.error, status=outcome.status)

@@ -1,0 +1,206 @@
+"""The results of a wave as the console shows them: per level and peer group, within the account's
+scope, with the interview list and its cases.
+
+Numbers come from the stored analysis (survey.results); nothing is recomputed here. A county
+account on a city-wide wave sees the rows of its own subtree (its county's row included, ranked
+among the counties) and the part of the interview list that concerns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort
+from sqlalchemy import select
+
+from admin.access import unit_clause
+from admin.cases import wave_cases
+from admin.waves import covers_wave, period_label
+from analysis import InterviewEntry, UnitResult, WaveResult
+from analysis.spec import QuestionnaireSpec
+from extensions import db
+from models import AnalysisResult, InterviewCase, Unit, User, Wave
+from models.units import KIND_LABELS
+from survey.results import DEFAULT_WEIGHT_CAP, run_analysis, stored_result
+
+LEVELS = ("city", "county", "town", "village", "grid", "department")
+FLAG_LABELS = {"insufficient_sample": "样本不足"}
+COLOR_LABELS = {"blue": "平安", "yellow": "平稳", "red": "不稳定"}
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    kind: str
+    parent_code: str | None
+    title: str
+    units: tuple[UnitResult, ...]  # best first, the unranked at the end
+
+
+@dataclass(frozen=True)
+class Level:
+    kind: str
+    label: str
+    groups: tuple[PeerGroup, ...]
+
+    @property
+    def count(self) -> int:
+        return sum(len(g.units) for g in self.groups)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A line of the interview list with its unit's results and its case, if issued."""
+
+    entry: InterviewEntry
+    unit: UnitResult
+    group_title: str
+    case: InterviewCase | None
+
+
+@dataclass(frozen=True)
+class ListedLevel:
+    kind: str
+    label: str
+    lines: tuple[Listed, ...]
+
+
+@dataclass(frozen=True)
+class ResultsView:
+    wave: Wave
+    stored: AnalysisResult
+    spec: QuestionnaireSpec
+    result: WaveResult  # within the account's scope; its first unit is `top`
+    top: UnitResult
+    levels: tuple[Level, ...]
+    level: Level | None  # the one shown
+    interview: tuple[ListedLevel, ...]
+    listed_codes: frozenset[str]
+    covers: bool  # the account's scope holds the whole wave
+    issued: int  # cases of the wave within the scope (withdrawn ones left out)
+
+
+def scoped_result(result: WaveResult, user: User) -> WaveResult:
+    """The result restricted to the units the account can see (the whole result for a full scope)."""
+    if user.scope is None:
+        return result
+    visible = set(db.session.scalars(select(Unit.code).where(unit_clause(user))))
+    units = tuple(u for u in result.units if u.code in visible)
+    if not units:
+        abort(404)
+    return WaveResult(
+        units=units,
+        interview_list=tuple(e for e in result.interview_list if e.code in visible),
+        distributions=result.distributions if units[0].code == result.root.code else {},
+        warnings=result.warnings,
+        params=result.params,
+    )
+
+
+def _title(kind: str, parent: UnitResult | None) -> str:
+    if parent is None:
+        return KIND_LABELS[kind]
+    if kind == "department":
+        return f"{parent.name}直属部门"
+    return f"{parent.name}各{KIND_LABELS[kind]}"
+
+
+def _order(u: UnitResult) -> tuple:
+    if u.rank is not None:
+        return (0, -u.rank, u.code)
+    return (1, u.composite.estimate is None, -(u.composite.estimate or 0.0), u.code)
+
+
+def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
+    names = {u.code: u for u in full.units}
+    groups: dict[tuple[str, str | None], list[UnitResult]] = {}
+    for u in scoped.units:
+        groups.setdefault((u.kind, u.parent_code), []).append(u)
+    out = []
+    for kind in LEVELS:
+        keys = [k for k in groups if k[0] == kind]
+        if not keys:
+            continue
+        out.append(
+            Level(
+                kind,
+                KIND_LABELS[kind],
+                tuple(
+                    PeerGroup(kind, parent, _title(kind, names.get(parent) if parent else None), tuple(sorted(groups[(kind, parent)], key=_order)))
+                    for kind, parent in keys
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def default_level(levels: tuple[Level, ...]) -> str | None:
+    """The first level below the top with ranked units, else the first level."""
+    for level in levels:
+        if any(u.rank is not None for g in level.groups for u in g.units):
+            return level.kind
+    return levels[0].kind if levels else None
+
+
+def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsView | None:
+    """What the results page shows; None when the wave has not been analysed."""
+    stored = stored_result(wave)
+    if stored is None:
+        return None
+    full = WaveResult.from_dict(stored.payload)
+    scoped = scoped_result(full, user)
+    levels = levels_of(scoped, full)
+    chosen = level if any(lv.kind == level for lv in levels) else default_level(levels)
+    shown = next((lv for lv in levels if lv.kind == chosen), None)
+    cases = {code: c for code, c in wave_cases(wave).items() if c.status != "withdrawn"}
+    titles = {u.code: g.title for lv in levels for g in lv.groups for u in g.units}
+    listed_by_kind: dict[str, list[Listed]] = {}
+    for entry in scoped.interview_list:
+        unit = scoped.unit(entry.code)
+        listed_by_kind.setdefault(unit.kind, []).append(Listed(entry, unit, titles.get(unit.code, ""), cases.get(unit.code)))
+    interview = tuple(ListedLevel(k, KIND_LABELS[k], tuple(listed_by_kind[k])) for k in LEVELS if k in listed_by_kind)
+    visible_codes = {u.code for u in scoped.units}
+    return ResultsView(
+        wave=wave,
+        stored=stored,
+        spec=wave.questionnaire_version.to_spec(),
+        result=scoped,
+        top=scoped.units[0],
+        levels=levels,
+        level=shown,
+        interview=interview,
+        listed_codes=frozenset(e.code for e in scoped.interview_list),
+        covers=covers_wave(user, wave),
+        issued=sum(1 for code in cases if code in visible_codes),
+    )
+
+
+def charts(view: ResultsView) -> list:
+    """The composite with its 95% CI per unit of the level shown, on the grade bands
+    (reports.charts), the interview list in red; split into charts of at most 42 rows."""
+    from reports.charts import dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
+
+    if view.level is None:
+        return []
+    groups = [(g.title, g.units) for g in view.level.groups]
+    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes) for blocks in dot_plot_blocks(groups)]
+
+
+def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:
+    """Re-run the analysis of the whole wave (survey.results.run_analysis); 403 unless the wave
+    lies within the account's scope, since the stored results of every unit are replaced."""
+    if not covers_wave(user, wave):
+        abort(403)
+    return run_analysis(wave, weight_cap)
+
+
+def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
+    """The workbook of reports.exports.to_xlsx over the account's units, and its download name."""
+    from reports.exports import to_xlsx  # openpyxl: loaded on first use
+
+    stored = stored_result(wave)
+    if stored is None:
+        abort(404)
+    result = scoped_result(WaveResult.from_dict(stored.payload), user)
+    title = f"{result.root.name}{period_label(wave)}公众安全感测评结果"
+    name = f"{wave.slug}-results.xlsx" if covers_wave(user, wave) else f"{wave.slug}-{result.root.code}-results.xlsx"
+    return to_xlsx(result, wave.questionnaire_version.to_spec(), title), name

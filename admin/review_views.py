@@ -1,0 +1,54 @@
+"""Reviewing flagged responses of a wave: the queue, one response, and the decision."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from admin import bp, review, waves
+from admin.access import can, permission_required
+from admin.formflow import attempt
+from admin.forms import ReviewForm
+
+
+@bp.get("/waves/<wave_slug>/review")
+@permission_required("read")
+def review_queue(wave_slug: str):
+    """Flagged responses with their reasons (?queue=flagged|accepted|rejected|all, ?page=)."""
+    wave = waves.get_wave(current_user, wave_slug)
+    queue = request.args.get("queue", "flagged")
+    page = review.review_queue(wave, current_user, queue, request.args.get("page", 1, type=int))
+    return render_template("admin/review.html", wave=wave, page=page, queue=queue if queue in review.QUEUES else "flagged")
+
+
+def _response_page(wave, response, form, error=None, status=200):
+    return render_template(
+        "admin/response.html",
+        wave=wave,
+        response=response,
+        answers=review.answer_sheet(response, wave.questionnaire_version.to_spec()),
+        flags=review.flag_labels(response.flags),
+        form=form if can(current_user, "responses.review") else None,
+        error=error,
+    ), status
+
+
+@bp.get("/waves/<wave_slug>/responses/<int:response_id>")
+@permission_required("read")
+def response(wave_slug: str, response_id: int):
+    wave = waves.get_wave(current_user, wave_slug)
+    return _response_page(wave, review.get_response(current_user, wave, response_id), ReviewForm(formdata=None))
+
+
+@bp.post("/waves/<wave_slug>/responses/<int:response_id>/review")
+@permission_required("responses.review")
+def response_review(wave_slug: str, response_id: int):
+    """Accept or reject, with a required reason; audited."""
+    wave = waves.get_wave(current_user, wave_slug)
+    found = review.get_response(current_user, wave, response_id)
+    form = ReviewForm()
+    outcome = attempt(form, lambda: review.decide(found, form.decision.data, form.reason.data, current_user))
+    if outcome:
+        flash(f"答卷 {found.response_key}:{review.DECISION_LABELS[found.review_status]}。")
+        return redirect(url_for("admin.review_queue", wave_slug=wave.slug))
+    return _response_page(wave, found, form, outcome.error, outcome.status)

@@ -1,0 +1,92 @@
+"""Managing office accounts from the console (admin only): list, create, deactivate and
+reactivate, unlock, and a new password. Accounts are never deleted; every change is audited."""
+
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+import audit
+from admin.accounts import create_user, new_password
+from admin.errors import FieldError
+from errors import Conflict
+from extensions import db
+from models import Unit, User
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.active.desc(), User.role, User.username)))
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def scope_choices() -> list[tuple[str, str]]:
+    units = db.session.scalars(select(Unit).where(Unit.kind.in_(("city", "county", "town"))).order_by(Unit.path))
+    return [(u.code, ("\u3000" * u.depth) + f"{u.name}({u.code})") for u in units]
+
+
+def create(username: str, role: str, scope_code: str | None, display_name: str | None) -> tuple[User, str]:
+    """A new account with a generated password, shown once to the admin."""
+    password = new_password()
+    try:
+        user = create_user(username.strip(), password, role, scope_code or None, (display_name or "").strip() or None)
+    except Conflict as e:  # the username is taken; everything else the form has checked
+        raise FieldError("username", e.message, "taken") from None
+    return user, password
+
+
+def _state(user: User) -> dict:
+    return {
+        "active": user.active,
+        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+        "failed_logins": user.failed_logins,
+    }
+
+
+def set_active(user: User, active: bool, by: User) -> User:
+    """Deactivate (the account can no longer sign in; its sessions end) or reactivate."""
+    if user.active == active:
+        raise Conflict(f"账号 {user.username} 已经是{'启用' if active else '停用'}状态")
+    if not active and user.id == by.id:
+        raise Conflict("不能停用自己正在使用的账号")
+    if not active and user.role == "admin" and user.scope_unit_id is None:
+        others = db.session.scalar(
+            select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True), User.scope_unit_id.is_(None), User.id != user.id)
+        )
+        if not others:
+            raise Conflict("这是最后一个全市范围的管理员账号,不能停用")
+    before = _state(user)
+    user.active = active
+    audit.record("user.activate" if active else "user.deactivate", "user", user.username, before, _state(user))
+    db.session.commit()
+    return user
+
+
+def unlock(user: User) -> User:
+    """End a lockout after repeated wrong passwords."""
+    if user.locked_until is None and not user.failed_logins:
+        raise Conflict(f"账号 {user.username} 没有被锁定")
+    before = _state(user)
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record("user.unlock", "user", user.username, before, _state(user))
+    db.session.commit()
+    return user
+
+
+def reset_password(user: User) -> str:
+    """A new random password (shown once); the old one stops working and any lock ends."""
+    password = new_password()
+    before = _state(user)
+    user.password_hash = generate_password_hash(password, method="scrypt")
+    user.locked_until = None
+    user.failed_logins = 0
+    audit.record("user.password_reset", "user", user.username, before, _state(user))
+    db.session.commit()
+    return password

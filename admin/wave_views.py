@@ -1,0 +1,125 @@
+"""Waves: the list, creating one, one wave with its live progress, status changes, and downloads."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from admin import bp, waves
+from admin.access import manages_wave, permission_required
+from admin.formflow import attempt
+from admin.forms import ActionForm, WaveForm, choices
+from errors import PinganError
+from survey.results import stored_result
+from survey.waves import ACTION_LABELS
+
+PDF = "application/pdf"
+
+
+@bp.get("/waves")
+@permission_required("read")
+def waves_list():
+    return render_template("admin/waves.html", waves=waves.visible_waves(current_user))
+
+
+@bp.route("/waves/new", methods=["GET", "POST"])
+@permission_required("waves.manage")
+def wave_new():
+    form = WaveForm()
+    form.questionnaire.choices = choices(waves.questionnaire_choices())
+    form.scope.choices = choices(waves.scope_choices(current_user))
+    outcome = None
+    if form.is_submitted():
+        outcome = attempt(form, lambda: waves.create(
+            current_user, form.slug.data.strip(), form.questionnaire.data, form.scope.data,
+            form.period.data.strip(), (form.series.data or "").strip(), form.target_n.data,
+        ))
+        if outcome:
+            flash(f"已创建调查 {outcome.value.slug}(草稿)。确认无误后点“开始调查”。")
+            return redirect(url_for("admin.wave", wave_slug=outcome.value.slug))
+    status = outcome.status if outcome is not None else 200
+    return render_template("admin/wave_new.html", form=form, error=outcome.error if outcome is not None else None), status
+
+
+def _wave_page(wave, error: str | None = None, status: int = 200):
+    return render_template(
+        "admin/wave.html",
+        wave=wave,
+        progress=waves.progress(current_user, wave),
+        analysed=stored_result(wave) is not None,
+        manages=manages_wave(current_user, wave),
+        covers=waves.covers_wave(current_user, wave),
+        period=waves.period_label(wave),
+        form=ActionForm(),
+        error=error,
+    ), status
+
+
+@bp.get("/waves/<wave_slug>")
+@permission_required("read")
+def wave(wave_slug: str):
+    """The wave: status and actions, progress per unit against target (refreshed every 15 s while open)."""
+    return _wave_page(waves.get_wave(current_user, wave_slug))
+
+
+@bp.get("/waves/<wave_slug>/progress.json")
+@permission_required("read")
+def wave_progress_json(wave_slug: str):
+    wave = waves.get_wave(current_user, wave_slug)
+    return jsonify(status=wave.status, **waves.progress(current_user, wave).to_dict())
+
+
+def _transition(wave_slug: str, action: str):
+    wave = waves.get_wave(current_user, wave_slug)
+    form = ActionForm()
+    if not form.validate():
+        abort(400)
+    try:
+        waves.change_status(current_user, wave, action)
+    except PinganError as e:
+        return _wave_page(wave, error=e.message, status=e.status)
+    flash(f"调查 {wave.slug} 已{ACTION_LABELS[action]}。")
+    return redirect(url_for("admin.wave", wave_slug=wave.slug))
+
+
+@bp.post("/waves/<wave_slug>/open")
+@permission_required("waves.manage")
+def wave_open(wave_slug: str):
+    return _transition(wave_slug, "open")
+
+
+@bp.post("/waves/<wave_slug>/close")
+@permission_required("waves.manage")
+def wave_close(wave_slug: str):
+    return _transition(wave_slug, "close")
+
+
+@bp.post("/waves/<wave_slug>/publish")
+@permission_required("waves.manage")
+def wave_publish(wave_slug: str):
+    return _transition(wave_slug, "publish")
+
+
+def _download(data: bytes, name: str, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
+    })
+
+
+@bp.get("/waves/<wave_slug>/qr.zip")
+@permission_required("read")
+def wave_qr(wave_slug: str):
+    """A zip of one QR PNG per collecting unit in the account's scope, with index.csv (?mode=door: door-to-door cards)."""
+    wave = waves.get_wave(current_user, wave_slug)
+    mode = request.args.get("mode", "qr")
+    if mode not in ("qr", "door"):
+        abort(404)
+    return _download(waves.qr_zip(current_user, wave, mode), waves.qr_zip_name(wave, mode), "application/zip")
+
+
+@bp.get("/waves/<wave_slug>/reports/<kind>.pdf")
+@permission_required("read")
+def wave_report(wave_slug: str, kind: str):
+    """A report of the whole wave as PDF: quarterly, interviews, board or posters."""
+    pdf, name = waves.report_pdf(current_user, waves.get_wave(current_user, wave_slug), kind)
+    return _download(pdf, name, PDF)

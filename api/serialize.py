@@ -1,0 +1,84 @@
+"""The JSON objects of the API (described in `api.openapi`); dates ISO 8601, times in UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from models import InterviewCase, Unit, User, Wave
+from reports.data import today_local
+
+OPEN_CASE_STATUSES = ("scheduled", "held", "rectifying")  # a deadline still binds these
+
+
+def timestamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def unit_ref(unit: Unit) -> dict[str, Any]:
+    return {"code": unit.code, "name": unit.name, "kind": unit.kind}
+
+
+def wave_json(wave: Wave, has_results: bool) -> dict[str, Any]:
+    version = wave.questionnaire_version
+    return {
+        "slug": wave.slug,
+        "title": version.title,
+        "questionnaire": {"slug": version.slug, "version": version.version},
+        "series": wave.series,
+        "period": wave.period,
+        "period_start": day(wave.period_start),
+        "period_end": day(wave.period_end),
+        "status": wave.status,
+        "scope": unit_ref(wave.scope),
+        "target_n": wave.target_n,
+        "opened_at": timestamp(wave.opened_at),
+        "closed_at": timestamp(wave.closed_at),
+        "published_at": timestamp(wave.published_at),
+        "has_results": has_results,
+    }
+
+
+def case_json(case: InterviewCase) -> dict[str, Any]:
+    """A 约谈 case; `overdue` when its rectification deadline (Beijing date) has passed unchecked."""
+    overdue = case.deadline is not None and case.status in OPEN_CASE_STATUSES and case.deadline < today_local()
+    return {
+        "id": case.id,
+        "wave": case.wave.slug,
+        "unit": unit_ref(case.unit),
+        "reason": case.reason,
+        "rank": case.rank,
+        "escalation": case.escalation,
+        "status": case.status,
+        "scheduled_for": day(case.scheduled_for),
+        "held_on": day(case.held_on),
+        "attendees": case.attendees,
+        "notes": case.notes,
+        "rectification_plan": case.rectification_plan,
+        "responsible": case.responsible,
+        "deadline": day(case.deadline),
+        "recheck_on": day(case.recheck_on),
+        "recheck_result": case.recheck_result,
+        "recheck_passed": case.recheck_passed,
+        "closed_on": day(case.closed_on),
+        "overdue": overdue,
+        "created_at": timestamp(case.created_at),
+        "updated_at": timestamp(case.updated_at),
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "scope": None if user.scope is None else unit_ref(user.scope),
+    }

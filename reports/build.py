@@ -1,0 +1,56 @@
+"""`build_report(wave, kind)`: one report of a wave as PDF bytes, for the CLI and the admin console.
+
+    from reports.build import build_report, report_filename
+    pdf = build_report(wave, "quarterly")            # PinganError (Conflict) when the wave has no results
+    name = report_filename(wave, "quarterly")        # 2026Q3-city-quarterly.pdf
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable
+
+from errors import PinganError
+from models import Wave
+from reports import data as report_data
+from reports.render import html_to_pdf, render_board_html, render_interviews_html, render_quarterly_html
+
+KINDS = ("quarterly", "interviews", "board", "posters")
+KIND_LABELS = {
+    "quarterly": "测评报告",
+    "interviews": "约谈名单及约谈通知书",
+    "board": "测评结果公示",
+    "posters": "扫码测评海报及入户卡片",
+}
+
+
+def _renderer(kind: str) -> Callable[[report_data.ReportData], str]:
+    if kind == "posters":
+        from reports.posters import render_posters_html
+
+        return render_posters_html
+    return {
+        "quarterly": render_quarterly_html,
+        "interviews": render_interviews_html,
+        "board": render_board_html,
+    }[kind]
+
+
+def render_html(wave: Wave, kind: str, today: date | None = None) -> str:
+    """The HTML that `build_report` prints (useful for previews)."""
+    if kind not in KINDS:
+        raise PinganError(f"报告类型 “{kind}” 无效,应为 {'、'.join(KINDS)} 之一", code="bad_kind")
+    return _renderer(kind)(report_data.load(wave, kind, today))
+
+
+def build_report(wave: Wave, kind: str, today: date | None = None) -> bytes:
+    """The PDF of report `kind` for `wave`, dated `today` (default: today in Beijing).
+
+    Conflict (code `no_results`) when the wave has not been analysed, except for posters.
+    """
+    return html_to_pdf(render_html(wave, kind, today))
+
+
+def report_filename(wave: Wave, kind: str) -> str:
+    """A download name: <wave slug>-<kind>.pdf."""
+    return f"{wave.slug}-{kind}.pdf"

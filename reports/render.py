@@ -1,0 +1,203 @@
+"""HTML for every report kind (Jinja, autoescaped) and PDF from HTML (WeasyPrint).
+
+`render_*_html(data)` take the `ReportData` of `reports.data.load` and return the HTML
+that `html_to_pdf` prints. They need a Flask app context (the templates live in the
+app's template folder) but never touch the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+from flask import render_template
+
+from analysis import WaveResult
+from analysis.spec import QuestionnaireSpec
+from models.units import KIND_LABELS
+from reports import charts, formatting
+from reports.data import MODE_LABELS, RECHECK_DAYS, ReportData
+from reports.exports import WARNING_LABELS
+from reports.model import (
+    Section,
+    grade_rows,
+    headlines,
+    interview_list,
+    findings,
+    listed_by_group,
+    peer_groups,
+    sections,
+)
+
+FMT = SimpleNamespace(**formatting.FILTERS)
+COLORS = SimpleNamespace(
+    hex=formatting.COLOR_HEX,
+    text=formatting.COLOR_TEXT,
+    tint=formatting.COLOR_TINT,
+    names=formatting.COLOR_NAMES,
+    meanings=formatting.COLOR_MEANINGS,
+)
+
+
+def helpers() -> dict[str, Any]:
+    """The formatting functions (`f.num`, `f.ci`, …) and colours every report template uses."""
+    return {"f": FMT, "colors": COLORS}
+
+
+def common_context(data: ReportData) -> dict[str, Any]:
+    """What every report template gets: the wave, its questionnaire, and the helpers."""
+    return {"info": data.info, "spec": data.spec, **helpers()}
+
+
+@dataclass(frozen=True)
+class Figure:
+    number: int
+    caption: str
+    chart: charts.Chart
+
+
+@dataclass(frozen=True)
+class QuestionFigure:
+    key: str
+    text: str
+    chart: charts.Chart
+    n: int
+
+
+def _dot_figures(secs: Sequence[Section], spec: QuestionnaireSpec, first_number: int, listed: frozenset[str]) -> list[Figure]:
+    figures = []
+    number = first_number
+    for s in secs:
+        parts = charts.dot_plot_blocks([(g.title, g.units) for g in s.groups])
+        for i, blocks in enumerate(parts, start=1):
+            suffix = f"(之{i})" if len(parts) > 1 else ""
+            figures.append(
+                Figure(number, f"{s.label}综合指数及95%置信区间{suffix}",
+                       charts.ranked_dot_plot(blocks, spec.grades, listed))
+            )
+            number += 1
+    return figures
+
+
+def _question_figures(result: WaveResult, spec: QuestionnaireSpec) -> list[QuestionFigure]:
+    out = []
+    for item in spec.items:
+        dist = result.distributions.get(item.key)
+        if not item.is_choice or not dist:
+            continue
+        options = [
+            charts.OptionShare(o.label, (dist.get(o.code) or {}).get("share"), int((dist.get(o.code) or {}).get("count") or 0), o.score)
+            for o in item.options
+        ]
+        n = sum(o.count for o in options)
+        out.append(QuestionFigure(item.key, item.text, charts.distribution_chart(options, item.is_scored), n))
+    return out
+
+
+def _trend_figure(data: ReportData, number: int) -> Figure:
+    spec = data.spec
+    weighted = [ind for ind in spec.indicators if ind.weight]
+    points = data.trend
+    chart = charts.trend_chart(
+        [p.short_label for p in points],
+        [p.root.composite for p in points],
+        {ind.label: [p.root.indicators.get(ind.key) for p in points] for ind in weighted},
+    )
+    first = points[0].label
+    caption = f"{data.info.scope_name}综合指数变化趋势({first}至{points[-1].label})" if len(points) > 1 else (
+        f"{data.info.scope_name}综合指数(本系列尚无往期结果)"
+    )
+    return Figure(number, caption, chart)
+
+
+def render_quarterly_html(data: ReportData) -> str:
+    """The committee's quarterly report: cover, summary, ranked tables, charts, interview list, comments, method."""
+    result = data.result
+    assert result is not None, "the quarterly report needs results"
+    spec = data.spec
+    groups = peer_groups(result)
+    secs = sections(groups)
+    listed = interview_list(result, groups, data.info.period)
+    trend = _trend_figure(data, 1)
+    dots = _dot_figures(secs, spec, 2, frozenset(x.entry.code for x in listed))
+    questions = _question_figures(result, spec)
+    listed_codes = {x.entry.code: x for x in listed}
+    return render_template(
+        "reports/quarterly.html",
+        **common_context(data),
+        result=result,
+        root=result.root,
+        headlines=headlines(result, spec),
+        findings=findings(result, spec, secs, listed),
+        grade_rows=grade_rows(secs, spec),
+        sections=secs,
+        listed=listed,
+        listed_groups=listed_by_group(listed),
+        listed_codes=listed_codes,
+        trend=trend,
+        dot_figures=dots,
+        question_figures=questions,
+        question_figure_start=len(dots) + 2,
+        weighted_indicators=[ind for ind in spec.indicators if ind.weight],
+        composite_weights=spec.composite_weights,
+        comments=data.comments,
+        mode_labels=MODE_LABELS,
+        warning_labels=WARNING_LABELS,
+        unit_warnings=[(u, w) for u in result.units for w in u.warnings],
+        counts_by_kind=_counts_by_kind(result),
+        recheck_days=RECHECK_DAYS,
+    )
+
+
+def _counts_by_kind(result: WaveResult) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for u in result.units[1:]:
+        counts[u.kind] = counts.get(u.kind, 0) + 1
+    order = ("county", "town", "village", "grid", "department")
+    return [(KIND_LABELS[k], counts[k]) for k in order if k in counts]
+
+
+def render_interviews_html(data: ReportData) -> str:
+    """The 约谈名单 and one 约谈通知书 per listed unit."""
+    result = data.result
+    assert result is not None, "the interview notices need results"
+    groups = peer_groups(result)
+    listed = interview_list(result, groups, data.info.period)
+    return render_template(
+        "reports/interviews.html",
+        **common_context(data),
+        result=result,
+        listed=listed,
+        unit_comments=data.unit_comments,
+        notice_dates=data.notice_dates,
+        recheck_days=RECHECK_DAYS,
+        weighted_indicators=[ind for ind in data.spec.indicators if ind.weight],
+    )
+
+
+def board_context(result: WaveResult, spec: QuestionnaireSpec) -> dict[str, Any]:
+    """What the 公示 board shows, for the PDF and for the web page alike."""
+    groups = peer_groups(result)
+    units = result.units[1:]
+    return {
+        "root": result.root,
+        "sections": sections(groups),
+        "color_counts": {c: sum(1 for u in units if u.color == c) for c in ("blue", "yellow", "red")},
+        "grades": spec.grades,
+    }
+
+
+def render_board_html(data: ReportData) -> str:
+    """The public 公示 board (blue/yellow/red), for print."""
+    assert data.result is not None, "the board needs results"
+    return render_template("reports/board.html", **common_context(data), **board_context(data.result, data.spec))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Print HTML to PDF. Only data: URLs are fetched (charts and QR codes are embedded), and a
+    resource that cannot be read stops the build rather than leaving a hole in the page."""
+    from weasyprint import HTML, URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()

@@ -1,0 +1,137 @@
+"""The results page: running the analysis, the indices per level, the interview list, downloads, and scope."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import delete, select
+
+from extensions import db
+from models import AnalysisResult, AuditEntry
+from survey.results import wave_result
+from tests.admin.console import (  # noqa: F401  (fixtures)
+    Q2,
+    Q3,
+    city,
+    city_template,
+    client_for,
+    post,
+    text,
+    wave,
+)
+
+
+def stored(slug: str) -> AnalysisResult | None:
+    db.session.expire_all()
+    return db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(slug).id))
+
+
+def test_running_the_analysis_from_the_page(city):
+    db.session.execute(delete(AnalysisResult).where(AnalysisResult.wave_id == wave(Q3).id))
+    db.session.commit()
+    office = client_for(city, "office")
+    empty = office.get(f"/admin/waves/{Q3}/results")
+    assert empty.status_code == 200 and "还没有分析结果" in text(empty) and "运行分析" in text(empty)
+
+    response = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
+    assert response.status_code == 302
+    result = stored(Q3)
+    assert result.computed_by == "office" and result.weight_cap == 4.0 and result.n_responses == 1590
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "analysis.run", AuditEntry.actor == "office"))
+    assert entry.entity_id == Q3 and entry.after["weight_cap"] == 4.0
+    page = office.get(f"/admin/waves/{Q3}/results")
+    assert "分析完成:1590 份答卷计入指数" in text(page)
+
+
+@pytest.mark.parametrize("cap, message", [("abc", "应为数字"), ("-1", "0 到 1000"), ("", "应为数字")])
+def test_a_bad_weight_cap_is_refused_beside_the_field(city, cap, message):
+    before = stored(Q3).computed_at
+    office = client_for(city, "office")
+    response = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": cap})
+    assert response.status_code == 422
+    m = re.search(r'<span class="field-error" id="weight_cap-error">([^<]*)</span>', response.get_data(as_text=True))
+    assert m and message in m.group(1)
+    assert stored(Q3).computed_at == before
+
+
+def test_a_published_wave_cannot_be_reanalysed(city):
+    office = client_for(city, "office")
+    page = office.get(f"/admin/waves/{Q2}/results")
+    assert "运行分析" not in text(page)
+    response = post(office, f"/admin/waves/{Q2}/analysis", {"weight_cap": "5"})
+    assert response.status_code == 409 and "已发布" in text(response)
+
+
+def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
+    office = client_for(city, "office")
+    result = wave_result(wave(Q3))
+    towns = office.get(f"/admin/waves/{Q3}/results?level=town")
+    assert towns.status_code == 200
+    body = text(towns)
+    for tab in ("市(1)", "县(区)(3)", "乡镇(街道)(10)", "村(社区)(6)", "部门(6)"):
+        assert tab in body
+    assert "东城区各乡镇(街道)" in body and "西山县各乡镇(街道)" in body
+    qingshan = result.unit("510701005")  # 青山镇: rank 1 of 5, 不合格
+    html = towns.get_data(as_text=True)
+    row = re.search(r"<tr class=\"listed\">\s*<td><a [^>]*>青山镇</a>.*?</tr>", html, re.S).group(0)
+    assert f"{qingshan.composite.estimate:.2f}" in row
+    assert f"{qingshan.composite.ci_low:.1f}–{qingshan.composite.ci_high:.1f}" in row
+    assert '<span class="badge red"' in row and "不合格" in row
+    assert "5 / 5" in row  # place from the top: last of five
+    assert f"{100 * qingshan.p_bottom:.0f}%" in row
+    d = qingshan.change.composite
+    assert ("+" if d.estimate > 0 else "−") + f"{abs(d.estimate):.1f}" in row
+    assert "<img src=\"data:image/svg+xml;base64," in html  # the dot plot of reports.charts
+    assert re.search(r'<tr class="listed">\s*<td><a [^>]*>高岭乡</a>', html)  # listed for 样本不足
+    assert "样本不足" in body and "不排名" in body
+    # The interview list, grouped by level, with 重点管理 marked.
+    assert "约谈名单(23)" in body
+    assert body.count("重点管理") >= sum(1 for e in result.interview_list if e.escalation)
+    assert "下发约谈名单" in body
+
+
+def test_the_xlsx_holds_every_level_and_the_interview_list(city):
+    office = client_for(city, "office")
+    response = office.get(f"/admin/waves/{Q3}/results.xlsx")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    assert f'filename="{Q3}-results.xlsx"' in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["概况", "市", "县(区)", "乡镇(街道)", "村(社区)", "部门", "约谈名单"]
+    assert book["约谈名单"].max_row == 1 + 23
+
+
+def test_the_quarterly_report_downloads_as_a_pdf(city):
+    office = client_for(city, "office")
+    response = office.get(f"/admin/waves/{Q3}/reports/quarterly.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF-")
+    assert f'filename="{Q3}-quarterly.pdf"' in response.headers["Content-Disposition"]
+    assert office.get(f"/admin/waves/{Q3}/reports/nonsense.pdf").status_code == 404
+
+
+def test_a_county_sees_its_own_units_only(city):
+    east = client_for(city, "east")
+    page = east.get(f"/admin/waves/{Q3}/results?level=town")
+    assert page.status_code == 200
+    body = text(page)
+    assert "东城区 2026年第三季度测评结果" in body
+    assert "青山镇" in body and "白水乡" not in body and "西山县" not in body and "市公安局" not in body
+    assert "约谈名单(9)" in body
+    assert "测评报告 PDF" not in body  # whole-wave reports are the city's
+    # Whole-wave outputs and re-running the city's analysis are refused; its own XLSX is fine.
+    assert east.get(f"/admin/waves/{Q3}/reports/quarterly.pdf").status_code == 403
+    assert post(east, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"}).status_code == 403
+    book = load_workbook(io.BytesIO(east.get(f"/admin/waves/{Q3}/results.xlsx").data))
+    names = {row[1] for sheet in book.worksheets[1:-1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert "青山镇" in names and "白水乡" not in names
+    assert book["约谈名单"].max_row == 1 + 9
+
+
+def test_the_analyst_reads_but_cannot_run(city):
+    analyst = client_for(city, "analyst")
+    page = analyst.get(f"/admin/waves/{Q3}/results")
+    assert page.status_code == 200 and "重新运行分析" not in text(page) and "下发约谈名单" not in text(page)
+    assert post(analyst, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"}).status_code == 403

@@ -1,0 +1,158 @@
+"""Waves in the console: creating, opening, closing, publishing, live progress and the downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+from sqlalchemy import select
+
+from extensions import db
+from models import AuditEntry, Response
+from survey.results import wave_result
+from tests.admin.console import (  # noqa: F401  (fixtures)
+    CITY,
+    EAST,
+    Q2,
+    Q3,
+    WEST,
+    city,
+    city_template,
+    client_for,
+    field_error,
+    post,
+    text,
+    wave,
+)
+
+NEW = {"slug": "2026Q4-city", "questionnaire": "safety", "scope": CITY, "period": "2026Q4", "series": "", "target_n": "40"}
+
+
+def test_a_wave_is_created_from_the_form_as_a_draft(city):
+    admin = client_for(city, "admin")
+    form = admin.get("/admin/waves/new")
+    assert form.status_code == 200 and "示例市" in text(form)
+    response = post(admin, "/admin/waves/new", NEW)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/waves/2026Q4-city")
+    created = wave("2026Q4-city")
+    assert (created.status, created.series, created.period, created.target_n, created.scope.code) == ("draft", "safety", "2026Q4", 40, CITY)
+    page = admin.get("/admin/waves/2026Q4-city")
+    assert "草稿" in text(page) and "开始调查" in text(page)
+    assert db.session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "wave.create", AuditEntry.entity_id == "2026Q4-city")) == "admin"
+
+
+def test_bad_wave_input_is_shown_beside_its_field(city):
+    admin = client_for(city, "admin")
+    bad = post(admin, "/admin/waves/new", {**NEW, "slug": "2026 Q4!", "period": "2026Q5", "target_n": "0"})
+    assert bad.status_code == 422
+    assert "只能用字母" in field_error(bad, "slug")
+    assert "格式不对" in field_error(bad, "period")
+    assert field_error(bad, "target_n") == "应为 1 到 100000 之间的整数"
+    reserved = post(admin, "/admin/waves/new", {**NEW, "slug": "new"})
+    assert reserved.status_code == 422 and "保留字" in field_error(reserved, "slug")
+    clash = post(admin, "/admin/waves/new", {**NEW, "slug": "again", "period": "2026Q3"})
+    assert clash.status_code == 409 and "已有调查" in text(clash) and Q3 in text(clash)
+    duplicate = post(admin, "/admin/waves/new", {**NEW, "slug": Q3})
+    assert duplicate.status_code == 409 and "已存在" in text(duplicate)
+    assert wave("2026Q4-city") is None and wave("again") is None
+
+
+def test_open_close_publish_in_order_and_nothing_else(city):
+    admin = client_for(city, "admin")
+    post(admin, "/admin/waves/new", NEW)
+    url = "/admin/waves/2026Q4-city"
+    refused = post(admin, url + "/close")
+    assert refused.status_code == 409 and "不能结束" in text(refused) and wave("2026Q4-city").status == "draft"
+    assert post(admin, url + "/open").status_code == 302 and wave("2026Q4-city").status == "open"
+    page = admin.get(url)
+    assert "每 15 秒自动刷新" in text(page) and "progress.js" in page.get_data(as_text=True)
+    assert post(admin, url + "/close").status_code == 302 and wave("2026Q4-city").status == "closed"
+    not_analysed = post(admin, url + "/publish")
+    assert not_analysed.status_code == 409 and "还没有分析结果" in text(not_analysed)
+    assert wave("2026Q4-city").status == "closed"
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "wave", AuditEntry.entity_id == "2026Q4-city").order_by(AuditEntry.id)).all()
+    assert actions == ["wave.create", "wave.open", "wave.close"]
+    assert post(admin, f"/admin/waves/{Q3}/publish").status_code == 302 and wave(Q3).status == "published"
+    assert admin.post(url + "/open").status_code == 400  # no CSRF token
+
+
+def test_a_county_manages_only_waves_within_its_county(city):
+    east = client_for(city, "east")
+    form = east.get("/admin/waves/new")
+    assert "东城区" in text(form) and "西山县" not in text(form)
+    elsewhere = post(east, "/admin/waves/new", {**NEW, "slug": "west-q4", "scope": WEST})
+    assert elsewhere.status_code == 422 and field_error(elsewhere, "scope") == "请选择您管辖范围内的单位"
+    assert post(east, "/admin/waves/new", {**NEW, "slug": "east-q4", "scope": EAST}).status_code == 302
+    assert post(east, "/admin/waves/east-q4/open").status_code == 302 and wave("east-q4").status == "open"
+
+    admin = client_for(city, "admin")
+    post(admin, "/admin/waves/new", NEW)
+    assert post(east, "/admin/waves/2026Q4-city/open").status_code == 403  # city-wide: visible, not its to run
+    assert wave("2026Q4-city").status == "draft"
+    west = client_for(city, "west")
+    assert west.get("/admin/waves/east-q4").status_code == 404
+    assert post(west, "/admin/waves/east-q4/close").status_code == 404
+    assert "east-q4" not in text(west.get("/admin/waves"))
+    assert client_for(city, "office").get("/admin/waves/new").status_code == 403
+
+
+def test_progress_counts_per_unit_against_target_with_flagged_ones(city):
+    admin = client_for(city, "admin")
+    flagged = db.session.scalar(select(Response).where(Response.wave_id == wave(Q3).id).order_by(Response.id).limit(1))
+    flagged.review_status, flagged.flags = "flagged", ["speeder"]
+    db.session.commit()
+    data = admin.get(f"/admin/waves/{Q3}/progress.json").get_json()
+    assert data["status"] == "closed"
+    top = data["top"]
+    assert top["code"] == CITY and top["n"] == wave_result(wave(Q3)).root.n  # departments are not in the city's count
+    assert top["n_flagged"] == 1
+    codes = [r["code"] for r in data["rows"]]
+    assert codes[0] == CITY and "510701001" in codes and len(codes) == 26
+    town = next(r for r in data["rows"] if r["code"] == "510701001")
+    assert town["target"] == 3 * wave(Q3).target_n and town["share"] == town["n"] / town["target"]
+
+    east = client_for(city, "east")
+    mine = east.get(f"/admin/waves/{Q3}/progress.json").get_json()
+    assert mine["top"]["code"] == EAST and mine["rows"][0]["depth"] == 0
+    assert {r["code"][:6] for r in mine["rows"]} == {EAST}
+    page = text(east.get(f"/admin/waves/{Q3}"))
+    assert "青山镇" in page and "白水乡" not in page
+
+
+def test_qr_codes_download_as_a_zip_of_pngs_with_an_index(city):
+    admin = client_for(city, "admin")
+    response = admin.get(f"/admin/waves/{Q3}/qr.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode("utf-8-sig"))))
+    assert len(rows) == 22  # towns, villages and departments: every unit that collects
+    assert all(archive.read(f"{r['unit_code']}.png").startswith(b"\x89PNG") for r in rows)
+    assert all(r["url"].startswith("http://127.0.0.1:5000/s/") and len(r["short_code"]) == 6 for r in rows)
+
+    west = client_for(city, "west")
+    mine = zipfile.ZipFile(io.BytesIO(west.get(f"/admin/waves/{Q3}/qr.zip?mode=door").data))
+    codes = {r["unit_code"] for r in csv.DictReader(io.StringIO(mine.read("index.csv").decode("utf-8-sig")))}
+    assert codes and all(c.startswith(WEST) for c in codes)
+    assert sorted(mine.namelist()) == sorted(["index.csv", *(f"{c}.png" for c in codes)])
+    assert admin.get(f"/admin/waves/{Q3}/qr.zip?mode=nonsense").status_code == 404
+
+
+def test_posters_are_a_pdf_of_the_whole_wave(city):
+    admin = client_for(city, "admin")
+    post(admin, "/admin/waves/new", NEW)
+    assert "扫码海报和入户卡片(PDF)" in text(admin.get("/admin/waves/2026Q4-city"))
+    response = admin.get("/admin/waves/2026Q4-city/reports/posters.pdf")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    assert client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf").status_code == 403
+    ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")
+    assert ended.status_code == 409 and "已结束" in text(ended)
+
+
+def test_the_dashboard_summarises_waves_and_cases(city):
+    admin = client_for(city, "admin")
+    page = text(admin.get("/admin/"))
+    assert Q2 in page and Q3 in page and "已发布" in page and "已结束" in page
+    assert "办理中的约谈案件" in page and "已逾期" in page
+    east = text(client_for(city, "east").get("/admin/"))
+    assert "本账号:东城区" in east

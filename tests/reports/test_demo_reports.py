@@ -1,0 +1,260 @@
+"""Every report kind built from the demo city 安澜市 (`flask demo seed`), read back with pdftotext.
+
+The quarterly report and the board of 2026Q3 (closed, analysed), the interview notices of 2026Q3,
+and the posters of a draft wave over one town. Edge cases (units without respondents, single-PSU
+strata, …) are in test_reference_reports.py.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from weasyprint import HTML
+
+from extensions import db
+from models import ShortLink, Unit
+from reports import data as report_data
+from reports.build import build_report
+from reports.formatting import cn_date, ci, num
+from reports.model import peer_groups
+from reports.posters import render_posters_html
+from reports.render import board_context, render_board_html, render_quarterly_html
+from survey.links import format_code, read_token
+from survey.qr import qr_png
+from survey.results import wave_result
+from survey.waves import get_wave, transition
+from tests.reports.conftest import ISSUED, OFFICE, flat, invoke, pdf_pages
+
+WAVE = "2026Q3-city"
+
+
+@pytest.fixture(scope="module")
+def quarterly(demo, tmp_path_factory):
+    """(pages of text, PDF bytes, pages as laid out) of the demo's 2026Q3 quarterly report."""
+    out = tmp_path_factory.mktemp("quarterly") / "q.pdf"
+    result = invoke(demo.test_cli_runner(), "report", "build", "--wave", WAVE, "--kind", "quarterly",
+                    "--out", str(out), "--date", ISSUED.isoformat())
+    assert "已生成测评报告" in result.output
+    pdf = out.read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    return pdf_pages(pdf, out.parent), pdf, pdf_pages(pdf, out.parent, layout=True)
+
+
+@pytest.fixture(scope="module")
+def result(demo):
+    return wave_result(get_wave(WAVE))
+
+
+def test_cover_names_scope_period_date_and_office(quarterly):
+    pages = quarterly[0]
+    cover = flat(pages[0])
+    for text in ("安澜市2026年第三季度", "公众安全感和群众满意度调查", "测评报告", "2026年7月1日至2026年9月30日",
+                 "2026年10月15日", OFFICE):
+        assert text in cover, text
+    assert "第1页" not in cover  # no page number on the cover
+
+
+def test_every_page_after_the_cover_is_numbered(quarterly):
+    pages = quarterly[0]
+    total = len(pages)
+    assert total > 10
+    for i, page in enumerate(pages[1:], start=2):
+        assert f"第 {i} 页 / 共 {total} 页" in page
+
+
+def test_headings_in_order(quarterly):
+    text = flat("".join(quarterly[0]))
+    headings = ["一、总体情况", "二、各单位测评结果与排名", "三、图表", "问卷各题回答分布", "四、约谈名单",
+                "五、群众意见和建议(摘录)", "附录测评方法说明"]
+    positions = [text.index(h) for h in headings]
+    assert positions == sorted(positions)
+
+
+def test_summary_page_has_the_headline_figures_and_change(quarterly, result):
+    summary = flat(quarterly[0][1])
+    root = result.root
+    assert f"{root.name}综合指数为{num(root.composite.estimate)}(95%置信区间{ci(root.composite)})" in summary
+    d = root.change.composite
+    assert f"与上期({num(d.previous)})相比" in summary
+    for key, e in root.indicators.items():
+        assert num(e.estimate) in summary, key
+    assert "2026年第二季度至2026年第三季度" in summary  # the trend covers both analysed waves
+    assert "表2各类单位等次分布" in summary and "部门" in summary[summary.index("表2"):]
+    assert "二、各单位测评结果与排名" in quarterly[0][2]  # the summary is one page
+
+
+def test_every_unit_is_in_the_ranked_tables_with_its_figures(quarterly, result):
+    pages, lines = quarterly[0], quarterly[2]
+    start = next(i for i, p in enumerate(pages) if "二、各单位测评结果与排名" in p)
+    end = next(i for i, p in enumerate(pages) if "三、图表" in p)
+    tables = flat("".join(pages[start:end]))
+    rows = [line for page in lines[start:end] for line in page.splitlines()]
+    for g in peer_groups(result):
+        assert g.title in tables
+        for u in g.units:
+            place = str(g.place(u)) if u.rank is not None else "—"
+            figures = (u.name, num(u.composite.estimate), ci(u.composite), str(u.n), u.grade or "—")
+            assert any(line.split()[:1] == [place] and all(f in line for f in figures) for line in rows), u.name
+
+
+def test_interview_list_and_appendix(quarterly, result):
+    text = flat("".join(quarterly[0]))
+    listed = text[text.index("四、约谈名单"):text.index("五、群众意见和建议")]
+    assert f"本期共{len(result.interview_list)}个单位" in listed
+    for entry in result.interview_list:
+        unit = result.unit(entry.code)
+        why = f"倒数第{entry.rank}" if entry.rank is not None else "样本不足"
+        key = ";重点管理" if entry.escalation == "key_management" else ""
+        assert f"{unit.name}({why};{num(unit.composite.estimate)}{key})" in listed, unit.name
+    appendix = text[text.index("附录测评方法说明"):]
+    for phrase in ("迭代比例加权", "95%置信区间是什么意思", "为什么样本不足的单位不排名", "末3名概率", "少于30份"):
+        assert phrase in appendix, phrase
+
+
+def test_charts_carry_their_labels_as_text(quarterly, result, demo):
+    """Chart text stays text (svg.fonttype none), in the report's CJK font: every unit is named in a
+    dot plot, every option of every question in its distribution chart."""
+    pages = quarterly[0]
+    text = flat("".join(pages))
+    charts = text[text.index("三、图表"):text.index("四、约谈名单")]
+    assert "乡镇(街道)综合指数及95%置信区间" in charts
+    assert "综合指数(点为估计值,横线为95%置信区间)" in charts
+    for u in result.units[1:]:
+        assert u.name in charts, u.name
+    spec = get_wave(WAVE).questionnaire_version.to_spec()
+    for item in spec.items:
+        if item.is_choice:
+            assert flat(item.text)[:12] in charts, item.key  # captions stand two abreast: their lines interleave
+            for option in item.options:
+                assert flat(option.label) in charts, (item.key, option.code)
+    share = result.distributions["safety"]["A"]
+    assert f"{100 * share['share']:.1f}%({share['count']}人)" in charts
+
+
+def test_table_headers_repeat_and_rows_never_split(demo):
+    """The village table spans pages: its header is on every one of them, and no row is cut in two."""
+    html = render_quarterly_html(report_data.load(get_wave(WAVE), "quarterly", ISSUED))
+    document = HTML(string=html).render()
+    row_pages: dict[int, set[int]] = {}
+    header_pages: set[int] = set()
+    body_pages: set[int] = set()
+
+    def walk(box, page, in_header=False, headed=False):
+        name = type(box).__name__
+        if name == "TableBox":
+            headed = any(getattr(group, "is_header", False) for group in box.children)
+        if name == "TableRowGroupBox":
+            in_header = bool(box.is_header)
+        element = getattr(box, "element", None)
+        if name == "TableRowBox" and element is not None:
+            if in_header:
+                header_pages.add(page)
+            else:
+                row_pages.setdefault(id(element), set()).add(page)
+                if headed and element.get("class") != "group-head":
+                    body_pages.add(page)
+        for child in getattr(box, "children", ()):
+            walk(child, page, in_header, headed)
+
+    for number, page in enumerate(document.pages):
+        walk(page._page_box, number)
+    split = [pages for pages in row_pages.values() if len(pages) > 1]
+    assert not split, f"{len(split)} table rows split across pages"
+    assert len(body_pages) > 5
+    assert body_pages <= header_pages  # every page with table rows repeats its header
+
+
+# ---------------------------------------------------------------- interview notices
+
+
+@pytest.fixture(scope="module")
+def interviews(demo, tmp_path_factory):
+    pdf = build_report(get_wave(WAVE), "interviews", ISSUED)
+    return pdf_pages(pdf, tmp_path_factory.mktemp("interviews"))
+
+
+def test_interview_list_then_one_notice_per_listed_unit(interviews, result):
+    listed = result.interview_list
+    assert len(listed) > 20
+    notices = [p for p in interviews if "约谈通知书" in p and "编号:" in p]
+    assert len(notices) == len(listed)
+    listing = flat("".join(p for p in interviews if p not in notices))
+    assert "约谈名单" in listing and OFFICE in listing
+    for i, (entry, page) in enumerate(zip(listed, notices), start=1):
+        unit = result.unit(entry.code)
+        text = flat(page)
+        assert f"编号:{WAVE[:6]}-{i:03d}" in text
+        assert f"{unit.name}:" in text
+        assert unit.name in listing
+        if entry.reason == "bottom_n":
+            assert f"综合指数为{num(unit.composite.estimate)}分(95%置信区间{ci(unit.composite)}" in text
+            assert f"参加排名的{unit.group_size}个单位中居倒数第{entry.rank}位" in text
+        else:
+            assert f"有效答卷仅{unit.n}份,少于参加排名所需的30份" in text
+        assert ("按规定列为重点管理单位" in text) == (entry.escalation == "key_management")
+        for e in unit.indicators.values():
+            assert num(e.estimate) in text
+        assert "整改方案(由被约谈单位填写)" in text and "整改时限" in text
+        assert f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in text
+
+
+# ---------------------------------------------------------------- the 公示 board
+
+
+def test_board_pdf_shows_every_unit_in_its_colour(demo, result, tmp_path):
+    wave = get_wave(WAVE)
+    pages = pdf_pages(build_report(wave, "board", ISSUED), tmp_path)
+    text = flat("".join(pages))
+    assert "安澜市2026年第三季度平安建设测评结果公示" in text
+    assert f"蓝平安{sum(1 for u in result.units[1:] if u.color == 'blue')}个" in text
+    for u in result.units[1:]:
+        assert u.name in text
+    html = render_board_html(report_data.load(wave, "board", ISSUED))
+    for u in result.units:  # every tile is painted with its unit's colour, and names its grade
+        tile = f'<div class="tile tile-{u.color or "none"}'
+        at = html.index(f'<div class="name">{u.name}</div>', html.index("board-head"))
+        assert html.rfind(tile, 0, at) == html.rfind('<div class="tile', 0, at), u.name
+        assert f'<div class="value">{num(u.composite.estimate)}</div>' in html[at:at + 200]
+
+
+# ---------------------------------------------------------------- posters and door cards
+
+
+@pytest.fixture(scope="module")
+def town_wave(demo):
+    """A draft wave over one town of the demo (posters need no results)."""
+    town = db.session.scalar(select(Unit).where(Unit.kind == "town").order_by(Unit.code))
+    invoke(demo.test_cli_runner(), "wave", "create", "--slug", "posters-town", "--questionnaire", "safety",
+           "--scope", town.code, "--period", "2027Q1")
+    return get_wave("posters-town")
+
+
+def test_posters_one_page_per_unit_then_a_sheet_of_cards(town_wave, tmp_path):
+    pdf = build_report(town_wave, "posters", ISSUED)
+    pages = pdf_pages(pdf, tmp_path)
+    units = town_wave.scope.subtree()
+    assert len(pages) == 2 * len(units) and len(units) >= 3
+    codes = {(link.unit.code, link.mode): link.code for link in db.session.scalars(select(ShortLink))}
+    for unit, poster, sheet in zip(sorted(units, key=lambda u: u.path), pages[:len(units)], pages[len(units):]):
+        text, cards = flat(poster), flat(sheet)
+        assert unit.name in text and "公众安全感和群众满意度调查" in text
+        assert f"短码{format_code(codes[(unit.code, 'qr')])}" in text
+        assert "用手机微信或相机扫描上方二维码" in text
+        assert f"输入短码{format_code(codes[(unit.code, 'qr')])}" in text and "pingan.example.cn/s" in text
+        assert cards.count(format_code(codes[(unit.code, "door")])) == 10
+        assert cards.count(unit.name) >= 10
+
+
+def test_poster_qr_codes_carry_the_signed_link_of_their_unit_and_mode(town_wave):
+    data = report_data.load(town_wave, "posters", ISSUED)
+    html = render_posters_html(data)
+    transition(town_wave, "open")  # a link of a draft wave does not open yet
+    for p in data.posters:
+        for url, mode in ((p.url, "qr"), (p.door_url, "door")):
+            assert url.startswith("https://pingan.example.cn/s/")
+            link = read_token(url.rsplit("/", 1)[1])
+            assert (link.wave.slug, link.unit.code, link.mode) == ("posters-town", p.code, mode)
+            assert "data:image/png;base64," + base64.b64encode(qr_png(url)).decode() in html

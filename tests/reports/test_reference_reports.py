@@ -1,0 +1,148 @@
+"""Reports from the R reference dataset (tests/fixtures/analysis): the edge cases, the public board
+pages, and the dates the office sets on a 约谈 case."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import InterviewCase, Unit
+from reports import data as report_data
+from reports.build import build_report, report_filename
+from reports.formatting import cn_date, num
+from reports.render import render_board_html
+from survey.results import wave_result
+from survey.waves import get_wave
+from tests.reports.conftest import ISSUED, flat, pdf_pages
+
+W2 = "2026Q3-city"
+EMPTY_VILLAGE = "510702001003"  # 新建村: no respondents at all
+CASE_UNIT = "510701003"  # 柳林镇: bottom 3 in both waves, so 重点管理 in w2
+
+
+@pytest.fixture(scope="module")
+def case(reference):
+    """The creation office has already scheduled one unit's interview and set its deadlines."""
+    wave = get_wave(W2)
+    unit = db.session.scalar(select(Unit).where(Unit.code == CASE_UNIT))
+    db.session.add(InterviewCase(
+        wave_id=wave.id, unit_id=unit.id, reason="bottom_n", rank=2, escalation="key_management",
+        scheduled_for=date(2026, 10, 20), deadline=date(2026, 11, 30), recheck_on=date(2026, 12, 5),
+        responsible="张<三>", rectification_plan="一、增加夜间巡逻;\n二、修复路灯 & 监控。",
+    ))
+    db.session.commit()
+    return unit
+
+
+@pytest.fixture(scope="module")
+def pdfs(reference, case, tmp_path_factory):
+    wave = get_wave(W2)
+    tmp = tmp_path_factory.mktemp("reference")
+    return {kind: pdf_pages(build_report(wave, kind, ISSUED), tmp) for kind in ("quarterly", "interviews", "board")}
+
+
+def test_a_unit_without_respondents_and_the_warnings(pdfs):
+    text = flat("".join(pdfs["quarterly"]))
+    assert "新建村" in text and "无有效答卷" in text  # named in the table and in its dot plot
+    assert "下坝村:单一初级抽样单元" in text  # single_psu_stratum, in the appendix's data notes
+    assert "人口类别合并" in text  # merged_category
+    assert "新建村" in flat("".join(pdfs["board"]))
+    html = render_board_html(report_data.load(get_wave(W2), "board", ISSUED))
+    tile = html[html.rindex('<div class="tile', 0, html.index("新建村")):]
+    tile = flat(tile[:tile.index("</div>\n</div>")])
+    assert tile.startswith('<divclass="tiletile-none">') and "<divclass=\"value\">—</div>" in tile
+    assert "未评定" in tile and "样本不足,未排名" in tile
+
+
+def test_notice_of_a_unit_with_no_figures_at_all(pdfs):
+    result = wave_result(get_wave(W2))
+    notice = next(flat(p) for p in pdfs["interviews"] if "新建村:" in flat(p))
+    assert "你单位本期有效答卷仅0份" in notice
+    assert "综合指数—" in notice  # the figures table says "—", never "None" or "nan"
+    assert "None" not in notice and "nan" not in notice
+    assert result.unit(EMPTY_VILLAGE).composite.estimate is None
+
+
+def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
+    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
+    mine = next(n for n in notices if f"{case.name}:" in n)
+    assert "请你单位主要负责人于2026年10月20日到" in mine
+    assert "整改时限:2026年11月30日前" in mine
+    assert "复查时间:2026年12月5日,由创建办组织复查" in mine  # no "(通知书发出之日起 30 日)"
+    assert "整改责任人:张<三>" in mine and "一、增加夜间巡逻;二、修复路灯&监控。" in mine
+    others = [n for n in notices if n is not mine]
+    assert all(f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in n for n in others)
+    assert "按规定列为重点管理单位" in mine
+
+
+def test_escalations_match_the_stored_interview_list(pdfs):
+    result = wave_result(get_wave(W2))
+    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
+    assert len(notices) == len(result.interview_list)
+    escalated = {result.unit(e.code).name for e in result.interview_list if e.escalation == "key_management"}
+    assert {"柳林镇", "石桥镇", "市人民检察院"} <= escalated
+    for notice in notices:
+        name = notice[notice.index("编号:") + len("编号:2026Q3-001"):].split(":")[0]
+        assert ("按规定列为重点管理单位" in notice) == (name in escalated), name
+
+
+def test_trend_uses_only_waves_with_stored_results(reference):
+    """The first wave's results were stored, so the trend has two periods; delete them and it has one."""
+    from models import AnalysisResult
+
+    wave = get_wave(W2)
+    result = wave_result(wave)
+    assert [p.period for p in report_data.trend(wave, result)] == ["2026Q2", "2026Q3"]
+    first = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == get_wave("2026Q2-city").id))
+    payload = first.payload
+    db.session.delete(first)
+    db.session.flush()
+    try:
+        assert [p.period for p in report_data.trend(wave, result)] == ["2026Q3"]
+    finally:
+        db.session.rollback()
+    assert db.session.get(AnalysisResult, first.id).payload == payload
+
+
+def test_report_filename(reference):
+    assert report_filename(get_wave(W2), "quarterly") == "2026Q3-city-quarterly.pdf"
+
+
+# ---------------------------------------------------------------- the public board on the web
+
+
+def test_home_lists_published_boards_only(reference):
+    page = reference.test_client().get("/").get_data(as_text=True)
+    assert "/board/2026Q2-city" in page and "/board/2026Q3-city" not in page
+
+
+def test_board_page_of_a_published_wave(reference):
+    client = reference.test_client()
+    response = client.get("/board/2026Q2-city")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    result = wave_result(get_wave("2026Q2-city"))
+    assert "示例市2026年第二季度平安建设测评结果公示" in html
+    for u in result.units:
+        assert u.name in html
+        assert f'<div class="value">{num(u.composite.estimate)}</div>' in html
+    assert "tile-blue" in html and "tile-yellow" in html and "tile-red" in html
+    published = get_wave("2026Q2-city").published_at
+    assert published is not None
+
+
+def test_board_pdf_download(reference, tmp_path):
+    response = reference.test_client().get("/board/2026Q2-city.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF-")
+    assert "示例市2026年第二季度平安建设测评结果公示" in flat("".join(pdf_pages(response.data, tmp_path)))
+
+
+@pytest.mark.parametrize("path", ["/board/2026Q3-city", "/board/2026Q3-city.pdf", "/board/nope", "/board/nope.pdf"])
+def test_no_board_for_an_unpublished_or_unknown_wave(reference, path):
+    response = reference.test_client().get(path)
+    assert response.status_code == 404
+    assert "未找到已公示的测评结果" in response.get_data(as_text=True)
