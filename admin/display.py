@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 
@@ -18,52 +17,11 @@ from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABE
 from models.responses import FLAG_LABELS as RESPONSE_FLAG_LABELS
 from models.units import KIND_LABELS
 from models.waves import STATUS_LABELS
+from reports.formatting import COLOR_MEANINGS, DASH, LOCAL_TZ, WARNING_LABELS, ci, cn_date, num, pct, signed
+from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
 
-DASH = "—"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-RESULT_FLAG_LABELS = {"insufficient_sample": "样本不足"}
-WARNING_LABELS = {
-    "merged_category": "人口类别合并",
-    "dimension_unanswered": "部分受访者未答人口题",
-    "raking_not_converged": "加权未收敛",
-    "raking_impossible": "无法加权",
-    "trim_not_converged": "截尾未收敛",
-    "single_psu_stratum": "单一初级抽样单元",
-}
-COLOR_MEANINGS = {"blue": "平安", "yellow": "平稳", "red": "不稳定"}
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
 CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rechecked": "green", "closed": "done", "withdrawn": "grey"}
-
-
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def num(x, digits: int = 2) -> str:
-    return f"{x:.{digits}f}" if _finite(x) else DASH
-
-
-def ci(e, digits: int = 1) -> str:
-    if e is None or not (_finite(e.ci_low) and _finite(e.ci_high)):
-        return DASH
-    return f"{e.ci_low:.{digits}f}–{e.ci_high:.{digits}f}"
-
-
-def pct(p, digits: int = 0) -> str:
-    return f"{100 * p:.{digits}f}%" if _finite(p) else DASH
-
-
-def signed(x, digits: int = 1) -> str:
-    if not _finite(x):
-        return DASH
-    text = f"{abs(x):.{digits}f}"
-    if float(text) == 0:
-        return text
-    return ("+" if x > 0 else "−") + text
-
-
-def cn_date(d: date | None) -> str:
-    return DASH if d is None else f"{d.year}年{d.month}月{d.day}日"
 
 
 def local(t: datetime | None) -> datetime | None:
@@ -80,7 +38,7 @@ def when(t: datetime | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if not _finite(seconds):
+    if seconds is None or not math.isfinite(seconds):
         return DASH
     seconds = int(round(seconds))
     return f"{seconds // 60} 分 {seconds % 60} 秒" if seconds >= 60 else f"{seconds} 秒"

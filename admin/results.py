@@ -24,8 +24,6 @@ from models.units import KIND_LABELS
 from survey.results import DEFAULT_WEIGHT_CAP, run_analysis, stored_result
 
 LEVELS = ("city", "county", "town", "village", "grid", "department")
-FLAG_LABELS = {"insufficient_sample": "样本不足"}
-COLOR_LABELS = {"blue": "平安", "yellow": "平稳", "red": "不稳定"}
 
 
 @dataclass(frozen=True)

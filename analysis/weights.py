@@ -157,7 +157,7 @@ def weighting_units(hierarchy: Hierarchy, margins: Margins) -> np.ndarray:
     return result
 
 
-def _merge(respondents: np.ndarray, population: np.ndarray) -> list[list[int]]:
+def merge_categories(respondents: np.ndarray, population: np.ndarray) -> list[list[int]]:
     """Groups of option indices: walk in option order, merge the first group with no respondents or
     population 0 into the next one (the last into the one before), until none is bad."""
     groups = [[i] for i in range(len(population))]
@@ -198,7 +198,7 @@ def _category_groups(
     rows = np.nonzero(m.has[:, d] & (n_raked > 0))[0].tolist()
     gmap_rows = []
     for j, c_row, p_row in zip(rows, cnt[rows].tolist(), m.counts[d][rows].tolist()):
-        merged = _merge(c_row, p_row)
+        merged = merge_categories(c_row, p_row)
         if len(merged) < k:
             warn(j, "merged_category")
         row = [0] * k

@@ -486,22 +486,6 @@ def worker_stages(d: Path) -> dict:
             "timings": timings, "n_responses": n, "peak_mb": peak_mb_self()}
 
 
-def _merge_groups(respondents: list[float], population: list[float]) -> list[list[int]]:
-    """DESIGN.md §4's merging of empty categories (as in make_reference.R), for preparing svy's input."""
-    groups = [[i] for i in range(len(population))]
-    cnt, pop = list(respondents), list(population)
-    while len(groups) > 1:
-        bad = next((i for i in range(len(groups)) if cnt[i] == 0 or pop[i] == 0), None)
-        if bad is None:
-            break
-        into = bad + 1 if bad + 1 < len(groups) else bad - 1
-        lo, hi = min(bad, into), max(bad, into)
-        groups[lo:hi + 1] = [groups[lo] + groups[hi]]
-        cnt[lo:hi + 1] = [cnt[lo] + cnt[hi]]
-        pop[lo:hi + 1] = [pop[lo] + pop[hi]]
-    return groups
-
-
 def worker_svy(d: Path) -> dict:
     """svy on the same data: (a) Taylor SEs of the indicators' domain means under the stratified clustered
     design, with our fixed weights, for every town, department, county and the city; (b) raking per town with
@@ -559,6 +543,7 @@ def worker_svy(d: Path) -> dict:
     est_check = compare_units(ours, theirs, with_composite=False)
 
     # (b) raking per town -----------------------------------------------------------------------
+    from analysis.weights import merge_categories  # the product's own merging rule, prepared for svy
     # Prepared beforehand (not timed): per weighting unit, its respondents who answered every raking
     # dimension, their answers mapped to the merged category groups, and the groups' population totals.
     dims = [it for it in spec.items if it.dimension]
@@ -583,7 +568,7 @@ def worker_svy(d: Path) -> dict:
             counts = [float((ans == c).sum()) for c in codes]
             pops = [tab[it.dimension].get(c, 0.0) for c in codes]
             label = {}
-            for g in _merge_groups(counts, pops):
+            for g in merge_categories(counts, pops):
                 name = "|".join(codes[i] for i in g)
                 for i in g:
                     label[codes[i]] = name

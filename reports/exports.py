@@ -15,19 +15,11 @@ from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.interviews import ESCALATION_LABELS, REASON_LABELS
 from models.units import KIND_LABELS
+from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
 
 LEVEL_ORDER = ("city", "county", "town", "village", "grid", "department")
-COLOR_LABELS = {"blue": "蓝(平安)", "yellow": "黄(平稳)", "red": "红(不稳定)"}
+COLOR_LABELS = {c: f"{COLOR_NAMES[c]}({COLOR_MEANINGS[c]})" for c in COLOR_NAMES}
 COLOR_FILLS = {"blue": "D6E4F5", "yellow": "FFF2C2", "red": "F8D0CC"}
-FLAG_LABELS = {"insufficient_sample": "样本不足"}
-WARNING_LABELS = {
-    "merged_category": "人口类别合并",
-    "dimension_unanswered": "部分受访者未答人口题",
-    "raking_not_converged": "加权未收敛",
-    "raking_impossible": "无法加权",
-    "trim_not_converged": "截尾未收敛",
-    "single_psu_stratum": "单一初级抽样单元",
-}
 
 
 def to_json(payload: dict[str, Any]) -> str:

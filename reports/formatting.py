@@ -22,6 +22,16 @@ COLOR_TEXT = {"blue": "#ffffff", "yellow": "#1a1a1a", "red": "#ffffff"}
 COLOR_TINT = {"blue": "#dce8f8", "yellow": "#fff3c4", "red": "#f9d6d5"}
 GREY = "#9e9e9e"
 FLAG_LABELS = {"insufficient_sample": "样本不足"}
+# The analysis' warning codes (analysis/wave.py, analysis/weights.py) in plain words.
+WARNING_LABELS = {
+    "merged_category": "人口类别合并",
+    "dimension_unanswered": "部分受访者未答人口题",
+    "raking_not_converged": "加权未收敛",
+    "raking_impossible": "无法加权",
+    "trim_not_converged": "截尾未收敛",
+    "single_psu_stratum": "单一初级抽样单元",
+    "composite_missing": "无法计算综合指数",
+}
 
 
 def _finite(x: float | None) -> bool:

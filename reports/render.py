@@ -18,7 +18,7 @@ from analysis.spec import QuestionnaireSpec
 from models.units import KIND_LABELS
 from reports import charts, formatting
 from reports.data import MODE_LABELS, RECHECK_DAYS, ReportData
-from reports.exports import WARNING_LABELS
+from reports.formatting import WARNING_LABELS
 from reports.model import (
     Section,
     grade_rows,

@@ -14,7 +14,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 import audit
-from errors import FileProblem
 from extensions import db
 from models import PopulationMargin, Unit
 from models.units import UNIT_KINDS

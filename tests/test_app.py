@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from app import create_app, database_url, secret_key
+from app import database_url, secret_key
 
 
 def test_database_url_defaults_to_sqlite_in_instance_and_uses_psycopg3(tmp_path):

@@ -5,7 +5,7 @@ from numpy.testing import assert_allclose
 from analysis import AnalysisError, analyse_wave
 from analysis.hierarchy import build_hierarchy
 from analysis.responses import code_responses
-from analysis.weights import _merge, ipf, rake_weights
+from analysis.weights import merge_categories, ipf, rake_weights
 
 from .conftest import margins_frame, responses_frame, units_frame
 
@@ -91,15 +91,15 @@ def test_department_with_its_own_margins_is_raked(spec):
 
 def test_merge_rules():
     # empty category in the middle: merged into the next one
-    assert _merge([3, 0, 2], [10, 10, 10]) == [[0], [1, 2]]
+    assert merge_categories([3, 0, 2], [10, 10, 10]) == [[0], [1, 2]]
     # last category empty: merged into the one before
-    assert _merge([3, 2, 0], [10, 10, 10]) == [[0], [1, 2]]
+    assert merge_categories([3, 2, 0], [10, 10, 10]) == [[0], [1, 2]]
     # population 0 with respondents: merged too
-    assert _merge([3, 2, 4], [0, 10, 10]) == [[0, 1], [2]]
+    assert merge_categories([3, 2, 4], [0, 10, 10]) == [[0, 1], [2]]
     # repeated: the merged group is still empty, so it moves on
-    assert _merge([0, 0, 5, 1], [1, 1, 1, 1]) == [[0, 1, 2], [3]]
-    assert _merge([5, 0, 0], [1, 1, 1]) == [[0, 1, 2]]
-    assert _merge([1, 1], [1, 1]) == [[0], [1]]
+    assert merge_categories([0, 0, 5, 1], [1, 1, 1, 1]) == [[0, 1, 2], [3]]
+    assert merge_categories([5, 0, 0], [1, 1, 1]) == [[0, 1, 2]]
+    assert merge_categories([1, 1], [1, 1]) == [[0], [1]]
 
 
 @pytest.mark.parametrize(
