@@ -20,6 +20,7 @@ from admin.errors import FieldError
 from errors import PinganError
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
+from reports.cells import safe_cell, safe_dict
 from survey.periods import parse_period
 from survey.progress import UnitProgress, wave_progress
 from survey.qr import export_wave_qr
@@ -131,7 +132,8 @@ def progress(user: User, wave: Wave) -> Progress:
 def qr_zip(user: User, wave: Wave, mode: str = "qr") -> bytes:
     """A zip of one PNG per collecting unit and index.csv (survey.qr.export_wave_qr), holding only
     the units within the account's scope."""
-    visible = set(db.session.scalars(select(Unit.code).where(unit_clause(user))))
+    # index.csv holds codes as written for spreadsheets (reports.cells): "-A1" reads "'-A1" there.
+    visible = {safe_cell(code): code for code in db.session.scalars(select(Unit.code).where(unit_clause(user)))}
     with tempfile.TemporaryDirectory(prefix="pingan-qr-") as tmp:
         export_wave_qr(wave.slug, tmp, mode=mode)
         directory = Path(tmp)
@@ -142,12 +144,13 @@ def qr_zip(user: User, wave: Wave, mode: str = "qr") -> bytes:
         index = io.StringIO()
         writer = csv.DictWriter(index, fieldnames=list(rows[0]), lineterminator="\r\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(safe_dict(r) for r in rows)  # safe already (export_wave_qr); idempotent
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("index.csv", "\ufeff" + index.getvalue())
             for row in rows:
-                archive.write(directory / f"{row['unit_code']}.png", f"{row['unit_code']}.png")
+                code = visible[row["unit_code"]]
+                archive.write(directory / f"{code}.png", f"{code}.png")
     return out.getvalue()
 
 

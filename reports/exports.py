@@ -15,6 +15,7 @@ from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.interviews import ESCALATION_LABELS, REASON_LABELS
 from models.units import KIND_LABELS
+from reports.cells import safe_row, safe_workbook
 from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
 
 LEVEL_ORDER = ("city", "county", "town", "village", "grid", "department")
@@ -32,7 +33,8 @@ def _indicator_keys(result: WaveResult) -> list[str]:
 
 
 def to_csv(result: WaveResult) -> str:
-    """One row per unit; column names are the JSON keys, flattened with `_`."""
+    """One row per unit; column names are the JSON keys, flattened with `_`. Text that a
+    spreadsheet would take for a formula is neutralised (reports.cells)."""
     keys = _indicator_keys(result)
     header = ["code", "name", "kind", "parent_code", "n", "n_eff", "n_flagged"]
     for k in keys:
@@ -42,7 +44,7 @@ def to_csv(result: WaveResult) -> str:
     header += ["change_estimate", "change_se", "change_ci_low", "change_ci_high", "change_significant"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(safe_row(header))
     for u in result.units:
         row: list[Any] = [u.code, u.name, u.kind, u.parent_code, u.n, u.n_eff, u.n_flagged]
         for k in keys:
@@ -53,7 +55,7 @@ def to_csv(result: WaveResult) -> str:
         row += [u.rank, u.group_size, u.p_bottom, u.grade, u.color, ";".join(u.flags), ";".join(u.warnings)]
         d = u.change.composite if u.change else None
         row += [d.estimate, d.se, d.ci_low, d.ci_high, d.significant] if d else [None] * 5
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(safe_row("" if v is None else v for v in row))
     return out.getvalue()
 
 
@@ -82,6 +84,7 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str) -> bytes:
         if kind in by_kind:
             _level_sheet(workbook, KIND_LABELS[kind], by_kind[kind], spec)
     _interview_sheet(workbook, result)
+    safe_workbook(workbook)  # unit names and questionnaire labels are never formulas
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -1,15 +1,24 @@
 """Reading the import CSVs (DESIGN.md §3): UTF-8 with or without a BOM, a header row,
-RFC 4180 quoting. Every problem is reported as a FileProblem with file, line and column."""
+RFC 4180 quoting. Every problem is reported as a FileProblem with file, line and column.
+
+Files are read as a stream (`CsvRows`): a million-row import holds one row at a time, never
+the whole text or the whole list of rows.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from types import TracebackType
+from typing import BinaryIO, Iterator, Sequence
 
 from errors import FileProblem
+
+BLOCK = 1 << 20  # bytes read at a time when checking the encoding
+NOT_UTF8 = "文件不是 UTF-8 编码(可能是 GBK);请用“CSV UTF-8”格式另存后再导入"
 
 
 @dataclass(frozen=True)
@@ -28,72 +37,152 @@ class Row:
     file_name: str = ""
 
 
-def read_text(path: str | Path) -> str:
-    """The file's text, or a FileProblem saying why it is not a UTF-8 CSV."""
-    path = Path(path)
+def _open(path: Path) -> BinaryIO:
     try:
-        raw = path.read_bytes()
+        return open(path, "rb")
     except OSError as e:
         raise FileProblem(path.name, None, None, f"无法读取文件:{e.strerror}") from None
-    if b"\x00" in raw[:4096]:
-        raise FileProblem(path.name, 1, 1, "这不是 CSV 文本文件(看起来像 Excel 或其他二进制文件);请另存为“CSV UTF-8”")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise FileProblem(
-            path.name, line, col, "文件不是 UTF-8 编码(可能是 GBK);请用“CSV UTF-8”格式另存后再导入"
-        ) from None
 
 
-def read_rows(path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False) -> tuple[tuple[str, ...], list[Row]]:
-    """Parse a CSV into rows keyed by header.
-
-    `required` columns must be present, `optional` ones may be; other columns are an
-    error unless `extra` (the caller then checks them). Values are stripped of
-    surrounding white space.
-    """
-    name = Path(path).name
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header_row = next(reader)
-    except StopIteration:
-        raise FileProblem(name, 1, None, "文件是空的,至少需要一行表头") from None
-    except csv.Error as e:
-        raise FileProblem(name, 1, None, f"表头无法解析:{e}") from None
-    header = tuple(h.strip() for h in header_row)
-    seen: set[str] = set()
-    for i, h in enumerate(header, start=1):
-        if not h:
-            raise FileProblem(name, 1, i, "表头第 {} 列是空的".format(i))
-        if h in seen:
-            raise FileProblem(name, 1, i, f"表头列 “{h}” 重复")
-        seen.add(h)
-        if not extra and h not in required and h not in optional:
-            expected = "、".join(list(required) + list(optional))
-            raise FileProblem(name, 1, i, f"未知的列 “{h}”;应有的列:{expected}")
-    for col in required:
-        if col not in header:
-            raise FileProblem(name, 1, None, f"缺少必需的列 “{col}”;表头应为:{','.join(required)}")
-
-    rows: list[Row] = []
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
+def _position(f: BinaryIO, offset: int) -> tuple[int, int]:
+    """Line and column (in bytes, 1-based) of byte `offset`, counted by reading up to it."""
+    f.seek(0)
+    line, line_start, pos = 1, 0, 0
+    while pos < offset:
+        block = f.read(min(BLOCK, offset - pos))
+        if not block:
             break
-        except csv.Error as e:
-            raise FileProblem(name, reader.line_num, None, f"CSV 格式错误:{e}") from None
-        if record and any(v.strip() for v in record):
-            if len(record) != len(header):
-                raise FileProblem(
-                    name, line, min(len(record), len(header)) + 1,
-                    f"这一行有 {len(record)} 列,表头有 {len(header)} 列(含逗号的内容需要用英文双引号括起来)",
-                )
-            rows.append(Row(line=line, values={h: v.strip() for h, v in zip(header, record)}, header=header, file_name=name))
-        line = reader.line_num + 1
-    return header, rows
+        newlines = block.count(b"\n")
+        if newlines:
+            line += newlines
+            line_start = pos + block.rfind(b"\n") + 1
+        pos += len(block)
+    return line, offset - line_start + 1
 
+
+def check_utf8(path: str | Path) -> None:
+    """A FileProblem unless the file can be read and is UTF-8 text throughout.
+
+    Decoded block by block (the whole file is never in memory), so a bad byte deep in a large
+    file is found, and named by line and column, before any row is used.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        try:
+            head = f.read(BLOCK)
+        except OSError as e:
+            raise FileProblem(path.name, None, None, f"无法读取文件:{e.strerror}") from None
+        if b"\x00" in head[:4096]:
+            raise FileProblem(path.name, 1, 1, "这不是 CSV 文本文件(看起来像 Excel 或其他二进制文件);请另存为“CSV UTF-8”")
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        block, offset = head, 0  # offset: where `block` starts in the file
+        while True:
+            pending = len(decoder.getstate()[0])  # the bytes of a character cut by the previous block
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                line, column = _position(f, offset - pending + e.start)
+                raise FileProblem(path.name, line, column, NOT_UTF8) from None
+            nul = block.find(b"\x00")
+            if nul >= 0:  # valid UTF-8, but no database text column can hold it (PostgreSQL refuses it)
+                line, column = _position(f, offset + nul)
+                raise FileProblem(path.name, line, column, "文件含有空字符(NUL),不是纯文本;请另存为“CSV UTF-8”")
+            if not block:
+                return
+            offset += len(block)
+            block = f.read(BLOCK)
+
+
+class CsvRows:
+    """The rows of a CSV file, read one at a time::
+
+        with CsvRows(path, ("code", "name")) as rows:
+            for row in rows:
+                ...
+
+    Opening checks the encoding and the header: `required` columns must be present, `optional`
+    ones may be; other columns are an error unless `extra` (the caller then checks them).
+    Values are stripped of surrounding white space; blank lines are skipped.
+    """
+
+    def __init__(
+        self, path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.name = self.path.name
+        check_utf8(self.path)
+        self._file = io.TextIOWrapper(_open(self.path), encoding="utf-8-sig", newline="")
+        try:
+            self._reader = csv.reader(self._file, strict=True)
+            self.header = self._read_header(required, optional, extra)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_header(self, required: Sequence[str], optional: Sequence[str], extra: bool) -> tuple[str, ...]:
+        name = self.name
+        try:
+            header_row = next(self._reader)
+        except StopIteration:
+            raise FileProblem(name, 1, None, "文件是空的,至少需要一行表头") from None
+        except csv.Error as e:
+            raise FileProblem(name, 1, None, f"表头无法解析:{e}") from None
+        header = tuple(h.strip() for h in header_row)
+        seen: set[str] = set()
+        for i, h in enumerate(header, start=1):
+            if not h:
+                raise FileProblem(name, 1, i, "表头第 {} 列是空的".format(i))
+            if h in seen:
+                raise FileProblem(name, 1, i, f"表头列 “{h}” 重复")
+            seen.add(h)
+            if not extra and h not in required and h not in optional:
+                expected = "、".join(list(required) + list(optional))
+                raise FileProblem(name, 1, i, f"未知的列 “{h}”;应有的列:{expected}")
+        for col in required:
+            if col not in header:
+                raise FileProblem(name, 1, None, f"缺少必需的列 “{col}”;表头应为:{','.join(required)}")
+        return header
+
+    def __iter__(self) -> Iterator[Row]:
+        name, header, reader = self.name, self.header, self._reader
+        width = len(header)
+        line = reader.line_num + 1
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise FileProblem(name, reader.line_num, None, f"CSV 格式错误:{e}") from None
+            except UnicodeDecodeError:
+                # The file changed after check_utf8 read it; name the bad byte all the same.
+                check_utf8(self.path)
+                raise FileProblem(name, None, None, NOT_UTF8) from None
+            values = [v.strip() for v in record]
+            if any(values):
+                if len(values) != width:
+                    raise FileProblem(
+                        name, line, min(len(values), width) + 1,
+                        f"这一行有 {len(values)} 列,表头有 {width} 列(含逗号的内容需要用英文双引号括起来)",
+                    )
+                yield Row(line=line, values=dict(zip(header, values)), header=header, file_name=name)
+            line = reader.line_num + 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CsvRows:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_rows(
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False
+) -> tuple[tuple[str, ...], list[Row]]:
+    """Parse a whole (small) CSV into rows keyed by header: see `CsvRows`."""
+    with CsvRows(path, required, optional, extra) as rows:
+        return rows.header, list(rows)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from errors import PinganError
 from extensions import db
 from models import Unit, Wave
+from reports.cells import safe_row
 from survey.links import link_url, short_codes
 from survey.waves import get_wave
 
@@ -91,7 +92,7 @@ def export_wave_qr(wave_slug: str, out_dir: str | Path, base_url: str | None = N
         with open(out / "index.csv", "w", encoding="utf-8-sig", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(INDEX_COLUMNS)
-            writer.writerows(rows)
+            writer.writerows(safe_row(r) for r in rows)  # a unit name is never a formula
     except OSError as e:
         raise PinganError(f"无法写入目录 {out}:{e.strerror}") from None
     return ExportSummary(wave=wave.slug, directory=out, files=len(units))

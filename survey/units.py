@@ -17,10 +17,11 @@ import audit
 from extensions import db
 from models import PopulationMargin, Unit
 from models.units import UNIT_KINDS
-from survey.csvfiles import Row, read_rows
+from survey.csvfiles import CsvRows, Row, read_rows
 
 UNIT_COLUMNS = ("code", "name", "kind", "parent_code")
 POPULATION_COLUMNS = ("unit_code", "dimension", "category", "count")
+MAX_COUNT = 2**31 - 1
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 # A unit's parent must be of a higher kind in this order; departments hang off a city or county.
 KIND_RANK = {"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4}
@@ -111,29 +112,35 @@ def _check_hierarchy(rows: list[UnitRow], stored: dict[str, tuple[str, str | Non
 
 def _parse_population(path: str | Path, known_units: set[str]) -> dict[str, list[tuple[str, str, int]]]:
     """unit code → [(dimension, category, count)], with every dimension's total checked."""
-    _, rows = read_rows(path, POPULATION_COLUMNS)
     cells: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     first_line: dict[tuple[str, str], Row] = {}
     totals: dict[str, dict[str, int]] = defaultdict(dict)
     seen: dict[tuple[str, str, str], int] = {}
-    for row in rows:
-        v = row.values
-        unit, dim, cat, count = v["unit_code"], v["dimension"], v["category"], v["count"]
-        if unit not in known_units:
-            raise row.problem("unit_code", f"单位代码 “{unit}” 不存在")
-        if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,63}$", dim):
-            raise row.problem("dimension", f"维度名 “{dim}” 无效:应为问卷中人口题的 dimension 名称,如 sex、age_group")
-        if not cat:
-            raise row.problem("category", "类别不能为空:应为该人口题的选项代码")
-        if not re.match(r"^\d+$", count):
-            raise row.problem("count", f"人数 “{count}” 应为非负整数")
-        key = (unit, dim, cat)
-        if key in seen:
-            raise row.problem("category", f"{unit} 的 {dim}={cat} 与第 {seen[key]} 行重复")
-        seen[key] = row.line
-        first_line.setdefault((unit, dim), row)
-        totals[unit][dim] = totals[unit].get(dim, 0) + int(count)
-        cells[unit].append((dim, cat, int(count)))
+    # Read as a stream: a population file for every village of a province is large, and only
+    # its cells are kept.
+    with CsvRows(path, POPULATION_COLUMNS) as rows:
+        for row in rows:
+            v = row.values
+            unit, dim, cat, count = v["unit_code"], v["dimension"], v["category"], v["count"]
+            if unit not in known_units:
+                raise row.problem("unit_code", f"单位代码 “{unit}” 不存在")
+            if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,63}$", dim):
+                raise row.problem("dimension", f"维度名 “{dim}” 无效:应为问卷中人口题的 dimension 名称,如 sex、age_group")
+            if not cat:
+                raise row.problem("category", "类别不能为空:应为该人口题的选项代码")
+            if len(cat) > 32:
+                raise row.problem("category", "类别不能超过 32 个字符:应为该人口题的选项代码")
+            if not re.match(r"^\d+$", count):
+                raise row.problem("count", f"人数 “{count}” 应为非负整数")
+            if len(count) > 10 or int(count) > MAX_COUNT:  # the column is a 32-bit integer everywhere
+                raise row.problem("count", f"人数 “{count}” 超出范围(最大 {MAX_COUNT})")
+            key = (unit, dim, cat)
+            if key in seen:
+                raise row.problem("category", f"{unit} 的 {dim}={cat} 与第 {seen[key]} 行重复")
+            seen[key] = row.line
+            first_line.setdefault((unit, dim), row)
+            totals[unit][dim] = totals[unit].get(dim, 0) + int(count)
+            cells[unit].append((dim, cat, int(count)))
     for unit, dims in totals.items():
         reference_dim, reference_total = next(iter(dims.items()))
         for dim, total in dims.items():

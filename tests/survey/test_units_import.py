@@ -120,3 +120,30 @@ def test_population_replaces_only_the_units_it_names(runner, tmp_path):
     town = db.session.scalar(select(Unit).where(Unit.code == "619901002"))
     assert sorted((m.category, m.count) for m in town.margins) == [("F", 20), ("M", 10)]
     assert count(PopulationMargin) == 14
+
+
+@pytest.mark.parametrize(
+    "old, new, where, words",
+    [
+        ("619901001,sex,M,5200", "619901001,sex,M,2147483648", ":2:4:", "超出范围"),
+        ("619901001,sex,M,5200", "619901001,sex,M," + "9" * 5000, ":2:4:", "超出范围"),
+        ("619901001,sex,M,5200", "619901001,sex," + "M" * 33 + ",5200", ":2:3:", "不能超过 32 个字符"),
+    ],
+)
+def test_rejects_population_values_no_column_can_hold(runner, tmp_path, old, new, where, words):
+    """Refused with the line and column, on SQLite (which would store them) as on PostgreSQL."""
+    population = write(tmp_path, "population.csv", POPULATION.replace(old, new))
+    result = import_units(runner, str(DATA / "units.csv"), population)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"population.csv{where}" in result.output and words in result.output, result.output
+    assert count(Unit) == 0 and count(PopulationMargin) == 0
+
+
+def test_a_population_file_of_20000_cells(runner, tmp_path):
+    """Read row by row (survey.csvfiles.CsvRows): 100 dimensions of 200 categories for one town."""
+    lines = ["unit_code,dimension,category,count"]
+    for d in range(100):
+        lines += [f"619901001,dim{d},c{c},{c + 1}" for c in range(200)]
+    result = import_units(runner, str(DATA / "units.csv"), write(tmp_path, "population.csv", "\n".join(lines) + "\n"))
+    assert result.exit_code == 0, result.output
+    assert count(PopulationMargin) == 20_000
