@@ -34,7 +34,7 @@ run: install
 
 serve:
 	@echo "平安测评: http://$(HOST):$(PORT)/  (管理后台 /admin/)"
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - "app:create_app()"
+	GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_ACCESSLOG=- $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app()"
 
 test: install
 	$(PY) -m pytest
@@ -46,10 +46,13 @@ test: install
 # svy (timed against our analysis) brings pyarrow, which would switch pandas to Arrow strings in
 # every process of .venv; so it goes into a folder of its own that only the benchmark puts on its path.
 bench: install
-	@sh scripts/install-debs.sh $(R_DEBS)
+	@sh scripts/install-debs.sh $(R_DEBS) wrk
 	$(PY) -m pip install --quiet --no-deps --target .bench-packages -r bench/requirements.txt
 	BENCH_SVY_PATH=.bench-packages $(PY) bench/analysis.py
 	$(PY) bench/reports.py
+	$(PY) bench/imports.py
+	$(PY) bench/load.py
+	$(PY) bench/faults.py
 
 r-reference: install
 	@sh scripts/install-debs.sh $(R_DEBS)

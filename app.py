@@ -15,6 +15,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import ServiceUnavailable
 
 from admin.accounts import load_user
 from errors import PinganError
@@ -28,7 +30,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # pre_ping: after a PostgreSQL restart, pooled connections are tested and replaced, not failed.
+        # hide_parameters: a failed statement's values (answers, keyed hashes) stay out of the logs.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "hide_parameters": True},
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # admin uploads; the resident form sets its own, far smaller, limit
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -88,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import models  # noqa: F401  (registers the tables with the metadata)
 
     register_blueprints(app)
+    register_health_check(app)
     register_commands(app)
     register_error_handlers(app)
     return app
@@ -161,6 +166,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(survey_bp)
 
 
+def register_health_check(app: Flask) -> None:
+    """GET /healthz: 200 "ok" when the database answers, for the reverse proxy and the load tests."""
+    from sqlalchemy import text
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(text("SELECT 1"))
+        return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
 def register_commands(app: Flask) -> None:
     from admin.cli import user_cli
     from demo.cli import demo_cli
@@ -174,6 +189,13 @@ def register_commands(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from errors import Request, check_url
+
+    # Bad input is refused before any view runs (errors.check_url), and a query string that is
+    # not UTF-8 is read like a percent-encoded one instead of failing every page, errors included.
+    app.request_class = Request
+    app.url_value_preprocessor(check_url)
+
     def wants_json() -> bool:
         return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -192,14 +214,28 @@ def register_error_handlers(app: Flask) -> None:
         413: "提交的内容过大。",
         429: "操作过于频繁,请稍后再试。",
         500: "服务器出了点问题,请稍后再试。我们已记录此错误。",
+        503: "系统正忙,请稍等片刻后再试。",
     }
 
     def http_error(error):
         status = getattr(error, "code", 500) or 500
         message = messages.get(status, messages[500])
+        # The exception's own headers stay: Allow on a 405 (RFC 9110), Retry-After on a 429.
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if wants_json():
-            return jsonify(error={"code": str(status), "message": message}), status
-        return render_template("error.html", status=status, message=message), status
+            return jsonify(error={"code": str(status), "message": message}), status, headers
+        return render_template("error.html", status=status, message=message), status, headers
 
     for status in messages:
         app.register_error_handler(status, http_error)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        # The database cannot be reached (restarting, failing over, locked): a 503 that says
+        # "try again" (a resident's retry of the same form stores once), not a 500 and a traceback.
+        app.logger.error("database unavailable: %s", type(error.orig).__name__)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it
+            pass
+        return app.handle_http_exception(ServiceUnavailable(retry_after=5))

@@ -1,5 +1,9 @@
 """The Flask extensions, created unbound and attached in `app.create_app`."""
 
+import hashlib
+import hmac
+
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -29,4 +33,13 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def hashed_remote_address() -> str:
+    """The rate limits' key for a client: an HMAC of its address with the secret key, so that the
+    limit store (Redis in production) never holds a resident's raw IP address."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"ratelimit:{get_remote_address()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+limiter = Limiter(key_func=hashed_remote_address, default_limits=[])

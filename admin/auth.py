@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
@@ -16,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 import audit
 from admin import bp
+from admin.forms import ConsoleForm
 from extensions import db, limiter
 from models import User
 from models.types import utcnow
@@ -27,7 +27,7 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16), method="scrypt")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(ConsoleForm):
     username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
     password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=256)])
 
@@ -96,7 +96,7 @@ def login():
         else:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.index"))
-    status = 401 if error else 200
+    status = 401 if error else 422 if form.errors else 200  # 422: a field left empty or not text
     return render_template("admin/login.html", form=form, error=error), status
 
 

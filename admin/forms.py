@@ -3,9 +3,14 @@ shown beside their field; the services check again what only they can know."""
 
 from __future__ import annotations
 
+import re
+
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from flask_wtf.form import SUBMIT_METHODS, _Auto
+from werkzeug.datastructures import MultiDict
+from wtforms import DateField, Field, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
@@ -15,6 +20,43 @@ from survey.periods import parse_period
 from survey.waves import SLUG
 
 DATE_MESSAGE = "日期格式应为 2026-10-15"
+# C0 control characters but tab and line breaks, and DEL: nobody types them, and PostgreSQL's
+# text columns refuse NUL outright (an error, not a message, if it reached the database).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(form: FlaskForm, field: Field) -> None:
+    if isinstance(field.data, str) and _CONTROL.search(field.data):
+        raise ValidationError("含有无法显示的控制字符,请删除后再提交")
+
+
+class ConsoleForm(FlaskForm):
+    """The base of every console form: text fields hold text, and only text.
+
+    - Posted form fields only, uploads for file fields only: Flask-WTF would also read a JSON
+      body, or a file part under a text field's name, as field values that are not strings
+      (`{"username": 5}` reached `.strip()`).
+    - No text field accepts control characters (`no_control_characters`).
+    """
+
+    class Meta:
+        def wrap_formdata(self, form: FlaskForm, formdata: object) -> object:
+            if formdata is not _Auto:  # Flask-WTF's default: "read the request"; anything else was passed in
+                return formdata
+            if request.method not in SUBMIT_METHODS:
+                return None
+            data = MultiDict(request.form)
+            for field in form:
+                if isinstance(field, FileField):
+                    for upload in request.files.getlist(field.name):
+                        data.add(field.name, upload)
+            return data or None
+
+        def bind_field(self, form: FlaskForm, unbound_field, options: dict) -> Field:
+            field = super().bind_field(form, unbound_field, options)
+            if isinstance(field, StringField):  # TextAreaField, PasswordField, HiddenField too
+                field.validators = [no_control_characters, *field.validators]
+            return field
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -39,16 +81,16 @@ class DateInput(DateField):
         super().process_formdata(valuelist)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ConsoleForm):
     """A button that changes something and needs nothing but the CSRF token."""
 
 
-class UnitsImportForm(FlaskForm):
+class UnitsImportForm(ConsoleForm):
     units = FileField("单位表 units.csv", validators=[FileRequired("请选择单位表 units.csv")])
     population = FileField("人口表 population.csv(可选)")
 
 
-class QuestionnaireUploadForm(FlaskForm):
+class QuestionnaireUploadForm(ConsoleForm):
     file = FileField("问卷文件(YAML)", validators=[FileRequired("请选择问卷 YAML 文件")])
 
 
@@ -59,7 +101,7 @@ def _period(form, field) -> None:
         raise ValidationError(str(e)) from None
 
 
-class WaveForm(FlaskForm):
+class WaveForm(ConsoleForm):
     slug = StringField("调查标识", validators=[
         DataRequired("请填写调查标识,如 2026Q3-city"),
         Regexp(SLUG.pattern, message="只能用字母、数字、- 和 _,以字母或数字开头,最长 64 位"),
@@ -85,13 +127,13 @@ class WaveForm(FlaskForm):
             raise ValidationError("请选择您管辖范围内的单位")
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(ConsoleForm):
     decision = RadioField("审核结论", choices=choices([("accept", "采纳(计入指数)"), ("reject", "剔除(不计入指数)")]),
                           validators=[InputRequired("请选择采纳或剔除")])
     reason = TextAreaField("理由", validators=[DataRequired("请填写审核理由"), Length(max=1000, message="最多 1000 字")])
 
 
-class AnalysisForm(FlaskForm):
+class AnalysisForm(ConsoleForm):
     weight_cap = StringField("权重截尾倍数", default="5")
 
     def validate_weight_cap(self, field) -> None:
@@ -107,23 +149,23 @@ class AnalysisForm(FlaskForm):
         return float(self.weight_cap.data)
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(ConsoleForm):
     scheduled_for = DateInput("约谈日期", validators=[InputRequired("请填写约谈日期")])
 
 
-class HoldForm(FlaskForm):
+class HoldForm(ConsoleForm):
     held_on = DateInput("约谈日期", validators=[InputRequired("请填写约谈日期")])
     attendees = TextAreaField("参加人员", validators=[DataRequired("请填写参加人员"), Length(max=1000, message="最多 1000 字")])
     notes = TextAreaField("约谈记录", validators=[DataRequired("请填写约谈记录"), Length(max=5000, message="最多 5000 字")])
 
 
-class RectifyForm(FlaskForm):
+class RectifyForm(ConsoleForm):
     rectification_plan = TextAreaField("整改要求", validators=[DataRequired("请填写整改要求"), Length(max=5000, message="最多 5000 字")])
     responsible = StringField("整改责任人", validators=[DataRequired("请填写整改责任人"), Length(max=100, message="最多 100 字")])
     deadline = DateInput("整改时限", validators=[InputRequired("请填写整改时限")])
 
 
-class RecheckForm(FlaskForm):
+class RecheckForm(ConsoleForm):
     recheck_on = DateInput("复查日期", validators=[InputRequired("请填写复查日期")])
     passed = RadioField("复查结论", choices=choices([("yes", "通过"), ("no", "未通过,需重新整改")]),
                         validators=[InputRequired("请选择复查是否通过")])
@@ -134,14 +176,14 @@ class RecheckForm(FlaskForm):
         return {"yes": True, "no": False}.get(self.passed.data)
 
 
-class CloseForm(FlaskForm):
+class CloseForm(ConsoleForm):
     closed_on = DateInput("销号日期", validators=[InputRequired("请填写销号日期")])
 
 
 CASE_FORMS = {"schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "recheck": RecheckForm, "close": CloseForm}
 
 
-class UserForm(FlaskForm):
+class UserForm(ConsoleForm):
     username = StringField("用户名", validators=[
         DataRequired("请填写用户名"), Regexp(USERNAME.pattern, message="只能用字母、数字、点、- 和 _,2 到 64 位"),
     ])

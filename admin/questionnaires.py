@@ -3,17 +3,21 @@ preview that is the residents' own page (templates/survey/form.html) rendered fr
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
+import yaml
 from flask import abort, current_app, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from admin.uploads import saved
+from admin.uploads import saved, values_in_range
+from errors import FileProblem
 from extensions import db
 from models import Questionnaire, QuestionnaireVersion, Unit, Wave
 from survey.forms import form_class
+from survey.links import Place
 from survey.questionnaires import load_questionnaire
 
 
@@ -21,7 +25,30 @@ def upload(file: FileStorage) -> tuple[QuestionnaireVersion, str]:
     """Load an uploaded questionnaire YAML: ("created" | "replaced" | "unchanged"); FileProblem
     with line and column on a bad file, Conflict when the version is in use and differs."""
     with saved((file, "questionnaire.yaml")) as (path,):
-        return load_questionnaire(path)
+        _check_yaml_text(path)
+        try:
+            with values_in_range():
+                return load_questionnaire(path)
+        except RecursionError:  # PyYAML composes nested collections recursively: `[[[[…]]]]`
+            db.session.rollback()
+            raise FileProblem(path.name, None, None, "嵌套层次过深,这不是一份问卷") from None
+
+
+def _check_yaml_text(path: Path) -> None:
+    """FileProblem at the first character YAML does not allow (NUL and other control characters:
+    a binary file, most likely), instead of the parser's own error. Text that is not UTF-8 is
+    left to the loader, which says so."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        raise FileProblem(
+            path.name, line, column, f"含有 YAML 不允许的字符 U+{ord(bad.group()):04X}:这不是文本文件,请上传 UTF-8 编码的 YAML 问卷"
+        )
 
 
 def all_questionnaires() -> list[Questionnaire]:
@@ -49,11 +76,11 @@ def preview_html(version: QuestionnaireVersion) -> str:
     place in the heading. The form posts back to the preview, which only answers GET."""
     spec = version.to_spec()
     top = db.session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code).limit(1))
-    place = SimpleNamespace(name=top.name if top else "示例市", id=0)
-    link = SimpleNamespace(
-        wave=SimpleNamespace(scope=place, scope_unit_id=0),
-        unit=SimpleNamespace(name="示例村(社区)", parent=None, kind="village", id=-1),
+    sample = Place(
+        wave_id=0, questionnaire_version_id=version.id, scope_unit_id=0, scope_name=top.name if top else "示例市",
+        unit_id=-1, unit_code="", unit_name="示例村(社区)", unit_kind="village", parent_name=None,
     )
+    link = SimpleNamespace(place=sample)
     lang = get_locale().language if get_locale() else "zh"
     here = url_for("admin.questionnaire_preview", questionnaire_slug=version.slug, version=version.version)
     form = form_class(spec)()
@@ -68,6 +95,9 @@ def preview_html(version: QuestionnaireVersion) -> str:
         link=link,
         form=form,
         spec=spec,
+        questions=None,
+        csrf_token="",  # the preview posts back to itself, which only answers GET
+        ticket="",
         errors=[],
         expired=False,
         action=here,

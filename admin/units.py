@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from admin.access import check_unit, unit_clause
-from admin.uploads import saved
+from admin.uploads import saved, values_in_range
 from extensions import db
 from models import InterviewCase, Item, PopulationMargin, Unit, User, Wave
 from survey.units import ImportSummary, import_units
@@ -19,7 +19,8 @@ from survey.units import ImportSummary, import_units
 def import_uploads(units_file: FileStorage, population_file: FileStorage | None) -> ImportSummary:
     """Import an uploaded units.csv (and population.csv): all or nothing, FileProblem on a bad row."""
     with saved((units_file, "units.csv"), (population_file, "population.csv")) as (units_path, population_path):
-        return import_units(units_path, population_path)
+        with values_in_range():
+            return import_units(units_path, population_path)
 
 
 @dataclass

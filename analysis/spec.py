@@ -9,6 +9,8 @@ as input, and the survey side stores and rebuilds one.
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -205,15 +207,20 @@ def _text(value: Any, path: Path, what: str) -> str:
 def _number(value: Any, path: Path, what: str, lo: float | None = None, hi: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(path, f"{what}应为数字,实际为 {value!r}")
+    if not math.isfinite(value):  # .nan passes every comparison, .inf every lower bound
+        raise SpecError(path, f"{what}应为有限的数字,实际为 {value}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"[{lo}, {hi}]" if hi is not None else f"≥ {lo}"
         raise SpecError(path, f"{what}应在 {bounds} 之内,实际为 {value}")
     return float(value)
 
 
+MAX_INTEGER = 2_147_483_647  # the database's integer columns
+
+
 def _integer(value: Any, path: Path, what: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise SpecError(path, f"{what}应为不小于 {lo} 的整数,实际为 {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or value > MAX_INTEGER:
+        raise SpecError(path, f"{what}应为 {lo} 到 {MAX_INTEGER} 之间的整数,实际为 {value!r}")
     return value
 
 

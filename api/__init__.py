@@ -10,11 +10,10 @@ county's token sees its own subtree only. Read-only, so the blueprint is exempt 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
-from flask_limiter.util import get_remote_address
 
 from admin.access import can
 from errors import PinganError
-from extensions import limiter
+from extensions import hashed_remote_address, limiter
 from models import ApiToken, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -55,7 +54,7 @@ def api_user() -> User:
 def rate_key() -> str:
     """Limits count per token; requests without a valid token count against their IP."""
     token = current_token()
-    return f"token:{token.id}" if token is not None else f"ip:{get_remote_address()}"
+    return f"token:{token.id}" if token is not None else f"ip:{hashed_remote_address()}"
 
 
 limiter.shared_limit(

@@ -214,7 +214,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 RESPONSES: dict[str, Any] = {
-    "BadRequest": _error("请求参数有误"),
+    "BadRequest": _error("请求参数有误:取值无效,或含有 NUL 等无法处理的字符"),
     "Unauthorized": _error("缺少令牌,或令牌无效、已吊销,或其账号已停用"),
     "Forbidden": _error("令牌所属账号没有读取权限"),
     "NotFound": _error("不存在,或不在令牌所属账号的范围内(两者不加区分)"),
@@ -225,7 +225,9 @@ RESPONSES: dict[str, Any] = {
 
 def _get(summary: str, schema: str, parameters: tuple[str, ...] = (), errors: tuple[str, ...] = (), description: str = "") -> dict:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": ref(schema)}}}}
-    for code, name in (("400", "BadRequest"), ("404", "NotFound"), ("409", "Conflict")):
+    # Any request may be malformed: a query value holding NUL is a 400 wherever it is sent (errors.check_url).
+    responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+    for code, name in (("404", "NotFound"), ("409", "Conflict")):
         if name in errors:
             responses[code] = {"$ref": "#/components/responses/" + name}
     responses["401"] = {"$ref": "#/components/responses/Unauthorized"}
@@ -264,7 +266,7 @@ PATHS: dict[str, Any] = {
     "/waves/{wave_slug}/interview-list": _get(
         "约谈名单", "InterviewList", ("wave_slug",), ("NotFound", "Conflict"), "只含令牌所辖单位;已建案件的附案件编号与状态。"
     ),
-    "/cases": _get("约谈案件", "CaseList", ("wave", "status"), ("BadRequest", "NotFound")),
+    "/cases": _get("约谈案件", "CaseList", ("wave", "status"), ("NotFound",)),
     "/cases/{case_id}": _get("一个约谈案件", "Case", ("case_id",), ("NotFound",)),
 }
 

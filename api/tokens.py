@@ -74,7 +74,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
 
 def find_token(secret: str) -> ApiToken | None:
     """The live token for this secret: not revoked, its owner active. None otherwise."""
-    if not secret.startswith(PREFIX) or len(secret) > 200:
+    if not secret.startswith(PREFIX) or len(secret) > 200 or not secret.isascii():  # a token is URL-safe ASCII
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from flask import request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import Field, HiddenField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
@@ -72,6 +74,20 @@ class ResidentForm(FlaskForm):
     ticket = HiddenField()
 
     spec: QuestionnaireSpec
+
+    class Meta:
+        def get_translations(self, form: FlaskForm) -> None:
+            """None: every message a resident sees is our own (gettext above), and Flask-WTF would
+            parse WTForms' catalogue from disk on every request (it keeps it per request only)."""
+            return None
+
+        def wrap_formdata(self, form: FlaskForm, formdata: object) -> object:
+            """The posted form fields only. Flask-WTF would also read a JSON body or uploaded files,
+            whose values need not be strings (`{"q_comment": {}}` reached `clean_text`); a
+            browser posts neither."""
+            if formdata is _Auto:  # Flask-WTF's default: "read the request"
+                return request.form if request.method == "POST" else None
+            return formdata
 
     def answers(self) -> dict[str, str]:
         """Item key → option code or text, unanswered items left out (call after validate)."""

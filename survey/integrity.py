@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from analysis.spec import QuestionnaireSpec
 from extensions import db
@@ -89,35 +89,42 @@ def is_speeder(duration_s: float, rules: Rules) -> bool:
     return rules.speeder_seconds > 0 and duration_s < rules.speeder_seconds
 
 
-def burst_partners(wave_id: int, ip_hash: str, now: datetime, rules: Rules) -> list[Response] | None:
-    """The earlier responses of the burst this one completes, or None when there is no burst."""
-    if rules.burst_count < 2:
-        return None
-    since = now - timedelta(minutes=rules.burst_minutes)
-    earlier = list(
-        db.session.scalars(
-            select(Response).where(
-                Response.wave_id == wave_id, Response.ip_hash == ip_hash, Response.submitted_at >= since
-            )
-        )
-    )
-    return earlier if len(earlier) + 1 >= rules.burst_count else None
+_FROM_ADDRESS = select(Response).where(  # built once, as the statements of survey.intake
+    Response.wave_id == bindparam("wave"), Response.ip_hash == bindparam("ip"), Response.submitted_at >= bindparam("since")
+)
 
 
-def is_repeat_device(wave_id: int, device_hash: str, ip_hash: str, ua_hash: str, now: datetime, rules: Rules) -> bool:
+def address_flags(
+    wave_id: int, device_hash: str, ip_hash: str, ua_hash: str, now: datetime, rules: Rules
+) -> tuple[list[str], list[Response]]:
+    """`burst` and `repeat_device` for a new response, and the earlier responses the burst also flags.
+
+    One query (the wave's recent responses from this keyed-IP hash, within the longer of the two
+    windows) serves both rules: a resident's submission makes as few round trips as it can.
+    """
+    burst_on = rules.burst_count >= 2 and rules.burst_minutes > 0
+    windows = [m for m, on in ((rules.burst_minutes, burst_on), (rules.repeat_device_minutes, True)) if on and m > 0]
+    if not windows:
+        return [], []
+    params = {"wave": wave_id, "ip": ip_hash, "since": now - timedelta(minutes=max(windows))}
+    recent = db.session.scalars(_FROM_ADDRESS, params).all()
+    flags: list[str] = []
+    partners: list[Response] = []
+    if burst_on:
+        since = now - timedelta(minutes=rules.burst_minutes)
+        window = [r for r in recent if _utc(r.submitted_at) >= since]
+        if len(window) + 1 >= rules.burst_count:
+            flags.append("burst")
+            partners = window
     since = now - timedelta(minutes=rules.repeat_device_minutes)
-    match = db.session.scalar(
-        select(Response.id)
-        .where(
-            Response.wave_id == wave_id,
-            Response.ip_hash == ip_hash,
-            Response.ua_hash == ua_hash,
-            Response.device_hash != device_hash,
-            Response.submitted_at >= since,
-        )
-        .limit(1)
-    )
-    return match is not None
+    if any(r.ua_hash == ua_hash and r.device_hash != device_hash and _utc(r.submitted_at) >= since for r in recent):
+        flags.append("repeat_device")
+    return flags, partners
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add_flag(response: Response, flag: str) -> None:

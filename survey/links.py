@@ -10,17 +10,19 @@ can be rotated without reprinting every poster.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from analysis.spec import QuestionnaireSpec
 from errors import NotFound, PinganError
 from extensions import db
-from models import ShortLink, Unit, Wave
+from models import QuestionnaireVersion, ShortLink, Unit, Wave
 from models.links import LINK_MODES
 
 LINK_SALT = "survey-link"
@@ -34,27 +36,102 @@ class LinkError(PinganError):
 
 
 @dataclass(frozen=True)
+class Place:
+    """What a resident's pages show and the intake stores for one (wave, unit): fixed facts,
+    read with one query and kept per process for PLACE_TTL seconds (a renamed unit shows its new
+    name within that time). The wave's status is not among them: it is read on every request."""
+
+    wave_id: int
+    questionnaire_version_id: int
+    scope_unit_id: int
+    scope_name: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    unit_kind: str
+    parent_name: str | None
+
+
+PLACE_TTL = 60.0
+PLACE_MISS_INTERVAL = 5.0  # a token of an unknown unit re-reads the wave's places at most this often
+PLACE_CACHE_WAVES = 100
+
+
+@dataclass(frozen=True)
 class Link:
-    wave: Wave
-    unit: Unit
+    place: Place
     mode: str
 
     @property
+    def wave_id(self) -> int:
+        return self.place.wave_id
+
+    @property
     def spec(self) -> QuestionnaireSpec:
-        return wave_spec(self.wave)
+        return questionnaire_spec(self.place.questionnaire_version_id)
+
+    # The ORM objects, for callers off the residents' hot path (the views use `place`).
+    @property
+    def wave(self) -> Wave:
+        return db.session.get(Wave, self.place.wave_id)
+
+    @property
+    def unit(self) -> Unit:
+        return db.session.get(Unit, self.place.unit_id)
 
 
-def wave_spec(wave: Wave) -> QuestionnaireSpec:
-    """The wave's questionnaire, rebuilt from the database once per process and app.
+def questionnaire_spec(version_id: int) -> QuestionnaireSpec:
+    """A questionnaire version as a spec, rebuilt from the database once per process and app.
 
     Safe to keep: a questionnaire version that a wave uses can no longer change
     (survey.questionnaires.store_questionnaire refuses), and a resident link always names a wave.
     """
     cache = current_app.extensions.setdefault("survey_specs", {})
-    spec = cache.get(wave.questionnaire_version_id)
+    spec = cache.get(version_id)
     if spec is None:
-        spec = cache[wave.questionnaire_version_id] = wave.questionnaire_version.to_spec()
+        spec = cache[version_id] = db.session.get(QuestionnaireVersion, version_id).to_spec()
     return spec
+
+
+def wave_spec(wave: Wave) -> QuestionnaireSpec:
+    return questionnaire_spec(wave.questionnaire_version_id)
+
+
+def _wave_places(wave_id: int) -> dict[str, Place]:
+    """Unit code → Place for every unit in the wave's scope, in one query: a worker fills its
+    cache for a whole wave at once instead of one query per village."""
+    scope, parent = aliased(Unit), aliased(Unit)
+    rows = db.session.execute(
+        select(
+            Wave.questionnaire_version_id, scope.id, scope.name, scope.path,
+            Unit.id, Unit.code, Unit.name, Unit.kind, Unit.path, parent.name,
+        )
+        .select_from(Wave)
+        .join(scope, scope.id == Wave.scope_unit_id)
+        .join(Unit, Unit.path.startswith(scope.path))  # LIKE: a code's "_" is a wildcard, checked below
+        .outerjoin(parent, parent.id == Unit.parent_id)
+        .where(Wave.id == wave_id)
+    ).all()
+    return {
+        code: Place(wave_id, version_id, scope_id, scope_name, unit_id, code, name, kind, parent_name)
+        for version_id, scope_id, scope_name, scope_path, unit_id, code, name, kind, path, parent_name in rows
+        if path.startswith(scope_path)
+    }
+
+
+def place(wave_id: int, unit_code: str) -> Place | None:
+    """The Place of a unit in a wave's scope, or None; read through a per-process cache of the
+    wave's places, refreshed after PLACE_TTL seconds or when a code is missing (a unit imported
+    since)."""
+    cache: dict = current_app.extensions.setdefault("survey_places", {})
+    now = time.monotonic()
+    hit = cache.get(wave_id)
+    if hit is None or hit[0] <= now or (unit_code not in hit[1] and hit[2] <= now):
+        if len(cache) >= PLACE_CACHE_WAVES:
+            cache.clear()
+        # (expiry, places, earliest time a missing code may trigger another read)
+        hit = cache[wave_id] = (now + PLACE_TTL, _wave_places(wave_id), now + PLACE_MISS_INTERVAL)
+    return hit[1].get(unit_code)
 
 
 def _serializer() -> URLSafeSerializer:
@@ -80,6 +157,9 @@ def link_url(base_url: str, wave: Wave, unit: Unit, mode: str = "qr") -> str:
     return base_url.rstrip("/") + link_path(wave, unit, mode)
 
 
+_WAVE_STATUS = select(Wave.status).where(Wave.id == bindparam("wave"))  # built once: read on every request
+
+
 def read_token(token: str) -> Link:
     """The wave, unit and mode of a token.
 
@@ -99,15 +179,15 @@ def read_token(token: str) -> Link:
         and (len(payload) == 2 or payload[2] in LINK_MODES)
     ):
         raise invalid
-    wave = db.session.get(Wave, payload[0])
-    unit = db.session.scalar(select(Unit).where(Unit.code == payload[1]))
-    if wave is None or unit is None or not unit.is_within(wave.scope):
+    found = place(payload[0], payload[1])
+    status = db.session.scalar(_WAVE_STATUS, {"wave": payload[0]}) if found else None
+    if status is None:
         raise invalid
-    if wave.status == "draft":
+    if status == "draft":
         raise LinkError("本次调查尚未开始,请在调查开始后再扫码填写。", "wave_not_started", 403)
-    if wave.status in ("closed", "published"):
+    if status in ("closed", "published"):
         raise LinkError("本次调查已结束,感谢您的关注。", "wave_ended", 410)
-    return Link(wave=wave, unit=unit, mode=payload[2] if len(payload) == 3 else "qr")
+    return Link(place=found, mode=payload[2] if len(payload) == 3 else "qr")
 
 
 # -- short codes ----------------------------------------------------------------------------

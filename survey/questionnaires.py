@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 import audit
 from analysis.spec import Path as SpecPath
@@ -26,6 +26,11 @@ def load_yaml_with_marks(text: str, file_name: str) -> tuple[Any, dict[SpecPath,
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise FileProblem(file_name, line, col, f"YAML 语法错误:{e.problem or e.context}") from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (NUL, …): not a MarkedYAMLError
+        line, col = _line_col(text, e.position)
+        raise FileProblem(file_name, line, col, f"文件含有 YAML 不允许的字符 (U+{e.character:04X})") from None
+    except RecursionError:
+        raise FileProblem(file_name, None, None, "YAML 嵌套层数过多") from None
     if root is None:
         raise FileProblem(file_name, 1, 1, "文件是空的")
     constructor = SafeConstructor()
@@ -36,6 +41,9 @@ def load_yaml_with_marks(text: str, file_name: str) -> tuple[Any, dict[SpecPath,
         if isinstance(node, MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    m = key_node.start_mark
+                    raise FileProblem(file_name, m.line + 1, m.column + 1, "键必须是简单的文字,不能是列表或映射")
                 key = constructor.construct_object(key_node, deep=True)
                 if key in out:
                     m = key_node.start_mark
@@ -47,6 +55,11 @@ def load_yaml_with_marks(text: str, file_name: str) -> tuple[Any, dict[SpecPath,
         return constructor.construct_object(node, deep=True)
 
     return walk(root, ()), marks
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 def parse_questionnaire_file(path: str | Path) -> tuple[QuestionnaireSpec, str]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 from flask import Response as FlaskResponse
 from flask import current_app, redirect, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from analysis.spec import QuestionnaireSpec
 from errors import PinganError
 from extensions import csrf, limiter
 from survey import bp
@@ -24,7 +27,7 @@ from survey.intake import (
     device_has_answered,
     new_ticket,
     read_ticket,
-    submit,
+    store,
 )
 from survey.integrity import Rules
 from survey.links import Link, read_token, resolve_short_code
@@ -93,20 +96,18 @@ def questionnaire(token: str):
     """Show the questionnaire (GET) or take in the answers (POST); see survey.intake."""
     link = read_token(token)  # LinkError: a 404, 403 or 410 page
     device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
-    form = form_class(link.spec)()
     if request.method == "GET":
-        if device_has_answered(link, device):
+        if new_cookie is None and device_has_answered(link, device):  # a new cookie has answered nothing
             return _page("survey/already.html", link, new_cookie)
-        form.ticket.data = new_ticket(link.wave.id)
-        return _form_page(link, form, new_cookie)
+        return _form_page(link, None, new_cookie)
 
+    form = form_class(link.spec)()
     valid = form.validate()
-    ticket = read_ticket(form.ticket.data, link.wave.id)
+    ticket = read_ticket(form.ticket.data, link.wave_id)
     if ticket is None or form.csrf_token.errors:
         # An old page (its session cookie gone) or a forged one: show it again with every answer kept.
-        form.ticket.data = new_ticket(link.wave.id)
         return _form_page(link, form, new_cookie, expired=True, status=400)
-    outcome = check_repeat(link, ticket, device)
+    outcome = check_repeat(link, ticket, device, new_device=new_cookie is not None)
     if outcome is None and not valid:
         return _form_page(link, form, new_cookie, status=422)
     if outcome is None:
@@ -117,23 +118,47 @@ def questionnaire(token: str):
             device=device,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
+            new_device=new_cookie is not None,
         )
-        outcome = submit(submission, Rules.from_config(current_app.config))
+        outcome = store(submission, Rules.from_config(current_app.config))
     template = "survey/already.html" if outcome is Outcome.DEVICE_DONE else "survey/thanks.html"
     return _page(template, link, new_cookie)
 
 
-def _form_page(link: Link, form: ResidentForm, new_cookie: str | None, expired: bool = False, status: int = 200):
+def _form_page(
+    link: Link, form: ResidentForm | None, new_cookie: str | None, expired: bool = False, status: int = 200
+):
+    """The questionnaire: blank (`form` None) or as posted, with its errors or the expired notice.
+
+    A blank page needs no form object: its questions come from `blank_questions`. A fresh ticket
+    goes with a blank or expired page; a page shown again for its errors keeps its ticket, so that
+    a second tap of 提交 is the same submission.
+    """
     html = render(
         "survey/form.html",
         link=link,
         form=form,
-        spec=form.spec,
-        errors=form.answer_errors() if status == 422 else [],
+        spec=link.spec,
+        questions=blank_questions(link.spec) if form is None else None,
+        csrf_token=generate_csrf(),
+        ticket=form.ticket.data if form is not None and not expired else new_ticket(link.wave_id),
+        errors=form.answer_errors() if form is not None and status == 422 else [],
         expired=expired,
         action=url_for("survey.questionnaire", token=request.view_args["token"], **_lang_args()),
     )
     return _with_device_cookie(FlaskResponse(html, status), new_cookie)
+
+
+def blank_questions(spec: QuestionnaireSpec) -> Markup:
+    """The questions of a blank form, rendered once per questionnaire and language in each process:
+    the same for every resident, and the largest part of the page's rendering time."""
+    cache = current_app.extensions.setdefault("survey_blank_questions", {})
+    key = (spec.slug, spec.version, _lang())
+    html = cache.get(key)
+    if html is None:
+        blank = form_class(spec)(formdata=None, meta={"csrf": False})
+        html = cache[key] = Markup(render("survey/_questions.html", spec=spec, form=blank))
+    return html
 
 
 def _page(template: str, link: Link, new_cookie: str | None):
@@ -169,6 +194,7 @@ _MESSAGES = {
     413: (_("内容过多"), _("提交的内容超过了上限。请返回上一页，删减文字后再提交。")),
     429: (_("提交过于频繁"), _("请稍等几分钟后再试。您填写的答案仍在上一页中。")),
     500: (_("出了点问题"), _("服务器暂时出错，请稍后再试。我们已记录此错误。")),
+    503: (_("系统正忙"), _("请稍等片刻，再点一次“提交”。您的答案不会重复保存。")),
 }
 
 
@@ -187,11 +213,13 @@ def _domain_error(error: PinganError):
 
 def _http_error(error: HTTPException):
     status = error.code or 500
-    return _error_page(status if status in _MESSAGES else 400 if status < 500 else 500, status)
+    html, status = _error_page(status if status in _MESSAGES else 400 if status < 500 else 500, status)
+    # The exception's own headers stay: Allow on a 405 (RFC 9110), Retry-After on a 429.
+    return html, status, [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
 
 
 # By status code, not only by HTTPException: the app's own handlers are registered per code,
 # and Flask prefers a handler for the exact code over a blueprint's handler for the class.
 bp.register_error_handler(HTTPException, _http_error)
-for _status in (400, 403, 404, 405, 410, 413, 429, 500):
+for _status in (400, 403, 404, 405, 410, 413, 429, 500, 503):
     bp.register_error_handler(_status, _http_error)

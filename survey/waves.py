@@ -101,9 +101,30 @@ def transition(wave: Wave, action: str) -> Wave:
     before = wave_state(wave)
     wave.status = target
     setattr(wave, stamp, utcnow())
-    audit.record(f"wave.{action}", "wave", wave.slug, before, wave_state(wave))
+    after = wave_state(wave)
+    if action == "publish":
+        after["resident_hashes_cleared"] = clear_resident_hashes(wave)
+    audit.record(f"wave.{action}", "wave", wave.slug, before, after)
     db.session.commit()
     return wave
+
+
+def clear_resident_hashes(wave: Wave) -> int:
+    """Forget the keyed hashes of the residents' device, address and browser (PIPL: keep no more
+    than the purpose needs). They serve the intake's checks (one answer per phone, bursts) and
+    the review while the wave is open or closed; a published wave needs neither. The flags they
+    raised stay. Returns the number of responses cleared."""
+    from sqlalchemy import or_, update
+
+    from models import Response
+
+    result = db.session.execute(
+        update(Response)
+        .where(Response.wave_id == wave.id)
+        .where(or_(Response.device_hash.is_not(None), Response.ip_hash.is_not(None), Response.ua_hash.is_not(None)))
+        .values(device_hash=None, ip_hash=None, ua_hash=None)
+    )
+    return result.rowcount
 
 
 def previous_wave(wave: Wave) -> Wave | None:

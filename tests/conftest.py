@@ -12,13 +12,16 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from app import create_app, database_url
 from extensions import db
 
+T = TypeVar("T")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 DATA = Path(__file__).parent / "data"
 
@@ -57,6 +60,28 @@ def database_template(tmp_path_factory) -> str:
     template = tmp_path_factory.mktemp("db") / "template.db"
     _migrate(f"sqlite:///{template}", instance)
     return str(template)
+
+
+def built_once(database_template: str, tmp_path_factory, name: str, build: Callable[[Flask], T]) -> tuple[Path, T] | None:
+    """For a session fixture: on SQLite, a copy of the migrated template with `build(app)` run on
+    it once, and what `build` returned (each test copies the file, see `use_built`); None on
+    PostgreSQL, where every test builds its data in its freshly truncated database."""
+    if TEST_DATABASE_URL:
+        return None
+    path = tmp_path_factory.mktemp(name) / f"{name}.db"
+    shutil.copyfile(database_template, path)
+    app = create_app(_config(f"sqlite:///{path}", tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        result = build(app)
+        db.session.remove()
+        db.engine.dispose()
+    return path, result
+
+
+def use_built(template: tuple[Path, T] | None, database: str) -> None:
+    """Put a `built_once` database in place of this test's empty one (SQLite only)."""
+    if template is not None:
+        shutil.copyfile(template[0], database.removeprefix("sqlite:///"))
 
 
 @pytest.fixture

@@ -68,3 +68,25 @@ def test_the_forwarded_client_ip_is_used_only_behind_a_configured_proxy(make_app
 
     app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert seen == [expected]
+
+
+def test_an_unreachable_database_is_a_503_that_says_try_again(make_app, monkeypatch):
+    """A PostgreSQL restart or failover: residents and the office get a 503 page in Chinese with
+    Retry-After (their retry stores once), the API a JSON 503, never a 500 with a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    import survey.views
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    app = make_app()
+    monkeypatch.setattr(survey.views, "read_token", down)
+    app.add_url_rule("/api/v1/down-test", "down_test", down)
+    client = app.test_client()
+    resident = client.get("/s/anything")
+    assert resident.status_code == 503 and resident.headers["Retry-After"] == "5"
+    page = resident.get_data(as_text=True)
+    assert "系统正忙" in page and "不会重复保存" in page and "Traceback" not in page
+    api = client.get("/api/v1/down-test")
+    assert api.status_code == 503 and api.json["error"]["code"] == "503"

@@ -8,7 +8,6 @@ as an office would, it gives ranked peer groups, units under min_n, and 重点�
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,9 @@ from sqlalchemy import select
 
 from flask.testing import FlaskClient
 
-from app import create_app
 from extensions import db
 from models import User, Wave
-from tests.conftest import TEST_DATABASE_URL, _config, csrf_token
+from tests.conftest import built_once, csrf_token, use_built
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "analysis"
 PASSWORD = "correct-horse-battery"
@@ -88,26 +86,15 @@ def isolated(app):
 
 
 @pytest.fixture(scope="session")
-def city_template(database_template, tmp_path_factory) -> Path | None:
-    """On SQLite, the migrated database with the reference city loaded once, copied for each test
-    (None on PostgreSQL, where every test loads the city into its freshly truncated database)."""
-    if TEST_DATABASE_URL:
-        return None
-    path = tmp_path_factory.mktemp("city") / "city.db"
-    shutil.copyfile(database_template, path)
-    app = create_app(_config(f"sqlite:///{path}", tmp_path_factory.mktemp("instance")))
-    with app.app_context():
-        reference_city(app.test_cli_runner())
-        db.session.remove()
-        db.engine.dispose()
-    return path
+def city_template(database_template, tmp_path_factory):
+    """The reference city loaded once on SQLite (see tests.conftest.built_once)."""
+    return built_once(database_template, tmp_path_factory, "city", lambda app: reference_city(app.test_cli_runner()))
 
 
 @pytest.fixture
 def city(city_template, database, make_app):
     """An app (inside its app context) on this test's own copy of the reference city."""
-    if city_template is not None:
-        shutil.copyfile(city_template, database.removeprefix("sqlite:///"))
+    use_built(city_template, database)
     app = isolated(make_app())
     with app.app_context():
         if city_template is None:

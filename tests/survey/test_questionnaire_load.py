@@ -68,6 +68,10 @@ def test_replacing_an_unused_version(runner, tmp_path):
         ("slug: safety", "slug: safety\nslug: again", "q.yaml:3:1", "键 “slug” 重复"),
         ("    text: 您的性别", "    text: [您的性别", "q.yaml:", "YAML 语法错误"),
         ("  - key: comment", "  - key: psu", "q.yaml:63:", "保留字段名"),
+        ("slug: safety", "? [1, 2]\n: x\nslug: safety", "q.yaml:2:3", "键必须是简单的文字"),
+        ("slug: safety", "slug: safety\x00", "q.yaml:2:13", "YAML 不允许的字符 (U+0000)"),
+        ("{code: E, label: 不安全, score: 0}", "{code: E, label: 不安全, score: .nan}", "q.yaml:13:", "有限的数字"),
+        ("version: 1", "version: 99999999999", "q.yaml:4:", "2147483647"),
     ],
 )
 def test_rejects_bad_questionnaires_with_line_numbers(runner, tmp_path, old, new, where, words):

@@ -69,6 +69,30 @@ def test_publish_needs_results(loaded):
     assert "已发布" in loaded.invoke(args=["wave", "publish", "w1"]).output
 
 
+def test_publishing_forgets_the_residents_keyed_hashes_but_keeps_their_flags(loaded):
+    from models import Response, Unit
+
+    create(loaded)
+    loaded.invoke(args=["wave", "open", "w1"])
+    wave = db.session.scalars(select(Wave)).one()
+    unit = db.session.scalars(select(Unit).where(Unit.code == "619900101")).first() or db.session.scalars(select(Unit)).first()
+    for i in range(3):
+        db.session.add(Response(wave_id=wave.id, unit_id=unit.id, response_key=f"r{i}", answers={}, flags=["burst"],
+                                review_status="flagged", device_hash=f"d{i}", ip_hash="i", ua_hash="u"))
+    db.session.commit()
+    loaded.invoke(args=["wave", "close", "w1"])
+    kept = db.session.execute(select(Response.device_hash, Response.ip_hash, Response.ua_hash)).all()
+    assert kept == [(f"d{i}", "i", "u") for i in range(3)]  # closed: the review may still need them
+    db.session.add(AnalysisResult(wave=wave, computed_by="test", weight_cap=5, n_responses=3, n_rejected=0, payload={}))
+    db.session.commit()
+    assert loaded.invoke(args=["wave", "publish", "w1"]).exit_code == 0
+    db.session.expire_all()
+    rows = db.session.execute(select(Response.device_hash, Response.ip_hash, Response.ua_hash, Response.flags)).all()
+    assert rows == [(None, None, None, ["burst"])] * 3
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "wave.publish")).one()
+    assert entry.after["resident_hashes_cleared"] == 3
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

@@ -1,0 +1,51 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py "app:create_app()"`.
+
+Every setting can be overridden from the environment (GUNICORN_* below, or gunicorn's own
+GUNICORN_CMD_ARGS). Run `flask --app app db upgrade` before starting: the app never creates
+tables at import time, so workers cannot race each other over the schema.
+
+Behind nginx (see README, "Deployment"): nginx buffers slow phones on weak networks, so the
+workers only ever talk to nginx over loopback; set PROXY_COUNT=1 so that the rate limit and
+the integrity flags see the resident's address from X-Forwarded-For.
+"""
+
+import os
+
+_cores = os.cpu_count() or 1
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Threads let a worker overlap its waits on PostgreSQL (a submission makes a handful of round
+# trips); processes use the cores. On 2 cores, 4 × 4 and 2 × 8 measured the same within noise,
+# 4 × 2 and 6 × 1 worse (bench/load.py; docs/performance.md).
+workers = int(os.environ.get("GUNICORN_WORKERS", 2 * _cores))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+worker_class = "gthread"
+# Import the app once in the master: workers fork from it (less memory, fast restarts of a killed
+# worker). Database connections are opened lazily in each worker, never shared across a fork.
+preload_app = True
+keepalive = 5  # seconds; for clients that keep connections open (nginx as configured in the README does not)
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 20
+# Recycle workers now and then, so that a slow leak anywhere cannot grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
+max_requests_jitter = max_requests // 10
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None  # "-" for stdout; nginx usually logs instead
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# gunicorn 27's control socket is one path per user (~/.gunicorn/gunicorn.ctl): two servers on a
+# host would take it from each other. Nothing here uses it.
+control_socket_disable = True
+# Residents' requests are small: refuse absurd header blocks before Flask sees them.
+limit_request_line = 4094
+limit_request_fields = 60
+limit_request_field_size = 8190
+
+
+def post_fork(server, worker):
+    """Drop any database connection the master opened while preloading: a connection
+    shared by two processes corrupts both."""
+    app = server.app.wsgi()
+    sqlalchemy = app.extensions.get("sqlalchemy")
+    if sqlalchemy is not None:
+        with app.app_context():
+            sqlalchemy.engine.dispose(close=False)
