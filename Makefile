@@ -36,8 +36,10 @@ serve:
 	@echo "平安测评: http://$(HOST):$(PORT)/  (管理后台 /admin/)"
 	GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_ACCESSLOG=- $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app()"
 
+# `make test TEST_DATABASE_URL=…` exports the variable to every recipe: the SQLite pass must unset it.
 test: install
-	$(PY) -m pytest
+	@echo "== on SQLite"
+	env -u TEST_DATABASE_URL $(PY) -m pytest
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
 		echo "== again on $(TEST_DATABASE_URL)"; \
 		TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest; \
