@@ -84,17 +84,22 @@ def use_built(template: tuple[Path, T] | None, database: str) -> None:
         shutil.copyfile(template[0], database.removeprefix("sqlite:///"))
 
 
+def truncate_all(url: str) -> None:
+    """Empty every table of the PostgreSQL database at `url` (the schema and its version stay)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+        ).scalars().all()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture
 def database(database_template, tmp_path) -> str:
     """A URL to an empty, migrated database of its own for this test."""
     if TEST_DATABASE_URL:
-        engine = create_engine(database_template)
-        with engine.begin() as conn:
-            tables = conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-            ).scalars().all()
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        truncate_all(database_template)
         return database_template
     path = tmp_path / "test.db"
     shutil.copyfile(database_template, path)

@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from extensions import db
+from tests.browser.server import DOCS, chromium, needs_chromium, serve
 from tests.survey.helpers import setup_wave
 from tests.survey.resident import ANSWERS, VILLAGE, link, responses, unit
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-class QuietHandler(WSGIRequestHandler):
-    def log(self, *args, **kwargs) -> None:  # keep the test output for the test
-        pass
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -40,29 +27,18 @@ def server(make_app):
     app = make_app(SPEEDER_SECONDS=0)
     with app.app_context():
         setup_wave(app.test_cli_runner())
-        httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
         try:
-            yield f"http://127.0.0.1:{httpd.server_port}"
+            with serve(app) as url:
+                yield url
         finally:
-            httpd.shutdown()
-            httpd.server_close()
-            thread.join(timeout=10)
             db.session.remove()
             db.engine.dispose()
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def phone(browser):

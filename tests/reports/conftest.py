@@ -15,11 +15,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app import create_app
 from extensions import db
-from tests.conftest import TEST_DATABASE_URL, _config
+from tests.conftest import TEST_DATABASE_URL, _config, truncate_all
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "analysis"
 OFFICE = "安澜市社会治安综合治理委员会办公室"
@@ -32,22 +31,12 @@ def invoke(runner, *args: str):
     return result
 
 
-def _truncate(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        tables = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-        ).scalars().all()
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def module_app(database_template, tmp_path_factory):
     """An app, inside its app context, on an empty migrated database of this module's own."""
     instance = tmp_path_factory.mktemp("instance")
     if TEST_DATABASE_URL:
-        _truncate(database_template)
+        truncate_all(database_template)
         url = database_template
     else:
         path = tmp_path_factory.mktemp("db") / "reports.db"
