@@ -34,6 +34,15 @@ class NotFound(PinganError):
         super().__init__(message, code)
 
 
+class Forbidden(PinganError):
+    """The account may see the target but not do this to it (HTTP 403); see policy.require."""
+
+    status = 403
+
+    def __init__(self, message: str = "您没有权限执行此操作", code: str = "forbidden") -> None:
+        super().__init__(message, code)
+
+
 class Conflict(PinganError):
     status = 409
 

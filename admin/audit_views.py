@@ -1,8 +1,9 @@
-"""The audit log (admin only)."""
+"""The audit log (admin only; a scoped admin reads its subtree's entries, admin.auditlog)."""
 
 from __future__ import annotations
 
 from flask import render_template, request
+from flask_login import current_user
 
 from admin import bp
 from admin.access import permission_required
@@ -18,4 +19,4 @@ def audit_log():
         entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
         actor=args.get("actor") or None, action=args.get("action") or None,
     )
-    return render_template("admin/audit.html", page=audit_page(filters, args.get("page", 1, type=int)), filters=filters)
+    return render_template("admin/audit.html", page=audit_page(current_user, filters, args.get("page", 1, type=int)), filters=filters)

@@ -1,4 +1,8 @@
-"""Reading the audit log (admin only): newest first, filterable by entity, id, actor and action."""
+"""Reading the audit log (admin only): newest first, filterable by entity, id, actor and action.
+
+An admin scoped to a county reads the entries about its own subtree only (policy.audit_clause:
+units, waves, cases, responses, accounts and tokens inside it); entries about nothing in the
+tree — questionnaires, unscoped accounts — only an unscoped admin reads."""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+import policy
 from extensions import db
-from models import AuditEntry
+from models import AuditEntry, User
 
 PAGE_SIZE = 50
 
@@ -29,7 +34,8 @@ class AuditPage:
     entities: list[str]
 
 
-def _where(query, f: AuditFilter):
+def _where(query, f: AuditFilter, account: User):
+    query = query.where(policy.audit_clause(account))
     if f.entity:
         query = query.where(AuditEntry.entity == f.entity)
     if f.entity_id:
@@ -41,14 +47,18 @@ def _where(query, f: AuditFilter):
     return query
 
 
-def audit_page(f: AuditFilter, page: int = 1) -> AuditPage:
-    total = db.session.scalar(_where(select(func.count()).select_from(AuditEntry), f))
+def audit_page(account: User, f: AuditFilter, page: int = 1) -> AuditPage:
+    """One page of the entries `account` may read (policy.require it holds audit.read)."""
+    policy.require(account, "audit.read")
+    total = db.session.scalar(_where(select(func.count()).select_from(AuditEntry), f, account))
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
     entries = list(
         db.session.scalars(
-            _where(select(AuditEntry), f).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+            _where(select(AuditEntry), f, account).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         )
     )
-    entities = list(db.session.scalars(select(AuditEntry.entity).distinct().order_by(AuditEntry.entity)))
+    entities = list(db.session.scalars(
+        select(AuditEntry.entity).where(policy.audit_clause(account)).distinct().order_by(AuditEntry.entity)
+    ))
     return AuditPage(entries, total, page, pages, entities)

@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import joinedload
 
 import audit
-from admin.access import check_unit, sees_unit, sees_wave, unit_clause
+from policy import check_case, sees_unit, sees_wave, unit_clause, wave_clause
 from admin.errors import FieldError
 from analysis import InterviewEntry, UnitResult, WaveResult
 from errors import Conflict
@@ -139,12 +138,8 @@ def case_state(case: InterviewCase) -> dict:
 
 
 def get_case(user: User, case_id: int) -> InterviewCase:
-    """The case, or 404 when it does not exist or its unit lies outside the account's scope."""
-    case = db.session.get(InterviewCase, case_id)
-    if case is None:
-        abort(404)
-    check_unit(user, case.unit)
-    return case
+    """The case, or 404 unless both its unit and its wave are visible to the account (policy)."""
+    return check_case(user, db.session.get(InterviewCase, case_id))
 
 
 @dataclass(frozen=True)
@@ -160,7 +155,7 @@ def list_cases(user: User, filters: CaseFilter = CaseFilter(), on: date | None =
         select(InterviewCase)
         .join(Unit, InterviewCase.unit_id == Unit.id)
         .join(Wave, InterviewCase.wave_id == Wave.id)
-        .where(unit_clause(user))
+        .where(unit_clause(user), wave_clause(user))
         .options(joinedload(InterviewCase.unit).joinedload(Unit.parent), joinedload(InterviewCase.wave))
         .order_by(Wave.period_start.desc(), Wave.slug, KIND_ORDER, Unit.path)
     )

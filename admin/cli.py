@@ -23,9 +23,12 @@ def create(
     username: str | None, username_option: str | None, role: str, scope_code: str | None,
     display_name: str | None, password: str | None,
 ) -> None:
-    """Create an office account (the password is shown once when generated)."""
+    """Create an office account (the password is shown once when generated). The command line
+    acts as the system (policy.SYSTEM), which may create any account."""
+    import policy
     from admin.accounts import create_user, new_password
 
+    policy.require(policy.SYSTEM, "users.manage")
     username = username or username_option or (f"{role}-{scope_code}" if scope_code else role)
     chosen = password or new_password()
     user = create_user(username, chosen, role, scope_code, display_name)

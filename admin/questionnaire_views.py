@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from admin import bp, questionnaires
 from admin.access import permission_required
@@ -21,7 +22,8 @@ def questionnaires_list():
 @bp.route("/questionnaires/upload", methods=["GET", "POST"])
 @permission_required("questionnaires.manage")
 def questionnaire_upload():
-    """Load a questionnaire YAML; a bad file is named with its line and column."""
+    """Load a questionnaire YAML; a bad file is named with its line and column. Questionnaires
+    are shared by every scope: only an unscoped admin loads them (policy.GLOBAL_VERBS)."""
     form = QuestionnaireUploadForm()
     outcome = None
     if form.is_submitted():
@@ -39,7 +41,7 @@ def questionnaire_upload():
 def questionnaire(questionnaire_slug: str, version: int):
     found = questionnaires.get_version(questionnaire_slug, version)
     return render_template(
-        "admin/questionnaire.html", version=found, spec=found.to_spec(), waves=questionnaires.waves_using(found)
+        "admin/questionnaire.html", version=found, spec=found.to_spec(), waves=questionnaires.waves_using(current_user, found)
     )
 
 

@@ -7,15 +7,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
-from flask import abort, current_app, request, url_for
+from flask import current_app, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+import policy
 from admin.uploads import saved, values_in_range
-from errors import FileProblem
+from errors import FileProblem, NotFound
 from extensions import db
-from models import Questionnaire, QuestionnaireVersion, Unit, Wave
+from models import Questionnaire, QuestionnaireVersion, Unit, User, Wave
 from survey.forms import form_class
 from survey.links import Place
 from survey.questionnaires import load_questionnaire
@@ -63,12 +64,15 @@ def get_version(slug: str, version: int) -> QuestionnaireVersion:
         .where(Questionnaire.slug == slug, QuestionnaireVersion.version == version)
     )
     if found is None:
-        abort(404)
+        raise NotFound(f"问卷 “{slug}” 第 {version} 版不存在")
     return found
 
 
-def waves_using(version: QuestionnaireVersion) -> list[Wave]:
-    return list(db.session.scalars(select(Wave).where(Wave.questionnaire_version_id == version.id).order_by(Wave.period_start.desc())))
+def waves_using(user: User, version: QuestionnaireVersion) -> list[Wave]:
+    """The waves of this version that the account can see (policy.wave_clause): never another county's."""
+    return list(db.session.scalars(
+        select(Wave).where(Wave.questionnaire_version_id == version.id, policy.wave_clause(user)).order_by(Wave.period_start.desc())
+    ))
 
 
 def preview_html(version: QuestionnaireVersion) -> str:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort
 from sqlalchemy import select
 
-from admin.access import unit_clause
+import policy
 from admin.cases import wave_cases
 from admin.waves import covers_wave, period_label
 from analysis import InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
+from errors import NotFound
 from extensions import db
 from models import AnalysisResult, InterviewCase, Unit, User, Wave
 from models.units import KIND_LABELS
@@ -81,10 +81,10 @@ def scoped_result(result: WaveResult, user: User) -> WaveResult:
     """The result restricted to the units the account can see (the whole result for a full scope)."""
     if user.scope is None:
         return result
-    visible = set(db.session.scalars(select(Unit.code).where(unit_clause(user))))
+    visible = set(db.session.scalars(select(Unit.code).where(policy.unit_clause(user))))
     units = tuple(u for u in result.units if u.code in visible)
     if not units:
-        abort(404)
+        raise NotFound("此次调查没有您管辖范围内的单位")
     return WaveResult(
         units=units,
         interview_list=tuple(e for e in result.interview_list if e.code in visible),
@@ -186,8 +186,7 @@ def charts(view: ResultsView) -> list:
 def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:
     """Re-run the analysis of the whole wave (survey.results.run_analysis); 403 unless the wave
     lies within the account's scope, since the stored results of every unit are replaced."""
-    if not covers_wave(user, wave):
-        abort(403)
+    policy.require(user, "analysis.run", wave)
     return run_analysis(wave, weight_cap)
 
 
@@ -197,7 +196,7 @@ def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
 
     stored = stored_result(wave)
     if stored is None:
-        abort(404)
+        raise NotFound(f"调查 “{wave.slug}” 还没有分析结果")
     result = scoped_result(WaveResult.from_dict(stored.payload), user)
     title = f"{result.root.name}{period_label(wave)}公众安全感测评结果"
     name = f"{wave.slug}-results.xlsx" if covers_wave(user, wave) else f"{wave.slug}-{result.root.code}-results.xlsx"

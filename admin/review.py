@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 import audit
-from admin.access import check_unit, unit_clause
+import policy
 from admin.errors import FieldError
 from analysis.spec import QuestionnaireSpec
-from errors import Conflict
+from errors import Conflict, NotFound
+from policy import unit_clause
 from extensions import db
 from models import Response, Unit, User, Wave
 from models.responses import FLAG_LABELS
@@ -70,12 +70,11 @@ def review_queue(wave: Wave, user: User, queue: str = "flagged", page: int = 1) 
 
 
 def get_response(user: User, wave: Wave, response_id: int) -> Response:
-    """A response of this wave within the account's scope; 404 otherwise."""
+    """A response of this wave within the account's scope (its unit and its wave); 404 otherwise."""
     response = db.session.get(Response, response_id)
     if response is None or response.wave_id != wave.id:
-        abort(404)
-    check_unit(user, response.unit)
-    return response
+        raise NotFound(f"答卷 {response_id} 不存在")
+    return policy.require(user, "read", response)
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,7 @@ def flag_labels(flags: list[str]) -> list[str]:
 
 def decide(response: Response, decision: str, reason: str | None, reviewer: User) -> Response:
     """Accept or reject a flagged response with a reason; audited."""
+    policy.require(reviewer, "responses.review", response)
     if decision not in DECISIONS:
         raise FieldError("decision", "请选择采纳或剔除")
     reason = (reason or "").strip()

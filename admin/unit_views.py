@@ -24,7 +24,7 @@ def units_import():
     form = UnitsImportForm()
     outcome = None
     if form.is_submitted():
-        outcome = attempt(form, lambda: units.import_uploads(form.units.data, form.population.data))
+        outcome = attempt(form, lambda: units.import_uploads(current_user, form.units.data, form.population.data))
         if outcome:
             flash(f"导入完成。{outcome.value}")
             return redirect(url_for("admin.units_tree"))

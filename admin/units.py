@@ -9,18 +9,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
-from admin.access import check_unit, unit_clause
+import policy
 from admin.uploads import saved, values_in_range
 from extensions import db
 from models import InterviewCase, Item, PopulationMargin, Unit, User, Wave
 from survey.units import ImportSummary, import_units
 
 
-def import_uploads(units_file: FileStorage, population_file: FileStorage | None) -> ImportSummary:
-    """Import an uploaded units.csv (and population.csv): all or nothing, FileProblem on a bad row."""
+def import_uploads(user: User, units_file: FileStorage, population_file: FileStorage | None) -> ImportSummary:
+    """Import an uploaded units.csv (and population.csv): all or nothing, FileProblem on a bad row.
+    A scoped admin imports and moves units inside its subtree only: every row's unit and its new
+    parent must lie there (policy, survey.units.import_units `scope`)."""
+    policy.require(user, "units.manage")
     with saved((units_file, "units.csv"), (population_file, "population.csv")) as (units_path, population_path):
         with values_in_range():
-            return import_units(units_path, population_path)
+            return import_units(units_path, population_path, scope=user.scope)
 
 
 @dataclass
@@ -37,7 +40,7 @@ class Node:
 def tree(user: User) -> list[Node]:
     """The account's units as a forest (one root per top unit), children in code order, each
     with its population (the total of its first margin dimension, if it has margins)."""
-    units = list(db.session.scalars(select(Unit).where(unit_clause(user)).order_by(Unit.path)))
+    units = list(db.session.scalars(select(Unit).where(policy.unit_clause(user)).order_by(Unit.path)))
     totals = _populations([u.id for u in units])
     nodes = {u.id: Node(u, totals.get(u.id)) for u in units}
     roots = []
@@ -94,7 +97,7 @@ def _dimension_labels(dimension: str) -> tuple[str, dict[str, str]]:
 
 
 def get_unit(user: User, code: str) -> Unit:
-    return check_unit(user, db.session.scalar(select(Unit).where(Unit.code == code)))
+    return policy.find_unit(user, code)
 
 
 def unit_detail(user: User, code: str) -> UnitDetail:
@@ -115,11 +118,12 @@ def unit_detail(user: User, code: str) -> UnitDetail:
         dimensions.append(Dimension(name, title, total, rows))
     waves = [
         w for w in db.session.scalars(select(Wave).order_by(Wave.period_start.desc()))
-        if unit.is_within(w.scope)
+        if unit.is_within(w.scope) and policy.sees_wave(user, w)
     ]
-    cases = list(
-        db.session.scalars(
+    cases = [
+        c for c in db.session.scalars(
             select(InterviewCase).join(Wave).where(InterviewCase.unit_id == unit.id).order_by(Wave.period_start.desc())
         )
-    )
+        if policy.sees_case(user, c)
+    ]
     return UnitDetail(unit, ancestors, list(unit.children), dimensions, waves, cases)

@@ -1,4 +1,5 @@
-"""Accounts (admin only): the list, a new account, deactivating, reactivating, unlocking, a new password."""
+"""Accounts (admin only): the list, a new account, deactivating, reactivating, unlocking, a new password.
+A scoped admin manages the accounts inside its scope only (admin.users, policy)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from errors import PinganError
 
 
 def _users_page(error=None, status=200):
-    return render_template("admin/users.html", users=users.list_users(), form=ActionForm(), error=error), status
+    return render_template("admin/users.html", users=users.list_users(current_user), form=ActionForm(), error=error), status
 
 
 @bp.get("/users")
@@ -26,10 +27,11 @@ def users_list():
 @permission_required("users.manage")
 def user_new():
     form = UserForm()
-    form.scope.choices = choices([("", "全部单位(不限)"), *users.scope_choices()])
+    unlimited = ("", "全部单位(不限)") if current_user.scope is None else ("", "请选择所辖单位")
+    form.scope.choices = choices([unlimited, *users.scope_choices(current_user)])
     outcome = None
     if form.is_submitted():
-        outcome = attempt(form, lambda: users.create(form.username.data, form.role.data, form.scope.data, form.display_name.data))
+        outcome = attempt(form, lambda: users.create(current_user, form.username.data, form.role.data, form.scope.data, form.display_name.data))
         if outcome:
             user, password = outcome.value
             # Shown once, in this response only: never put in a flash message or the session.
@@ -39,7 +41,7 @@ def user_new():
 
 
 def _account_action(user_id: int, change, done: str):
-    user = users.get_user(user_id)
+    user = users.get_user(current_user, user_id)
     if not ActionForm().validate():
         abort(400)
     try:
@@ -72,7 +74,7 @@ def user_unlock(user_id: int):
 @permission_required("users.manage")
 def user_password(user_id: int):
     """A new random password, shown once."""
-    user = users.get_user(user_id)
+    user = users.get_user(current_user, user_id)
     if not ActionForm().validate():
         abort(400)
     return render_template("admin/user_created.html", user=user, password=users.reset_password(user), reset=True)

@@ -1,38 +1,61 @@
 """Managing office accounts from the console (admin only): list, create, deactivate and
-reactivate, unlock, and a new password. Accounts are never deleted; every change is audited."""
+reactivate, unlock, and a new password. Accounts are never deleted; every change is audited.
+
+An admin scoped to a county is that county's admin (policy): it lists and changes only the
+accounts whose scope lies inside its own — an unscoped account lies outside every scoped admin
+and answers 404 — and creates accounts only with a non-empty scope inside its own."""
 
 from __future__ import annotations
 
-from flask import abort
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 import audit
+import policy
 from admin.accounts import create_user, new_password
 from admin.errors import FieldError
-from errors import Conflict
+from errors import Conflict, NotFound
 from extensions import db
 from models import Unit, User
 
 
-def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.active.desc(), User.role, User.username)))
+def list_users(by: User) -> list[User]:
+    """The accounts `by` manages: all of them for an unscoped admin, else those scoped inside its scope."""
+    policy.require(by, "users.manage")
+    return list(db.session.scalars(
+        select(User).where(policy.user_clause(by)).order_by(User.active.desc(), User.role, User.username)
+    ))
 
 
-def get_user(user_id: int) -> User:
+def get_user(by: User, user_id: int) -> User:
+    """The account, if `by` may manage it; NotFound when it does not exist or lies outside."""
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404)
-    return user
+        raise NotFound("账号不存在")
+    return policy.require(by, "users.manage", user)
 
 
-def scope_choices() -> list[tuple[str, str]]:
-    units = db.session.scalars(select(Unit).where(Unit.kind.in_(("city", "county", "town"))).order_by(Unit.path))
-    return [(u.code, ("\u3000" * u.depth) + f"{u.name}({u.code})") for u in units]
+def scope_choices(by: User) -> list[tuple[str, str]]:
+    units = db.session.scalars(
+        select(Unit).where(Unit.kind.in_(("city", "county", "town")), policy.unit_clause(by)).order_by(Unit.path)
+    )
+    top = by.scope.depth if by.scope is not None else 0
+    return [(u.code, ("\u3000" * (u.depth - top)) + f"{u.name}({u.code})") for u in units]
 
 
-def create(username: str, role: str, scope_code: str | None, display_name: str | None) -> tuple[User, str]:
+def check_grant(by: User, role: str, scope_code: str | None) -> None:
+    """FieldError unless `by` may create an account of `role` over `scope_code` (policy: a scoped
+    admin grants only non-empty scopes inside its own; a unit outside is named as unknown)."""
+    scope = db.session.scalar(select(Unit).where(Unit.code == scope_code)) if scope_code else None
+    if scope_code and (scope is None or not policy.visible(by, scope)):
+        raise FieldError("scope", "请选择您管辖范围内的单位")
+    if not policy.can(by, "users.manage", User(role=role, scope=scope)):
+        raise FieldError("scope", "请选择您管辖范围内的单位:您只能创建管辖范围内的账号,所辖单位不能为空(全部单位)")
+
+
+def create(by: User, username: str, role: str, scope_code: str | None, display_name: str | None) -> tuple[User, str]:
     """A new account with a generated password, shown once to the admin."""
+    check_grant(by, role, scope_code or None)
     password = new_password()
     try:
         user = create_user(username.strip(), password, role, scope_code or None, (display_name or "").strip() or None)

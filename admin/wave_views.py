@@ -6,7 +6,8 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_login import current_user
 
 from admin import bp, waves
-from admin.access import manages_wave, permission_required
+from admin.access import permission_required
+from policy import manages_wave
 from admin.formflow import attempt
 from admin.forms import ActionForm, WaveForm, choices
 from errors import PinganError

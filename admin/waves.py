@@ -15,9 +15,10 @@ from pathlib import Path
 from flask import abort
 from sqlalchemy import select
 
-from admin.access import check_unit, check_wave, manages_wave, sees_wave, unit_clause
+import policy
 from admin.errors import FieldError
-from errors import PinganError
+from errors import Forbidden, PinganError
+from policy import check_unit, check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
 from reports.cells import safe_cell, safe_dict
@@ -78,6 +79,11 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
         raise FieldError("scope", "请选择您管辖范围内的单位")
     if scope.kind not in SCOPE_KINDS:
         raise FieldError("scope", "调查范围应为市、县(区)或乡镇(街道)")
+    taken = db.session.scalar(select(Wave).where(Wave.slug == slug))
+    if taken is not None and not sees_wave(user, taken):
+        # Slugs are unique over the whole tree; one taken outside the account's view is refused
+        # without saying that it exists (a "已存在" would tell a county what others run).
+        raise FieldError("slug", "调查标识不可用,请换一个")
     try:
         return create_wave(slug, questionnaire, scope_code, period, series or None, target_n)
     except PinganError as e:
@@ -90,8 +96,7 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
 
 def change_status(user: User, wave: Wave, action: str) -> Wave:
     """Open, close or publish; 403 unless the whole wave lies within the account's scope."""
-    if not manages_wave(user, wave):
-        abort(403)
+    policy.require(user, "waves.manage", wave)
     return transition(wave, action)
 
 
@@ -166,7 +171,7 @@ def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
     if kind not in KINDS:
         abort(404)
     if not covers_wave(user, wave):
-        abort(403)
+        raise Forbidden("此报告涵盖您管辖范围以外的单位")
     return build_report(wave, kind), report_filename(wave, kind)
 
 

@@ -1,7 +1,7 @@
 """The read API (/api/v1): waves, results per unit, interview lists and 约谈 cases as JSON.
 
 Every route but the OpenAPI document needs `Authorization: Bearer <token>`, a personal
-token made on /admin/tokens; it acts with its owner's role and scope (`admin.access`), so a
+token made on /admin/tokens; it acts with its owner's role and scope (`policy`, the one access policy), so a
 county's token sees its own subtree only. Read-only, so the blueprint is exempt from CSRF
 (there is no cookie session to ride on: the token travels in a header). Rate-limited per token
 (API_RATE_LIMIT), per client IP for requests without a valid token.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request
 
-from admin.access import can
-from errors import PinganError
+from errors import Forbidden, PinganError
+from policy import can
 from extensions import hashed_remote_address, limiter
 from models import ApiToken, User
 
@@ -73,7 +73,7 @@ def authenticate() -> None:
     if token is None:
         raise Unauthorized("API 令牌无效、已吊销,或其账号已停用", "token_invalid")
     if not can(token.user, "read"):
-        raise PinganError("此令牌所属账号没有读取数据的权限", code="forbidden", status=403)
+        raise Forbidden("此令牌所属账号没有读取数据的权限")
     from api.tokens import touch
 
     touch(token)

@@ -1,6 +1,6 @@
 """What a token's account may read, as small named queries.
 
-Who sees what is decided in `admin.access` (the one source of truth): a wave is visible
+Who sees what is decided in `policy` (the one access policy of console, API and CLI): a wave is visible
 when `sees_wave`, a unit when `sees_unit` / `unit_clause`. Anything outside the account's
 scope is NotFound, worded as if it did not exist, so a token cannot learn what lies elsewhere.
 Results of a wave larger than the scope (a city-wide wave seen by a county) are cut down to
@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from admin.access import sees_unit, sees_wave, unit_clause
 from errors import Conflict, NotFound, PinganError
 from extensions import db
 from models import AnalysisResult, InterviewCase, Unit, User, Wave
 from models.interviews import CASE_STATUSES
+from policy import sees_case, sees_unit, sees_wave, unit_clause, wave_clause
 
 
 def visible_waves(user: User) -> list[Wave]:
@@ -105,7 +105,7 @@ def visible_cases(user: User, wave: Wave | None = None, status: str | None = Non
         select(InterviewCase)
         .join(Unit, InterviewCase.unit_id == Unit.id)
         .join(Wave, InterviewCase.wave_id == Wave.id)
-        .where(unit_clause(user))
+        .where(unit_clause(user), wave_clause(user))
         .order_by(Wave.period_start.desc(), Wave.slug, Unit.code)
     )
     if wave is not None:
@@ -114,11 +114,11 @@ def visible_cases(user: User, wave: Wave | None = None, status: str | None = Non
         if status not in CASE_STATUSES:
             raise PinganError(f"案件状态 “{status}” 无效,应为 {', '.join(CASE_STATUSES)} 之一", code="bad_status")
         query = query.where(InterviewCase.status == status)
-    return [case for case in db.session.scalars(query) if sees_wave(user, case.wave)]
+    return list(db.session.scalars(query))
 
 
 def visible_case(user: User, case_id: int) -> InterviewCase:
     case = db.session.get(InterviewCase, case_id)
-    if case is None or not sees_unit(user, case.unit) or not sees_wave(user, case.wave):
+    if case is None or not sees_case(user, case):
         raise NotFound(f"约谈案件 {case_id} 不存在")
     return case

@@ -24,5 +24,9 @@ class AuditEntry(db.Model):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict | None] = mapped_column(JSONType)
     after: Mapped[dict | None] = mapped_column(JSONType)
+    # The materialised path of the unit the entry is about (a unit, a wave's scope, a case's or a
+    # response's unit, an account's scope), filled by audit.record; None for what lies in no
+    # unit's subtree (questionnaires, unscoped accounts). A scoped admin reads its subtree only.
+    unit_path: Mapped[str | None] = mapped_column(String(1024), index=True)
 
     user = relationship("User")

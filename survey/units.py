@@ -154,13 +154,19 @@ def _parse_population(path: str | Path, known_units: set[str]) -> dict[str, list
     return cells
 
 
-def import_units(units_path: str | Path, population_path: str | Path | None = None) -> ImportSummary:
-    """Create or update units (and replace the margins of units in the population file)."""
+def import_units(units_path: str | Path, population_path: str | Path | None = None, scope: Unit | None = None) -> ImportSummary:
+    """Create or update units (and replace the margins of units in the population file).
+
+    `scope`: the acting account's scope unit (policy: an account scoped to a county imports and
+    moves units inside its subtree only); None for the whole tree (an unscoped admin, the CLI)."""
     rows = _parse_unit_rows(units_path)
     existing = {u.code: u for u in db.session.scalars(select(Unit))}
     stored = _existing_tree(existing)
+    known = set(stored)
+    if scope is not None:
+        known = _check_scope(rows, existing, scope)
     tree = _check_hierarchy(rows, stored)
-    population = _parse_population(population_path, set(tree)) if population_path else {}
+    population = _parse_population(population_path, known | {r.code for r in rows}) if population_path else {}
 
     summary = ImportSummary()
     try:
@@ -191,6 +197,29 @@ def import_units(units_path: str | Path, population_path: str | Path | None = No
         db.session.rollback()
         raise
     return summary
+
+
+def _check_scope(rows: list[UnitRow], existing: dict[str, Unit], scope: Unit) -> set[str]:
+    """Every row's unit and its new parent lie in `scope`'s subtree (checked before anything is
+    written); returns the codes of the stored units within it. A unit or parent outside is named
+    as one the account cannot use, never as existing elsewhere."""
+    inside = {code for code, u in existing.items() if u.is_within(scope)}
+    in_file = {r.code for r in rows}
+    for r in rows:
+        unit = existing.get(r.code)
+        if unit is not None and r.code not in inside:
+            raise r.row.problem("code", f"单位代码 “{r.code}” 不可用:只能导入或修改您管辖范围({scope.name})内的单位")
+        if r.code == scope.code:
+            if r.parent_code != (scope.parent.code if scope.parent else None):
+                raise r.row.problem("parent_code", f"不能移动您的管辖单位 “{scope.code}” 本身:单位只能在您的管辖范围内导入或移动")
+            continue
+        if r.parent_code is None:
+            raise r.row.problem("parent_code", f"请填写上级单位代码:只能在您管辖范围({scope.name})内导入单位")
+        if r.parent_code not in inside and r.parent_code not in in_file:
+            raise r.row.problem(
+                "parent_code", f"上级单位 “{r.parent_code}” 不存在,或不在您的管辖范围({scope.name})内:单位只能导入或移动到管辖范围内"
+            )
+    return inside
 
 
 def _depth(code: str, tree: dict[str, tuple[str, str | None]]) -> int:

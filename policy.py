@@ -1,0 +1,242 @@
+"""Who may do what, and over which units: the one access policy of the console, the API and the CLI.
+
+`can(account, verb, target)` answers; `require(account, verb, target)` raises a domain error:
+`NotFound` (404) when the target lies outside what the account may even see — worded as if it
+did not exist, so that an account cannot learn what exists elsewhere — and `Forbidden` (403)
+when it may see the target but not do `verb` to it. Views never decide access themselves.
+
+Roles (docs/security.md "One access policy"; DESIGN.md §6):
+- admin: everything within its scope — an admin scoped to a county is that county's admin;
+  only an unscoped admin manages what belongs to nobody's subtree (questionnaires, unscoped
+  accounts, audit entries that name no unit);
+- county: its own subtree — its units, its waves, its responses, results and cases;
+- office: the creation office — results, reports and the 约谈 cases;
+- analyst: read-only.
+
+The scope is checked for every verb. Targets: a Unit, a Wave, an InterviewCase, a Response, a
+User (an account; also a not yet stored one, for creating it), an AuditEntry, or None for the
+verb itself (the role alone; lists are then filtered by the clauses below). The command line
+acts as the system (`SYSTEM`), which may do everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy.orm import aliased
+
+from errors import Forbidden, NotFound
+from extensions import db
+from models import AuditEntry, InterviewCase, Response, Unit, User, Wave
+
+# role → the verbs it holds. A new role is one line here (and its name in models.accounts.ROLES).
+GRANTS: dict[str, frozenset[str]] = {
+    "admin": frozenset({
+        "read", "units.manage", "questionnaires.manage", "waves.manage", "responses.review",
+        "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens",
+    }),
+    "county": frozenset({"read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens"}),
+    "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),
+    "analyst": frozenset({"read", "api.tokens"}),
+}
+VERBS = frozenset().union(*GRANTS.values())
+# Verbs over things that belong to no unit's subtree: only an unscoped account holds them.
+GLOBAL_VERBS = frozenset({"questionnaires.manage"})
+
+
+class System:
+    """The command line: no account, every permission (`flask --app app user create …`)."""
+
+    is_authenticated = True
+    role = "system"
+    scope = None
+    id = None
+
+    def __repr__(self) -> str:
+        return "<System>"
+
+
+SYSTEM = System()
+
+
+def permissions() -> dict[str, frozenset[str]]:
+    """verb → the roles that hold it (the table the other way round)."""
+    return {verb: frozenset(role for role, verbs in GRANTS.items() if verb in verbs) for verb in sorted(VERBS)}
+
+
+def holds(account: Any, verb: str) -> bool:
+    """The role alone: whether the account's role holds `verb` at all."""
+    if verb not in VERBS:
+        raise ValueError(f"unknown verb {verb!r}")
+    if account is SYSTEM:
+        return True
+    return bool(account is not None and account.is_authenticated and verb in GRANTS.get(account.role, ()))
+
+
+# -- scope: what an account may see ----------------------------------------------------------
+
+
+def unit_clause(account: Any) -> ColumnElement[bool]:
+    """A WHERE clause on Unit selecting the units this account may see."""
+    return account.scope.subtree_clause() if account.scope is not None else true()
+
+
+def wave_clause(account: Any) -> ColumnElement[bool]:
+    """A WHERE clause on Wave selecting the waves this account may see (`sees_wave` in SQL)."""
+    scope = account.scope
+    if scope is None:
+        return true()
+    above = [code for code in scope.path.strip("/").split("/") if code]
+    unit = aliased(Unit)  # never correlated with a Unit of the enclosing query
+    inside = unit.path.startswith(scope.path, autoescape=True)
+    return Wave.scope_unit_id.in_(select(unit.id).where(or_(inside, unit.code.in_(above))).correlate(None))
+
+
+def sees_unit(account: Any, unit: Unit) -> bool:
+    return account.scope is None or unit.is_within(account.scope)
+
+
+def within(account: Any, unit: Unit | None) -> bool:
+    """The unit lies in the account's subtree; no unit (the whole tree) lies in none but the whole."""
+    if account.scope is None:
+        return True
+    return unit is not None and unit.is_within(account.scope)
+
+
+def sees_wave(account: Any, wave: Wave) -> bool:
+    """A wave is visible when it covers part of the account's subtree: one scoped inside it,
+    or one above it (a city-wide wave, of which a county account sees its own units)."""
+    if account.scope is None:
+        return True
+    return wave.scope.is_within(account.scope) or account.scope.is_within(wave.scope)
+
+
+def manages_wave(account: Any, wave: Wave) -> bool:
+    """Opening, closing and publishing a wave needs the whole of its scope within the account's."""
+    return can(account, "waves.manage", wave)
+
+
+def sees_case(account: Any, case: InterviewCase) -> bool:
+    """A case is visible only when both its unit and its wave are."""
+    return sees_unit(account, case.unit) and sees_wave(account, case.wave)
+
+
+def sees_entry(account: Any, entry: AuditEntry) -> bool:
+    """An audit entry is about something in the account's subtree (its `unit_path`, filled by
+    audit.record); an entry about nothing in the tree (a questionnaire, an unscoped account, a
+    wave or unit since re-parented out) only for an unscoped account."""
+    if account.scope is None:
+        return True
+    return entry.unit_path is not None and entry.unit_path.startswith(account.scope.path)
+
+
+def audit_clause(account: Any) -> ColumnElement[bool]:
+    """`sees_entry` as a WHERE clause on AuditEntry."""
+    if account.scope is None:
+        return true()
+    return AuditEntry.unit_path.startswith(account.scope.path, autoescape=True)
+
+
+def user_clause(account: Any) -> ColumnElement[bool]:
+    """A WHERE clause on User: the accounts whose scope lies inside this account's."""
+    if account.scope is None:
+        return true()
+    return User.scope_unit_id.in_(select(Unit.id).where(account.scope.subtree_clause()).correlate(None))
+
+
+def visible(account: Any, target: Any) -> bool:
+    """Whether the account may know that `target` exists at all (any verb)."""
+    if account is SYSTEM or target is None:
+        return True
+    if isinstance(target, Unit):
+        return sees_unit(account, target)
+    if isinstance(target, Wave):
+        return sees_wave(account, target)
+    if isinstance(target, InterviewCase):
+        return sees_case(account, target)
+    if isinstance(target, Response):
+        return sees_unit(account, target.unit) and sees_wave(account, target.wave)
+    if isinstance(target, User):
+        return account.scope is None or target.id == account.id or within(account, target.scope)
+    if isinstance(target, AuditEntry):
+        return sees_entry(account, target)
+    raise TypeError(f"no access rule for {type(target).__name__}")
+
+
+# -- the check -----------------------------------------------------------------------------------
+
+
+def _in_scope(account: Any, verb: str, target: Any) -> bool:
+    """The scope part of `can`: the role holds the verb, the target is visible."""
+    if account is SYSTEM or account.scope is None:
+        return True
+    if target is None:
+        return verb not in GLOBAL_VERBS
+    if verb in GLOBAL_VERBS:
+        return False
+    if isinstance(target, Wave) and verb in ("waves.manage", "analysis.run"):
+        # changing the wave itself (its status, its stored results) needs all of it in scope
+        return target.scope.is_within(account.scope)
+    if isinstance(target, Unit) and verb == "units.manage":
+        return target.is_within(account.scope)
+    if isinstance(target, User):
+        # an account's scope must lie inside the acting account's: never an empty scope
+        # (the whole tree), never one beside or above it
+        return within(account, target.scope) and target.scope is not None
+    return True
+
+
+def can(account: Any, verb: str, target: Any = None) -> bool:
+    """Whether `account` may do `verb` to `target` (None: the verb itself, lists filtered by scope)."""
+    return holds(account, verb) and visible(account, target) and _in_scope(account, verb, target)
+
+
+def require(account: Any, verb: str, target: Any = None, message: str | None = None) -> Any:
+    """The target, when `can`; NotFound when the account may not even know it exists,
+    Forbidden when it may see it but not do `verb` to it."""
+    if account is not SYSTEM and (account is None or not account.is_authenticated):
+        raise Forbidden(message or "请先登录")
+    if not visible(account, target):
+        raise NotFound(_not_found(target))
+    if not can(account, verb, target):
+        raise Forbidden(message or "您没有权限执行此操作")
+    return target
+
+
+def _not_found(target: Any) -> str:
+    if isinstance(target, Unit):
+        return f"单位 “{target.code}” 不存在"
+    if isinstance(target, Wave):
+        return f"调查 “{target.slug}” 不存在"
+    if isinstance(target, InterviewCase):
+        return f"约谈案件 {target.id} 不存在"
+    if isinstance(target, User):
+        return "账号不存在"
+    return "页面不存在,请检查链接是否完整。"
+
+
+def check_unit(account: Any, unit: Unit | None) -> Unit:
+    """The unit, or NotFound when it does not exist or lies outside the account's scope."""
+    if unit is None:
+        raise NotFound("单位不存在")
+    return require(account, "read", unit)
+
+
+def check_wave(account: Any, wave: Wave | None) -> Wave:
+    """The wave, or NotFound when it does not exist or lies outside the account's scope."""
+    if wave is None:
+        raise NotFound("调查不存在")
+    return require(account, "read", wave)
+
+
+def check_case(account: Any, case: InterviewCase | None) -> InterviewCase:
+    """The case, or NotFound unless both its unit and its wave are visible to the account."""
+    if case is None:
+        raise NotFound("约谈案件不存在")
+    return require(account, "read", case)
+
+
+def find_unit(account: Any, code: str) -> Unit:
+    """The unit with this code, if the account may see it; NotFound otherwise."""
+    return check_unit(account, db.session.scalar(select(Unit).where(Unit.code == code)))
