@@ -178,12 +178,13 @@ class CaseCounts:
 
 
 def case_counts(user: User, on: date | None = None) -> CaseCounts:
-    base = select(func.count()).select_from(InterviewCase).join(Unit, InterviewCase.unit_id == Unit.id).where(unit_clause(user))
+    seen = InterviewCase.wave_id.in_(select(Wave.id).where(wave_clause(user)))
+    base = select(func.count()).select_from(InterviewCase).join(Unit, InterviewCase.unit_id == Unit.id).where(unit_clause(user), seen)
     by_status = dict(
         db.session.execute(
             select(InterviewCase.status, func.count())
             .join(Unit, InterviewCase.unit_id == Unit.id)
-            .where(unit_clause(user))
+            .where(unit_clause(user), seen)
             .group_by(InterviewCase.status)
         ).all()
     )

@@ -75,6 +75,13 @@ def test_a_scoped_admin_creates_accounts_inside_its_scope_only_offered_there(eas
     assert user("chengguan").scope.code == "510701001"
 
 
+def test_a_username_taken_outside_the_scope_is_refused_without_saying_so(east_admin):
+    response = post(east_admin, "/admin/users/new", {"username": "west", "role": "county", "scope": EAST, "display_name": ""})
+    assert response.status_code == 422 and field_error(response, "username") == "用户名不可用,请换一个"
+    seen = post(east_admin, "/admin/users/new", {"username": "east", "role": "county", "scope": EAST, "display_name": ""})
+    assert seen.status_code == 422 and "已存在" in field_error(seen, "username")
+
+
 @pytest.mark.parametrize("action", ["password", "deactivate", "unlock", "activate"])
 @pytest.mark.parametrize("target", ["admin", "west", "office"])
 def test_a_scoped_admin_cannot_touch_accounts_outside_its_scope(east_admin, action, target):
@@ -210,8 +217,11 @@ def test_a_slug_taken_in_another_county_is_refused_without_saying_so(city):
 def test_a_case_is_visible_only_when_both_its_unit_and_its_wave_are(city):
     """A case of 东城区's village on 西山县's own wave (its village since moved, say): 东城区 sees
     the unit but not the wave, so the case answers 404 in the console as in the API."""
+    from admin.cases import case_counts
+
     wave = west_wave(city)
     village = unit("510701001001")
+    counted = case_counts(user("east")).by_status
     case = InterviewCase(wave_id=wave.id, unit_id=village.id, reason="bottom_n", rank=1)
     db.session.add(case)
     db.session.commit()
@@ -220,6 +230,7 @@ def test_a_case_is_visible_only_when_both_its_unit_and_its_wave_are(city):
     assert post(east, f"/admin/cases/{case.id}/schedule", {"scheduled_for": "2026-12-01"}).status_code == 404
     assert "west-only" not in text(east.get("/admin/cases"))
     assert "west-only" not in text(east.get(f"/admin/units/{village.code}"))
+    assert case_counts(user("east")).by_status == counted
     assert client_for(city, "admin").get(f"/admin/cases/{case.id}").status_code == 200
 
 
