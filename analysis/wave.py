@@ -90,7 +90,14 @@ def analyse_wave(
         present = ~np.isnan(Y[:, shares])
         degf = domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, present)
         for j, k in enumerate(shares):
-            share_ci[k] = share_interval(table.estimate[:, k], table.se[:, k], table.n_value[:, k], degf[:, j])
+            # a domain where every respondent with a value is in (or out of) the share: exactly 100 (0), SE 0,
+            # as R computes it; the floating-point sum would give 100 ± 1e-13 and a spurious SE
+            hits = _domain_sums(np.bincount(design.stratum, weights=Y[:, k] == 100, minlength=hierarchy.size), hierarchy)
+            nk = table.n_value[:, k]
+            table.estimate[(nk > 0) & (hits == nk), k] = 100.0
+            table.estimate[(nk > 0) & (hits == 0), k] = 0.0
+            table.se[(nk > 0) & ((hits == nk) | (hits == 0)), k] = 0.0
+            share_ci[k] = share_interval(table.estimate[:, k], table.se[:, k], nk, degf[:, j])
 
     ranking = spec.ranking
     parent_codes = [hierarchy.parent_code(u) for u in range(hierarchy.size)]
@@ -164,6 +171,17 @@ def analyse_wave(
         warnings=tuple(sorted(weighting.wave_warnings)),
         params={"weight_cap": float(weight_cap), "seed": int(seed), "draws": int(draws)},
     )
+
+
+def _domain_sums(per_stratum: np.ndarray, hierarchy: Hierarchy) -> np.ndarray:
+    """Sum a per-stratum quantity over every unit's domain."""
+    out = np.zeros(hierarchy.size)
+    for L in range(hierarchy.domains.shape[1]):
+        strata = np.nonzero(hierarchy.domains[:, L] >= 0)[0]
+        total = np.bincount(hierarchy.domains[strata, L], weights=per_stratum[strata], minlength=hierarchy.size)
+        targets = hierarchy.depth == L
+        out[targets] = total[targets]
+    return out
 
 
 def _indicator(
