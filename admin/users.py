@@ -12,7 +12,7 @@ from werkzeug.security import generate_password_hash
 
 import audit
 import policy
-from admin.accounts import create_user, new_password
+from admin.accounts import clear_locks, create_user, end_sessions, forget_initial_password, new_password, revoke_tokens
 from admin.errors import FieldError
 from errors import Conflict, NotFound
 from extensions import db
@@ -90,6 +90,9 @@ def set_active(user: User, active: bool, by: User) -> User:
             raise Conflict("这是最后一个全市范围的管理员账号,不能停用")
     before = _state(user)
     user.active = active
+    if not active:  # every session and API token ends now; reactivating revives neither
+        end_sessions(user)
+        revoke_tokens(user, "deactivated")
     audit.record("user.activate" if active else "user.deactivate", "user", user.username, before, _state(user))
     db.session.commit()
     return user
@@ -100,20 +103,23 @@ def unlock(user: User) -> User:
     if user.locked_until is None and not user.failed_logins:
         raise Conflict(f"账号 {user.username} 没有被锁定")
     before = _state(user)
-    user.locked_until = None
-    user.failed_logins = 0
+    clear_locks(user)
     audit.record("user.unlock", "user", user.username, before, _state(user))
     db.session.commit()
     return user
 
 
 def reset_password(user: User) -> str:
-    """A new random password (shown once); the old one stops working and any lock ends."""
+    """A new random password (shown once); the old one stops working, any lock ends, and so do
+    every session and API token of the account."""
     password = new_password()
     before = _state(user)
+    old_hash = user.password_hash
     user.password_hash = generate_password_hash(password, method="scrypt")
-    user.locked_until = None
-    user.failed_logins = 0
+    clear_locks(user)
+    end_sessions(user)
+    revoke_tokens(user, "password_reset")
     audit.record("user.password_reset", "user", user.username, before, _state(user))
     db.session.commit()
+    forget_initial_password(user, old_hash)
     return password

@@ -1,6 +1,6 @@
 """The data model, one module per subject; importing this package registers every table."""
 
-from models.accounts import ApiToken, User
+from models.accounts import ApiToken, LoginFailure, User
 from models.audit import AuditEntry
 from models.interviews import InterviewCase
 from models.links import ShortLink
@@ -16,6 +16,7 @@ __all__ = [
     "AuditEntry",
     "Indicator",
     "InterviewCase",
+    "LoginFailure",
     "Item",
     "Option",
     "PopulationMargin",

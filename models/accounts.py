@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -26,8 +26,12 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: the whole tree
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Wrong passwords since the last sign-in, from every source (shown to admins), and the end of the
+    # latest lock of any source; the lock itself is per source (LoginFailure, docs/security.md).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Part of the id in every session cookie (get_id): bumping it ends every session of the account.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
@@ -40,6 +44,24 @@ class User(UserMixin, db.Model):
     @property
     def role_label(self) -> str:
         return ROLE_LABELS[self.role]
+
+    def get_id(self) -> str:  # Flask-Login: what the session cookie names, checked by admin.accounts.load_user
+        return f"{self.id}:{self.session_generation or 0}"
+
+
+class LoginFailure(db.Model):
+    """Wrong passwords for one account from one source (a keyed hash of the client address), and
+    that source's lock: a stranger who locks an account locks it for their own address only."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (UniqueConstraint("user_id", "source_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    source_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256 of the client address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ApiToken(db.Model):

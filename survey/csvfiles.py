@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -19,6 +20,11 @@ from errors import FileProblem
 
 BLOCK = 1 << 20  # bytes read at a time when checking the encoding
 NOT_UTF8 = "文件不是 UTF-8 编码(可能是 GBK);请用“CSV UTF-8”格式另存后再导入"
+# Terminal control characters (C0 and C1, DEL): ESC [2J in a unit name would clear the screen of
+# whoever lists the units in a terminal, BEL rings, and so on. Text that may span lines keeps tab
+# and line breaks; a name does not.
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,16 @@ class Row:
 
     def problem(self, name: str, message: str) -> FileProblem:
         return FileProblem(self.file_name, self.line, self.column(name), message)
+
+    def check_text(self, name: str, single_line: bool = True) -> str:
+        """The value of `name`, or a FileProblem if it holds a control character (see _CONTROL_IN_NAME)."""
+        value = self.values[name]
+        bad = (_CONTROL_IN_NAME if single_line else _CONTROL_IN_TEXT).search(value)
+        if bad is not None:
+            raise self.problem(
+                name, f"第 {bad.start() + 1} 个字是控制字符 U+{ord(bad.group()):04X},无法显示,请删除后再导入"
+            )
+        return value
 
     file_name: str = ""
 

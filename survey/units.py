@@ -68,6 +68,7 @@ def _parse_unit_rows(path: str | Path) -> list[UnitRow]:
             raise row.problem("name", "单位名称不能为空")
         if len(name) > 100:
             raise row.problem("name", "单位名称不能超过 100 个字")
+        row.check_text("name")
         if kind not in UNIT_KINDS:
             raise row.problem("kind", f"类型 “{kind}” 无效,应为 {', '.join(UNIT_KINDS)} 之一")
         if parent is None and kind not in ROOT_KINDS:
