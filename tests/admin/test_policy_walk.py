@@ -15,6 +15,7 @@ Routes come from the running app (tests/api/routes.py), so routes added later ar
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 import pytest
@@ -44,6 +45,17 @@ from tests.api.world import OWN, PASSWORD, site, web, world, world_rows  # noqa:
 SCOPED_ADMIN = "shiqiao-admin"
 UNSCOPED = ("admin", "office", "analyst")  # accounts of the whole tree: outside every scoped admin
 USER_ROUTES = [r for r in GUARDED if "user_id" in r.params]
+
+
+def hostile_form(rule: str) -> dict:
+    """Form values that would really change something outside the county, had the view no
+    scope check: a new account of the whole tree (FORM's role=admin, scope=""), and a units.csv
+    that re-parents 临江区's village under 石桥县's town (issue 11)."""
+    if rule == "/admin/users/new":
+        return {"username": "walker"}
+    if rule == "/admin/units/import":
+        return {"units": (io.BytesIO("code,name,kind,parent_code\n619901001001,江滨社区,village,619902001\n".encode()), "units.csv")}
+    return {}
 
 
 @pytest.fixture
@@ -98,7 +110,7 @@ def test_a_scoped_admin_changes_nothing_outside_its_county(route, wave, web, wor
     client, _ = _as_scoped_admin(web, route, scoped_admin)
     url = url_for_route(web, route, fill(route, world, **({"wave_slug": wave} if wave else {})))
     before = table_rows()
-    response = send(client, route.method, url, csrf=session_csrf(client))
+    response = send(client, route.method, url, csrf=session_csrf(client), extra=hostile_form(route.rule))
     outside = rows_changed_outside(before, table_rows(), OWN)
     assert not outside, f"{route.id}: {url} ({response.status_code}) as 石桥县's admin changed rows outside it: {outside[:10]}"
 
