@@ -30,8 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from flask import abort
 from sqlalchemy import and_, func, or_, select
@@ -42,22 +41,17 @@ import audit
 from admin.access import check_unit, sees_unit, sees_wave, unit_clause
 from admin.errors import FieldError
 from analysis import InterviewEntry, UnitResult, WaveResult
+from clock import today
 from errors import Conflict
 from extensions import db
 from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
 from models.interviews import CASE_STATUS_LABELS
 from survey.results import wave_result
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("scheduled", "held", "rectifying", "rechecked")
 # Lists read from the top down: counties, then towns, villages, grids, and departments last.
 KIND_ORDER = sql_case({"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4, "department": 5}, value=Unit.kind, else_=6)
 TEXT_LIMIT = 5000
-
-
-def today() -> date:
-    """Today in Beijing: the offices' calendar decides what is overdue."""
-    return datetime.now(LOCAL_TZ).date()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models import InterviewCase, Unit, User, Wave
-from reports.data import today_local
+from clock import today
 
 OPEN_CASE_STATUSES = ("scheduled", "held", "rectifying")  # a deadline still binds these
 
@@ -14,9 +14,7 @@ OPEN_CASE_STATUSES = ("scheduled", "held", "rectifying")  # a deadline still bin
 def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def day(value: date | None) -> str | None:
@@ -49,7 +47,7 @@ def wave_json(wave: Wave, has_results: bool) -> dict[str, Any]:
 
 def case_json(case: InterviewCase) -> dict[str, Any]:
     """A 约谈 case; `overdue` when its rectification deadline (Beijing date) has passed unchecked."""
-    overdue = case.deadline is not None and case.status in OPEN_CASE_STATUSES and case.deadline < today_local()
+    overdue = case.deadline is not None and case.status in OPEN_CASE_STATUSES and case.deadline < today()
     return {
         "id": case.id,
         "wave": case.wave.slug,
