@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import abort
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import joinedload
 
@@ -45,7 +45,7 @@ from clock import today
 from errors import Conflict
 from extensions import db
 from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
-from models.interviews import CASE_STATUS_LABELS
+from models.interviews import CASE_STATUS_LABELS, case_state, is_overdue, overdue_clause  # is_overdue: for case_views
 from survey.results import wave_result
 
 OPEN_STATUSES = ("scheduled", "held", "rectifying", "rechecked")
@@ -84,49 +84,6 @@ def allowed(case: InterviewCase, action: str) -> bool:
 
 def next_actions(case: InterviewCase) -> list[str]:
     return [a for a in STEPS if allowed(case, a)]
-
-
-def is_overdue(case: InterviewCase, on: date | None = None) -> bool:
-    on = on or today()
-    if case.status == "scheduled":
-        return case.scheduled_for is not None and case.scheduled_for < on
-    if case.status == "rectifying":
-        return case.deadline is not None and case.deadline < on
-    return False
-
-
-def overdue_clause(on: date):
-    return or_(
-        and_(InterviewCase.status == "scheduled", InterviewCase.scheduled_for < on),
-        and_(InterviewCase.status == "rectifying", InterviewCase.deadline < on),
-    )
-
-
-def case_state(case: InterviewCase) -> dict:
-    """The audited picture of a case."""
-
-    def iso(d: date | None) -> str | None:
-        return None if d is None else d.isoformat()
-
-    return {
-        "wave": case.wave.slug,
-        "unit": case.unit.code,
-        "status": case.status,
-        "reason": case.reason,
-        "rank": case.rank,
-        "escalation": case.escalation,
-        "scheduled_for": iso(case.scheduled_for),
-        "held_on": iso(case.held_on),
-        "attendees": case.attendees,
-        "notes": case.notes,
-        "rectification_plan": case.rectification_plan,
-        "responsible": case.responsible,
-        "deadline": iso(case.deadline),
-        "recheck_on": iso(case.recheck_on),
-        "recheck_result": case.recheck_result,
-        "recheck_passed": case.recheck_passed,
-        "closed_on": iso(case.closed_on),
-    }
 
 
 # -- reading -----------------------------------------------------------------------------------
