@@ -34,7 +34,6 @@ from datetime import date
 
 from flask import abort
 from sqlalchemy import func, select
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import joinedload
 
 import audit
@@ -46,11 +45,10 @@ from errors import Conflict
 from extensions import db
 from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
 from models.interviews import CASE_STATUS_LABELS, case_state, is_overdue, overdue_clause  # is_overdue: for case_views
+from models.units import KIND_SORT
 from survey.results import wave_result
 
 OPEN_STATUSES = ("scheduled", "held", "rectifying", "rechecked")
-# Lists read from the top down: counties, then towns, villages, grids, and departments last.
-KIND_ORDER = sql_case({"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4, "department": 5}, value=Unit.kind, else_=6)
 TEXT_LIMIT = 5000
 
 
@@ -113,7 +111,7 @@ def list_cases(user: User, filters: CaseFilter = CaseFilter(), on: date | None =
         .join(Wave, InterviewCase.wave_id == Wave.id)
         .where(unit_clause(user))
         .options(joinedload(InterviewCase.unit).joinedload(Unit.parent), joinedload(InterviewCase.wave))
-        .order_by(Wave.period_start.desc(), Wave.slug, KIND_ORDER, Unit.path)
+        .order_by(Wave.period_start.desc(), Wave.slug, KIND_SORT, Unit.path)
     )
     if filters.status == "open":
         query = query.where(InterviewCase.status.in_(OPEN_STATUSES))

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from admin.accounts import USERNAME
+from analysis import DEFAULT_WEIGHT_CAP
 from models.accounts import ROLE_LABELS, ROLES
 from survey.periods import parse_period
 from survey.waves import SLUG
@@ -134,7 +135,7 @@ class ReviewForm(ConsoleForm):
 
 
 class AnalysisForm(ConsoleForm):
-    weight_cap = StringField("权重截尾倍数", default="5")
+    weight_cap = StringField("权重截尾倍数", default=f"{DEFAULT_WEIGHT_CAP:g}")
 
     def validate_weight_cap(self, field) -> None:
         try:

@@ -14,16 +14,11 @@ from typing import Any
 from sqlalchemy import select
 
 from admin.access import sees_unit, sees_wave, unit_clause
+from admin.waves import visible_waves  # the console's query, the API's /waves (api.views imports it from here)
 from errors import Conflict, NotFound, PinganError
 from extensions import db
 from models import AnalysisResult, InterviewCase, Unit, User, Wave
 from models.interviews import CASE_STATUSES
-
-
-def visible_waves(user: User) -> list[Wave]:
-    """The waves the account can see, newest period first."""
-    waves = db.session.scalars(select(Wave).order_by(Wave.period_start.desc(), Wave.slug))
-    return [w for w in waves if sees_wave(user, w)]
 
 
 def visible_wave(user: User, slug: str) -> Wave:

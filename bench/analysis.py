@@ -498,7 +498,7 @@ def worker_svy(d: Path) -> dict:
     from analysis import analyse_wave
     from analysis.hierarchy import build_hierarchy
     from analysis.responses import code_responses, indicator_values
-    from analysis.weights import rake_weights
+    from analysis.weights import DEFAULT_WEIGHT_CAP, rake_weights
 
     spec, frames = _load_inputs(d)
     units, margins, resp = frames["units"], frames["margins"], frames["responses"]
@@ -506,7 +506,7 @@ def worker_svy(d: Path) -> dict:
     hierarchy = build_hierarchy(units)
     coded = code_responses(spec, hierarchy, resp)
     t = time.perf_counter()
-    weights = rake_weights(spec, hierarchy, margins, coded, 5.0).weights
+    weights = rake_weights(spec, hierarchy, margins, coded, DEFAULT_WEIGHT_CAP).weights
     our_rake = time.perf_counter() - t
     Y = indicator_values(spec, coded)
     keys = [ind.key for ind in spec.indicators]
@@ -543,7 +543,7 @@ def worker_svy(d: Path) -> dict:
     est_check = compare_units(ours, theirs, with_composite=False)
 
     # (b) raking per town -----------------------------------------------------------------------
-    from analysis.weights import merge_categories  # the product's own merging rule, prepared for svy
+    from analysis.weights import DEFAULT_WEIGHT_CAP, merge_categories  # the product's own merging rule, prepared for svy
     # Prepared beforehand (not timed): per weighting unit, its respondents who answered every raking
     # dimension, their answers mapped to the merged category groups, and the groups' population totals.
     dims = [it for it in spec.items if it.dimension]
@@ -584,7 +584,7 @@ def worker_svy(d: Path) -> dict:
             s = svy.Sample(data.with_columns(pl.Series("w0", w)), svy.Design(wgt="w0"))
             w = s.weighting.rake(controls=controls, tol=1e-10, max_iter=1000, wgt_name="rk",
                                  on_nonconvergence="warn").data["rk"].to_numpy()
-            limit = 5.0 * w.mean()
+            limit = DEFAULT_WEIGHT_CAP * w.mean()
             if w.max() <= limit * (1 + 1e-9):
                 break
             if round_ == 20:

@@ -15,14 +15,12 @@ import pandas as pd
 from sqlalchemy import Text, case, cast, delete, func, select
 
 import audit
-from analysis import AnalysisError, WaveResult, analyse_wave
+from analysis import DEFAULT_WEIGHT_CAP, AnalysisError, WaveResult, analyse_wave
 from analysis.spec import QuestionnaireSpec
 from errors import Conflict, PinganError
 from extensions import db
 from models import AnalysisResult, PopulationMargin, Response, Unit, Wave
 from survey.waves import previous_wave
-
-DEFAULT_WEIGHT_CAP = 5.0
 
 
 @dataclass(frozen=True)
