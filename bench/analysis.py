@@ -1,7 +1,7 @@
 """Benchmark of the analysis (issue 4, "Speed"): 1,000,000 responses over 2,000 towns.
 
-    .venv/bin/python bench/analysis.py                              # full size (~25 min here: svy, the import)
-    .venv/bin/python bench/analysis.py --responses 20000 --towns 40   # smoke test (one to two minutes)
+    .venv/bin/python -m bench.analysis                              # full size (~25 min here: svy, the import)
+    .venv/bin/python -m bench.analysis --responses 20000 --towns 40   # smoke test (one to two minutes)
 
 What it does, all on seeded data generated into a temporary directory (deleted at the end):
 
@@ -46,8 +46,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 SLUG = "bench-2026Q3"
 CITY = "510700"
@@ -640,7 +638,7 @@ def run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, st
 
 
 def run_worker(name: str, d: Path, args: argparse.Namespace, env: dict | None = None, **extra) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, str(d),
+    cmd = [sys.executable, "-m", "bench.analysis", "--worker", name, str(d),
            "--repeats", str(extra.get("repeats", args.repeats))]
     if "subset_towns" in extra:
         cmd += ["--subset-towns", str(extra["subset_towns"])]
