@@ -168,7 +168,3 @@ def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
     if not covers_wave(user, wave):
         abort(403)
     return build_report(wave, kind), report_filename(wave, kind)
-
-
-def unit_of_scope(user: User, code: str) -> Unit:
-    return check_unit(user, db.session.scalar(select(Unit).where(Unit.code == code)))
