@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from admin.accounts import USERNAME
 from analysis import DEFAULT_WEIGHT_CAP
+from api.tokens import MAX_NAME
 from models.accounts import ROLE_LABELS, ROLES
 from survey.periods import parse_period
 from survey.waves import SLUG
@@ -182,6 +183,16 @@ class CloseForm(ConsoleForm):
 
 
 CASE_FORMS = {"schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "recheck": RecheckForm, "close": CloseForm}
+
+
+class TokenForm(ConsoleForm):
+    name = StringField(
+        "名称", validators=[DataRequired(message="请给令牌起个名字(例如用途或脚本名)"), Length(max=MAX_NAME)]
+    )
+
+
+class RevokeForm(ConsoleForm):
+    """Only the CSRF token."""
 
 
 class UserForm(ConsoleForm):
