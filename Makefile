@@ -21,10 +21,11 @@ install: debs $(VENV)/.installed
 debs:
 	@sh scripts/install-debs.sh $(DEBS)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: install
@@ -50,11 +51,11 @@ test: install
 bench: install
 	@sh scripts/install-debs.sh $(R_DEBS) wrk
 	$(PY) -m pip install --quiet --no-deps --target .bench-packages -r bench/requirements.txt
-	BENCH_SVY_PATH=.bench-packages $(PY) bench/analysis.py
-	$(PY) bench/reports.py
-	$(PY) bench/imports.py
-	$(PY) bench/load.py
-	$(PY) bench/faults.py
+	BENCH_SVY_PATH=.bench-packages $(PY) -m bench.analysis
+	$(PY) -m bench.reports
+	$(PY) -m bench.imports
+	$(PY) -m bench.load
+	$(PY) -m bench.faults
 
 r-reference: install
 	@sh scripts/install-debs.sh $(R_DEBS)

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import ServiceUnavailable
 
-from admin.accounts import load_user
 from errors import PinganError
 from extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -82,6 +81,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    from admin.accounts import load_user  # here, not at module load: app imports no blueprint package
+
     login_manager.user_loader(load_user)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"

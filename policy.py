@@ -117,6 +117,12 @@ def manages_wave(account: Any, wave: Wave) -> bool:
     return can(account, "waves.manage", wave)
 
 
+def visible_waves(account: Any) -> list[Wave]:
+    """The waves covering part of the account's subtree, newest period first (console and API)."""
+    waves = db.session.scalars(select(Wave).order_by(Wave.period_start.desc(), Wave.slug))
+    return [w for w in waves if sees_wave(account, w)]
+
+
 def sees_case(account: Any, case: InterviewCase) -> bool:
     """A case is visible only when both its unit and its wave are."""
     return sees_unit(account, case.unit) and sees_wave(account, case.wave)

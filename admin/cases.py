@@ -30,33 +30,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 import audit
 from policy import check_case, sees_unit, sees_wave, unit_clause, wave_clause
 from admin.errors import FieldError
 from analysis import InterviewEntry, UnitResult, WaveResult
+from clock import today
 from errors import Conflict
 from extensions import db
 from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
-from models.interviews import CASE_STATUS_LABELS
+from models.interviews import CASE_STATUS_LABELS, case_state, is_overdue, overdue_clause  # noqa: F401  (is_overdue: for case_views)
+from models.units import KIND_SORT
 from survey.results import wave_result
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPEN_STATUSES = ("scheduled", "held", "rectifying", "rechecked")
-# Lists read from the top down: counties, then towns, villages, grids, and departments last.
-KIND_ORDER = sql_case({"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4, "department": 5}, value=Unit.kind, else_=6)
 TEXT_LIMIT = 5000
-
-
-def today() -> date:
-    """Today in Beijing: the offices' calendar decides what is overdue."""
-    return datetime.now(LOCAL_TZ).date()
 
 
 @dataclass(frozen=True)
@@ -91,49 +83,6 @@ def next_actions(case: InterviewCase) -> list[str]:
     return [a for a in STEPS if allowed(case, a)]
 
 
-def is_overdue(case: InterviewCase, on: date | None = None) -> bool:
-    on = on or today()
-    if case.status == "scheduled":
-        return case.scheduled_for is not None and case.scheduled_for < on
-    if case.status == "rectifying":
-        return case.deadline is not None and case.deadline < on
-    return False
-
-
-def overdue_clause(on: date):
-    return or_(
-        and_(InterviewCase.status == "scheduled", InterviewCase.scheduled_for < on),
-        and_(InterviewCase.status == "rectifying", InterviewCase.deadline < on),
-    )
-
-
-def case_state(case: InterviewCase) -> dict:
-    """The audited picture of a case."""
-
-    def iso(d: date | None) -> str | None:
-        return None if d is None else d.isoformat()
-
-    return {
-        "wave": case.wave.slug,
-        "unit": case.unit.code,
-        "status": case.status,
-        "reason": case.reason,
-        "rank": case.rank,
-        "escalation": case.escalation,
-        "scheduled_for": iso(case.scheduled_for),
-        "held_on": iso(case.held_on),
-        "attendees": case.attendees,
-        "notes": case.notes,
-        "rectification_plan": case.rectification_plan,
-        "responsible": case.responsible,
-        "deadline": iso(case.deadline),
-        "recheck_on": iso(case.recheck_on),
-        "recheck_result": case.recheck_result,
-        "recheck_passed": case.recheck_passed,
-        "closed_on": iso(case.closed_on),
-    }
-
-
 # -- reading -----------------------------------------------------------------------------------
 
 
@@ -157,7 +106,7 @@ def list_cases(user: User, filters: CaseFilter = CaseFilter(), on: date | None =
         .join(Wave, InterviewCase.wave_id == Wave.id)
         .where(unit_clause(user), wave_clause(user))
         .options(joinedload(InterviewCase.unit).joinedload(Unit.parent), joinedload(InterviewCase.wave))
-        .order_by(Wave.period_start.desc(), Wave.slug, KIND_ORDER, Unit.path)
+        .order_by(Wave.period_start.desc(), Wave.slug, KIND_SORT, Unit.path)
     )
     if filters.status == "open":
         query = query.where(InterviewCase.status.in_(OPEN_STATUSES))

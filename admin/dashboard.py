@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from admin.cases import CaseCounts, CaseFilter, case_counts, list_cases
-from admin.waves import Progress, progress, visible_waves
+from admin.waves import Progress, progress
+from policy import visible_waves
 from models import InterviewCase, User, Wave
 from survey.results import stored_result
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 from types import SimpleNamespace
 
 from flask import current_app, request
 
+import clock
 from admin.access import can
 from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABELS
 from models.responses import FLAG_LABELS as RESPONSE_FLAG_LABELS
 from models.units import KIND_LABELS
 from models.waves import STATUS_LABELS
-from reports.formatting import COLOR_MEANINGS, DASH, LOCAL_TZ, WARNING_LABELS, ci, cn_date, num, pct, signed
+from reports.formatting import COLOR_MEANINGS, DASH, WARNING_LABELS, ci, cn_date, num, pct, signed
 from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
 
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
@@ -27,9 +28,7 @@ CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rec
 def local(t: datetime | None) -> datetime | None:
     if t is None:
         return None
-    if t.tzinfo is None:  # SQLite hands back naive UTC
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(LOCAL_TZ)
+    return clock.local(t)
 
 
 def when(t: datetime | None) -> str:

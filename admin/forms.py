@@ -15,6 +15,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from admin.accounts import USERNAME
+from analysis import DEFAULT_WEIGHT_CAP
+from api.tokens import MAX_NAME
 from models.accounts import ROLE_LABELS, ROLES
 from survey.periods import parse_period
 from survey.waves import SLUG
@@ -134,7 +136,7 @@ class ReviewForm(ConsoleForm):
 
 
 class AnalysisForm(ConsoleForm):
-    weight_cap = StringField("权重截尾倍数", default="5")
+    weight_cap = StringField("权重截尾倍数", default=f"{DEFAULT_WEIGHT_CAP:g}")
 
     def validate_weight_cap(self, field) -> None:
         try:
@@ -181,6 +183,16 @@ class CloseForm(ConsoleForm):
 
 
 CASE_FORMS = {"schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "recheck": RecheckForm, "close": CloseForm}
+
+
+class TokenForm(ConsoleForm):
+    name = StringField(
+        "名称", validators=[DataRequired(message="请给令牌起个名字(例如用途或脚本名)"), Length(max=MAX_NAME)]
+    )
+
+
+class RevokeForm(ConsoleForm):
+    """Only the CSRF token."""
 
 
 class UserForm(ConsoleForm):

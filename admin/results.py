@@ -20,10 +20,9 @@ from analysis.spec import QuestionnaireSpec
 from errors import NotFound
 from extensions import db
 from models import AnalysisResult, InterviewCase, Unit, User, Wave
-from models.units import KIND_LABELS
+from models.units import KIND_LABELS, KIND_ORDER
 from survey.results import DEFAULT_WEIGHT_CAP, run_analysis, stored_result
 
-LEVELS = ("city", "county", "town", "village", "grid", "department")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
     for u in scoped.units:
         groups.setdefault((u.kind, u.parent_code), []).append(u)
     out = []
-    for kind in LEVELS:
+    for kind in KIND_ORDER:
         keys = [k for k in groups if k[0] == kind]
         if not keys:
             continue
@@ -155,7 +154,7 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
     for entry in scoped.interview_list:
         unit = scoped.unit(entry.code)
         listed_by_kind.setdefault(unit.kind, []).append(Listed(entry, unit, titles.get(unit.code, ""), cases.get(unit.code)))
-    interview = tuple(ListedLevel(k, KIND_LABELS[k], tuple(listed_by_kind[k])) for k in LEVELS if k in listed_by_kind)
+    interview = tuple(ListedLevel(k, KIND_LABELS[k], tuple(listed_by_kind[k])) for k in KIND_ORDER if k in listed_by_kind)
     visible_codes = {u.code for u in scoped.units}
     return ResultsView(
         wave=wave,

@@ -8,24 +8,12 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from admin.access import permission_required
-from admin.forms import ConsoleForm
-from api.tokens import MAX_NAME, create_token, revoke_token, user_tokens
+from admin.forms import RevokeForm, TokenForm
+from api.tokens import create_token, revoke_token, user_tokens
 from errors import PinganError
-
-
-class TokenForm(ConsoleForm):
-    name = StringField(
-        "名称", validators=[DataRequired(message="请给令牌起个名字(例如用途或脚本名)"), Length(max=MAX_NAME)]
-    )
-
-
-class RevokeForm(ConsoleForm):
-    """Only the CSRF token."""
 
 
 def _page(form: TokenForm, secret: str | None = None, error: str | None = None, status: int = 200):

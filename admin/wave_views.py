@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from admin import bp, waves
 from admin.access import permission_required
+import policy
 from policy import manages_wave
 from admin.formflow import attempt
 from admin.forms import ActionForm, WaveForm, choices
@@ -20,7 +21,7 @@ PDF = "application/pdf"
 @bp.get("/waves")
 @permission_required("read")
 def waves_list():
-    return render_template("admin/waves.html", waves=waves.visible_waves(current_user))
+    return render_template("admin/waves.html", waves=policy.visible_waves(current_user))
 
 
 @bp.route("/waves/new", methods=["GET", "POST"])

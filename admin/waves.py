@@ -18,7 +18,7 @@ from sqlalchemy import select
 import policy
 from admin.errors import FieldError
 from errors import Forbidden, PinganError
-from policy import check_unit, check_wave, sees_wave, unit_clause
+from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
 from reports.cells import safe_cell, safe_dict
@@ -29,12 +29,6 @@ from survey.waves import create_wave, transition
 
 # Units a wave may be scoped to: an aggregate whose subtree holds the units that collect.
 SCOPE_KINDS = ("city", "county", "town")
-
-
-def visible_waves(user: User) -> list[Wave]:
-    """The waves covering part of the account's subtree, newest period first."""
-    waves = db.session.scalars(select(Wave).order_by(Wave.period_start.desc(), Wave.slug))
-    return [w for w in waves if sees_wave(user, w)]
 
 
 def get_wave(user: User, slug: str) -> Wave:
@@ -173,7 +167,3 @@ def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
     if not covers_wave(user, wave):
         raise Forbidden("此报告涵盖您管辖范围以外的单位")
     return build_report(wave, kind), report_filename(wave, kind)
-
-
-def unit_of_scope(user: User, code: str) -> Unit:
-    return check_unit(user, db.session.scalar(select(Unit).where(Unit.code == code)))

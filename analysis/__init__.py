@@ -11,10 +11,12 @@ from .errors import AnalysisError
 from .results import Change, Difference, Estimate, InterviewEntry, UnitResult, WaveResult
 from .spec import QuestionnaireSpec, SpecError, parse_questionnaire
 from .wave import analyse_wave
+from .weights import DEFAULT_WEIGHT_CAP
 
 __all__ = [
     "AnalysisError",
     "Change",
+    "DEFAULT_WEIGHT_CAP",
     "Difference",
     "Estimate",
     "InterviewEntry",

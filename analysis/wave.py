@@ -18,7 +18,7 @@ from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
 from .spec import QuestionnaireSpec
-from .weights import rake_weights
+from .weights import DEFAULT_WEIGHT_CAP, rake_weights
 
 SINGLE_PSU = "single_psu_stratum"
 COMPOSITE_MISSING = "composite_missing"
@@ -49,7 +49,7 @@ def analyse_wave(
     margins: pd.DataFrame | None,
     responses: pd.DataFrame,
     previous: WaveResult | None = None,
-    weight_cap: float = 5.0,
+    weight_cap: float = DEFAULT_WEIGHT_CAP,
     seed: int = 20260701,
     draws: int = 20000,
     previous_issued: Iterable[str] | None = None,

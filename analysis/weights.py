@@ -26,6 +26,7 @@ RAKE_TOL = 1e-10
 MAX_SWEEPS = 1000
 TRIM_SLACK = 1e-9
 MAX_TRIM_ROUNDS = 20
+DEFAULT_WEIGHT_CAP = 5.0  # trim weights above 5 × the unit mean (docs/method.md); 0 = no trimming
 TOTALS_TOL = 1e-9
 MARGIN_COLUMNS = ("unit_code", "dimension", "category", "count")
 
@@ -278,7 +279,7 @@ def rake_weights(
     hierarchy: Hierarchy,
     margins: pd.DataFrame | None,
     coded: CodedResponses,
-    weight_cap: float = 5.0,
+    weight_cap: float = DEFAULT_WEIGHT_CAP,
 ) -> Weighting:
     """Final weights of all responses (DESIGN.md §4 "Weights")."""
     m, wave_warnings = read_margins(spec, hierarchy, margins)

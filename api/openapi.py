@@ -191,7 +191,7 @@ SCHEMAS: dict[str, Any] = {
             "recheck_result": TEXT,
             "recheck_passed": {"type": ["boolean", "null"], "description": "复查是否通过"},
             "closed_on": DATE,
-            "overdue": {"type": "boolean", "description": "deadline passed (Beijing date) while not yet re-checked"},
+            "overdue": {"type": "boolean", "description": "scheduled and its interview date passed, or rectifying and its deadline passed (Beijing dates)"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
         },

@@ -20,12 +20,6 @@ from models.interviews import CASE_STATUSES
 from policy import sees_case, sees_unit, sees_wave, unit_clause, wave_clause
 
 
-def visible_waves(user: User) -> list[Wave]:
-    """The waves the account can see, newest period first."""
-    waves = db.session.scalars(select(Wave).order_by(Wave.period_start.desc(), Wave.slug))
-    return [w for w in waves if sees_wave(user, w)]
-
-
 def visible_wave(user: User, slug: str) -> Wave:
     wave = db.session.scalar(select(Wave).where(Wave.slug == slug))
     if wave is None or not sees_wave(user, wave):

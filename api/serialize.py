@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models import InterviewCase, Unit, User, Wave
-from reports.data import today_local
-
-OPEN_CASE_STATUSES = ("scheduled", "held", "rectifying")  # a deadline still binds these
+from models.interviews import case_state, is_overdue
 
 
 def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+    return value.astimezone(UTC).isoformat()
 
 
 def day(value: date | None) -> str | None:
@@ -48,28 +44,13 @@ def wave_json(wave: Wave, has_results: bool) -> dict[str, Any]:
 
 
 def case_json(case: InterviewCase) -> dict[str, Any]:
-    """A 约谈 case; `overdue` when its rectification deadline (Beijing date) has passed unchecked."""
-    overdue = case.deadline is not None and case.status in OPEN_CASE_STATUSES and case.deadline < today_local()
+    """A 约谈 case: the audited state (models.interviews.case_state) with its id, the unit as an
+    object, `overdue` (models.interviews.is_overdue, the console's rule) and its times."""
     return {
         "id": case.id,
-        "wave": case.wave.slug,
-        "unit": unit_ref(case.unit),
-        "reason": case.reason,
-        "rank": case.rank,
-        "escalation": case.escalation,
-        "status": case.status,
-        "scheduled_for": day(case.scheduled_for),
-        "held_on": day(case.held_on),
-        "attendees": case.attendees,
-        "notes": case.notes,
-        "rectification_plan": case.rectification_plan,
-        "responsible": case.responsible,
-        "deadline": day(case.deadline),
-        "recheck_on": day(case.recheck_on),
-        "recheck_result": case.recheck_result,
-        "recheck_passed": case.recheck_passed,
-        "closed_on": day(case.closed_on),
-        "overdue": overdue,
+        **case_state(case),
+        "unit": unit_ref(case.unit),  # replaces the code, in the same place
+        "overdue": is_overdue(case),
         "created_at": timestamp(case.created_at),
         "updated_at": timestamp(case.updated_at),
     }

@@ -86,8 +86,6 @@ def touch(token: ApiToken) -> None:
     """Record the use; at most once per TOUCH_EVERY, so a busy script does not write on every call."""
     now = utcnow()
     last = token.last_used_at
-    if last is not None and last.tzinfo is None:  # SQLite returns naive UTC
-        last = last.replace(tzinfo=now.tzinfo)
     if last is None or now - last >= TOUCH_EVERY:
         token.last_used_at = now
         db.session.commit()

@@ -14,10 +14,10 @@ from api.queries import (
     visible_case,
     visible_cases,
     visible_wave,
-    visible_waves,
     waves_with_results,
 )
 from api.serialize import case_json, timestamp, user_json, wave_json
+from policy import visible_waves
 
 
 @bp.get("/openapi.json")

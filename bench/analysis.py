@@ -1,7 +1,7 @@
 """Benchmark of the analysis (issue 4, "Speed"): 1,000,000 responses over 2,000 towns.
 
-    .venv/bin/python bench/analysis.py                              # full size (~25 min here: svy, the import)
-    .venv/bin/python bench/analysis.py --responses 20000 --towns 40   # smoke test (one to two minutes)
+    .venv/bin/python -m bench.analysis                              # full size (~25 min here: svy, the import)
+    .venv/bin/python -m bench.analysis --responses 20000 --towns 40   # smoke test (one to two minutes)
 
 What it does, all on seeded data generated into a temporary directory (deleted at the end):
 
@@ -46,8 +46,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 SLUG = "bench-2026Q3"
 CITY = "510700"
@@ -498,7 +496,7 @@ def worker_svy(d: Path) -> dict:
     from analysis import analyse_wave
     from analysis.hierarchy import build_hierarchy
     from analysis.responses import code_responses, indicator_values
-    from analysis.weights import rake_weights
+    from analysis.weights import DEFAULT_WEIGHT_CAP, rake_weights
 
     spec, frames = _load_inputs(d)
     units, margins, resp = frames["units"], frames["margins"], frames["responses"]
@@ -506,7 +504,7 @@ def worker_svy(d: Path) -> dict:
     hierarchy = build_hierarchy(units)
     coded = code_responses(spec, hierarchy, resp)
     t = time.perf_counter()
-    weights = rake_weights(spec, hierarchy, margins, coded, 5.0).weights
+    weights = rake_weights(spec, hierarchy, margins, coded, DEFAULT_WEIGHT_CAP).weights
     our_rake = time.perf_counter() - t
     Y = indicator_values(spec, coded)
     keys = [ind.key for ind in spec.indicators]
@@ -543,7 +541,7 @@ def worker_svy(d: Path) -> dict:
     est_check = compare_units(ours, theirs, with_composite=False)
 
     # (b) raking per town -----------------------------------------------------------------------
-    from analysis.weights import merge_categories  # the product's own merging rule, prepared for svy
+    from analysis.weights import DEFAULT_WEIGHT_CAP, merge_categories  # the product's own merging rule, prepared for svy
     # Prepared beforehand (not timed): per weighting unit, its respondents who answered every raking
     # dimension, their answers mapped to the merged category groups, and the groups' population totals.
     dims = [it for it in spec.items if it.dimension]
@@ -584,7 +582,7 @@ def worker_svy(d: Path) -> dict:
             s = svy.Sample(data.with_columns(pl.Series("w0", w)), svy.Design(wgt="w0"))
             w = s.weighting.rake(controls=controls, tol=1e-10, max_iter=1000, wgt_name="rk",
                                  on_nonconvergence="warn").data["rk"].to_numpy()
-            limit = 5.0 * w.mean()
+            limit = DEFAULT_WEIGHT_CAP * w.mean()
             if w.max() <= limit * (1 + 1e-9):
                 break
             if round_ == 20:
@@ -640,7 +638,7 @@ def run_timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, st
 
 
 def run_worker(name: str, d: Path, args: argparse.Namespace, env: dict | None = None, **extra) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, str(d),
+    cmd = [sys.executable, "-m", "bench.analysis", "--worker", name, str(d),
            "--repeats", str(extra.get("repeats", args.repeats))]
     if "subset_towns" in extra:
         cmd += ["--subset-towns", str(extra["subset_towns"])]

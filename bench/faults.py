@@ -1,8 +1,8 @@
 """Faults under load: nothing lost, nothing let in.
 
-    .venv/bin/python bench/faults.py                             # about 60 s of load
-    .venv/bin/python bench/faults.py --quick                     # about 15 s
-    .venv/bin/python bench/faults.py --skip-postgresql-restart   # leave a shared cluster alone
+    .venv/bin/python -m bench.faults                             # about 60 s of load
+    .venv/bin/python -m bench.faults --quick                     # about 15 s
+    .venv/bin/python -m bench.faults --skip-postgresql-restart   # leave a shared cluster alone
 
 1. A PostgreSQL database of its own (pingan_faults), migrated, with the test data's open wave.
 2. gunicorn with gunicorn.conf.py (PROXY_COUNT=1) and simulated residents, one thread each with
@@ -42,7 +42,6 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
     Questionnaire,

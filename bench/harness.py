@@ -120,7 +120,6 @@ def prepare_in_process(database_url: str) -> str:
 
 
 def _app(database_url: str):
-    sys.path.insert(0, str(ROOT))
     from app import create_app
 
     return create_app({"SQLALCHEMY_DATABASE_URI": _sqlalchemy_url(database_url), "SECRET_KEY": SECRET_KEY})

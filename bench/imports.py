@@ -1,8 +1,8 @@
 """Benchmark of `responses import` on a very large file (issue "Under load, faults and bad input").
 
-    .venv/bin/python bench/imports.py                                  # 1,000,000 rows (and 100,000), SQLite
-    .venv/bin/python bench/imports.py --responses 50000 --compare 0 --runs 1    # smoke test
-    .venv/bin/python bench/imports.py --database-url postgresql://postgres@127.0.0.1:5432/import_bench
+    .venv/bin/python -m bench.imports                                  # 1,000,000 rows (and 100,000), SQLite
+    .venv/bin/python -m bench.imports --responses 50000 --compare 0 --runs 1    # smoke test
+    .venv/bin/python -m bench.imports --database-url postgresql://postgres@127.0.0.1:5432/import_bench
 
 What it does, on seeded data generated into a temporary directory (deleted at the end):
 

@@ -1,7 +1,7 @@
 """Load benchmark (issue 7): residents submitting through gunicorn into PostgreSQL, against the floor.
 
-    .venv/bin/python bench/load.py                  # 30 s of load on each side (about 2 minutes in all)
-    .venv/bin/python bench/load.py --duration 10    # a quicker look
+    .venv/bin/python -m bench.load                  # 30 s of load on each side (about 2 minutes in all)
+    .venv/bin/python -m bench.load --duration 10    # a quicker look
 
 1. A PostgreSQL database of its own (pingan_load), migrated, with the demo city and its open wave.
 2. gunicorn with gunicorn.conf.py (PROXY_COUNT=1, rate limits in Redis when it answers, as in
@@ -34,7 +34,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import (  # noqa: E402
     ROOT,

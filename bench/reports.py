@@ -1,7 +1,7 @@
 """Benchmark of the reports (issue 5, "Speed"): the quarterly report of a wave with 200 units.
 
-    .venv/bin/python bench/reports.py              # 3 timed builds of each measure
-    .venv/bin/python bench/reports.py --runs 5
+    .venv/bin/python -m bench.reports              # 3 timed builds of each measure
+    .venv/bin/python -m bench.reports --runs 5
 
 The data are seeded and generated into a temporary directory (deleted at the end), then loaded
 the way an office loads its own, through the product's command line on a fresh SQLite database:
@@ -40,8 +40,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 QUESTIONNAIRE = ROOT / "tests" / "fixtures" / "analysis" / "questionnaire.yaml"
 SEED = 20260930

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+import clock
 from errors import NotFound
 from extensions import db
 from models import Wave
 from reports import data as report_data
-from reports.formatting import LOCAL_TZ
 from reports.render import board_context, helpers
 
 NOT_PUBLISHED = "未找到已公示的测评结果,请检查网址是否完整。"
@@ -39,13 +39,8 @@ def published_wave(slug: str) -> Wave:
 def publication_date(wave: Wave) -> date:
     """The day the wave was published, in Beijing time (the date printed on its board)."""
     if wave.published_at is None:
-        return report_data.today_local()
-    stamp = wave.published_at
-    if stamp.tzinfo is None:  # SQLite hands back naive UTC
-        from datetime import timezone
-
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.astimezone(LOCAL_TZ).date()
+        return clock.today()
+    return clock.local(wave.published_at).date()
 
 
 def board_page(slug: str) -> dict[str, Any]:

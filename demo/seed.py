@@ -10,7 +10,6 @@ random every time).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import tempfile
 import time
@@ -55,7 +54,6 @@ class SeedResult:
     waves: list[Wave] = field(default_factory=list)
     responses: dict[str, int] = field(default_factory=dict)  # wave slug → forms imported
     passwords: dict[str, str] = field(default_factory=dict)  # username → password (new accounts only)
-    analysed: bool = False
     seconds: float = 0.0
 
 
@@ -106,12 +104,8 @@ def seed_demo(seed: int = DEFAULT_SEED, echo: Echo = print) -> SeedResult:
         for plan, rng in zip(WAVES, rngs[2:]):
             _load_wave(result, plan, slug, rng, Path(tmp), echo)
     _create_accounts(result, echo)
-    if importlib.util.find_spec("survey.results") is not None:
-        analyse_and_publish(result.waves)
-        result.analysed = True
-        echo(f"已分析 {WAVES[0].slug}、{WAVES[1].slug};已发布 {WAVES[0].slug}")
-    else:
-        echo("分析模块 survey.results 尚未就绪:已结束的两期调查未做分析,也未发布")
+    analyse_and_publish(result.waves)
+    echo(f"已分析 {WAVES[0].slug}、{WAVES[1].slug};已发布 {WAVES[0].slug}")
     result.seconds = time.perf_counter() - started
     return result
 

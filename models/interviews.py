@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ColumnElement, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import clock
 from extensions import db
 from models.types import Timestamp, utcnow
 
@@ -59,3 +62,55 @@ class InterviewCase(db.Model):
     @property
     def status_label(self) -> str:
         return CASE_STATUS_LABELS[self.status]
+
+
+# -- the overdue rule: one copy, for the console, the API and the reports --------------------------
+# Each open state waits on one date the office set: a `scheduled` case on its interview date
+# (scheduled_for), a `rectifying` case on its rectification deadline. The case is overdue from the
+# day after that date (Beijing calendar, clock.today()). `held` and `rechecked` wait on the office
+# itself (a notice to issue, a recheck to judge), so no date makes them overdue.
+
+
+def is_overdue(case: InterviewCase, on: date | None = None) -> bool:
+    """Whether the case's binding date passed before `on` (default: today in Beijing)."""
+    on = on or clock.today()
+    if case.status == "scheduled":
+        return case.scheduled_for is not None and case.scheduled_for < on
+    if case.status == "rectifying":
+        return case.deadline is not None and case.deadline < on
+    return False
+
+
+def overdue_clause(on: date) -> ColumnElement[bool]:
+    """`is_overdue` as a WHERE clause on InterviewCase (NULL dates are never overdue)."""
+    return or_(
+        and_(InterviewCase.status == "scheduled", InterviewCase.scheduled_for < on),
+        and_(InterviewCase.status == "rectifying", InterviewCase.deadline < on),
+    )
+
+
+def case_state(case: InterviewCase) -> dict[str, Any]:
+    """The case as plain data: what the audit log records, and the base of the API's case object."""
+
+    def iso(d: date | None) -> str | None:
+        return None if d is None else d.isoformat()
+
+    return {
+        "wave": case.wave.slug,
+        "unit": case.unit.code,
+        "status": case.status,
+        "reason": case.reason,
+        "rank": case.rank,
+        "escalation": case.escalation,
+        "scheduled_for": iso(case.scheduled_for),
+        "held_on": iso(case.held_on),
+        "attendees": case.attendees,
+        "notes": case.notes,
+        "rectification_plan": case.rectification_plan,
+        "responsible": case.responsible,
+        "deadline": iso(case.deadline),
+        "recheck_on": iso(case.recheck_on),
+        "recheck_result": case.recheck_result,
+        "recheck_passed": case.recheck_passed,
+        "closed_on": iso(case.closed_on),
+    }

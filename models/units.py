@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.types import Timestamp, utcnow
 
 UNIT_KINDS = ("city", "county", "town", "village", "grid", "department")
+# The one order of kinds every list reads in, top down: the city, counties, towns, villages, grids,
+# and departments last (KIND_SORT is the same order in SQL, for ORDER BY).
+KIND_ORDER = UNIT_KINDS
+KIND_RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 KIND_LABELS = {
     "city": "市",
     "county": "县(区)",
@@ -81,3 +86,6 @@ class PopulationMargin(db.Model):
     count: Mapped[int] = mapped_column(Integer)
 
     unit: Mapped[Unit] = relationship(back_populates="margins")
+
+
+KIND_SORT = sql_case(KIND_RANK, value=Unit.kind, else_=len(KIND_ORDER))

@@ -7,7 +7,10 @@ labels in the same subset font as the report, so the charts are sharp, small, se
 and about twice as fast to print as SVG with every glyph drawn as a path.
 Matplotlib still lays the text out with that font, so a missing glyph is a warning here
 (an error under pytest). Figures are built with `matplotlib.figure.Figure`, never pyplot:
-nothing global is kept between charts, and the functions are safe in a threaded server.
+nothing global is kept between charts. The style (RC) is matplotlib's process-wide rcParams,
+read while a figure is built and again when it is saved, so charts are drawn one at a time
+(`_styled`: a lock around `rc_context`); a chart takes tens of milliseconds, and the threads of a
+gunicorn worker would otherwise restore the defaults under each other (DejaVu Sans, glyph paths).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -53,6 +59,7 @@ WIDTH_IN = 6.5  # the text width of an A4 page with 18 mm margins, in inches
 ROW_IN = 0.2  # one unit per row in the dot plot
 MAX_ROWS = 46  # rows of a dot plot that still fit on one page with its caption
 INK = "#222222"
+_RENDERING = threading.Lock()
 BAND = "#1f5fbf"
 
 
@@ -73,6 +80,13 @@ class Chart:
     @property
     def height_mm(self) -> float:
         return round(self.height_in * 25.4, 1)
+
+
+@contextmanager
+def _styled() -> Iterator[None]:
+    """The report style for one chart, built and saved while no other thread changes rcParams."""
+    with _RENDERING, rc_context(RC):
+        yield
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -136,7 +150,7 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
     Filled dot: ranked; hollow: not ranked (under min_n); red bold name: a unit in `highlight`
     (the interview list).
     """
-    with rc_context(RC):
+    with _styled():
         rows = sum(len(b.units) + 1 for b in blocks)
         names = [u.name for b in blocks for u in b.units]
         label_in = min(2.6, max((_text_width_in(n, 7.5) for n in names), default=1.0) + 0.15)
@@ -225,7 +239,7 @@ def _grade_bands(ax, grades: Sequence[Grade], x_lo: float, x_hi: float) -> None:
 def trend_chart(labels: Sequence[str], composite: Sequence[Estimate], indicators: dict[str, Sequence[Estimate | None]]) -> Chart:
     """The composite over the periods, with its 95% interval as a band (or bars for a single period),
     and the component indicators as thin lines."""
-    with rc_context(RC):
+    with _styled():
         fig = _figure(WIDTH_IN, 2.3)
         ax = fig.add_axes((0.08, 0.32, 0.9, 0.6))
         x = list(range(len(labels)))
@@ -285,7 +299,7 @@ def _score_color(score: float | None) -> str:
 
 def distribution_chart(options: Sequence[OptionShare], scored: bool) -> Chart:
     """One question: a bar per option (in questionnaire order) with its weighted share and count."""
-    with rc_context(RC):
+    with _styled():
         width = 3.15
         label_in = min(1.4, max((_text_width_in(o.label, 7.5) for o in options), default=0.6) + 0.12)
         height = len(options) * 0.2 + 0.2

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
+import clock
 from errors import Conflict
 from extensions import db
 from models import AnalysisResult, InterviewCase, Response, Unit, Wave
@@ -24,7 +24,6 @@ from survey.periods import parse_period
 from survey.results import stored_result, wave_result
 from survey.waves import previous_wave
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 TREND_PERIODS = 6  # the current wave and up to five before it
 RECHECK_DAYS = 30  # 复查: 30 days after the date of the notice, unless the office set a date on the case
 COMMENTS_IN_REPORT = 40
@@ -117,10 +116,6 @@ class ReportData:
     entry_url: str = ""  # where a resident types a short code, e.g. pingan.example.cn/s
 
 
-def today_local() -> date:
-    return datetime.now(LOCAL_TZ).date()
-
-
 def short_period_label(code: str) -> str:
     """A two-line axis label: '2026年\\n三季度', '2026年\\n7月', '2026年\\n下半年', '2026年'."""
     p = parse_period(code)
@@ -161,7 +156,7 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
         period_end=wave.period_end,
         status=wave.status,
         office=current_app.config["OFFICE_NAME"],
-        issued_on=issued_on or today_local(),
+        issued_on=issued_on or clock.today(),
         computed_at=stored.computed_at if stored else None,
         n_responses=stored.n_responses if stored else None,
         n_rejected=stored.n_rejected if stored else None,

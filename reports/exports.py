@@ -14,11 +14,10 @@ from openpyxl.utils import get_column_letter
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.interviews import ESCALATION_LABELS, REASON_LABELS
-from models.units import KIND_LABELS
+from models.units import KIND_LABELS, KIND_ORDER
 from reports.cells import safe_row, safe_workbook
 from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
 
-LEVEL_ORDER = ("city", "county", "town", "village", "grid", "department")
 COLOR_LABELS = {c: f"{COLOR_NAMES[c]}({COLOR_MEANINGS[c]})" for c in COLOR_NAMES}
 COLOR_FILLS = {"blue": "D6E4F5", "yellow": "FFF2C2", "red": "F8D0CC"}
 
@@ -80,7 +79,7 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str) -> bytes:
     by_kind: dict[str, list[UnitResult]] = {}
     for u in result.units:
         by_kind.setdefault(u.kind, []).append(u)
-    for kind in LEVEL_ORDER:
+    for kind in KIND_ORDER:
         if kind in by_kind:
             _level_sheet(workbook, KIND_LABELS[kind], by_kind[kind], spec)
     _interview_sheet(workbook, result)

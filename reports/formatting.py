@@ -7,13 +7,12 @@ probabilities whole percents. A missing value is an em dash.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
+import clock
 from analysis import Difference, Estimate
 
 DASH = "—"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 COLOR_NAMES = {"blue": "蓝", "yellow": "黄", "red": "红"}
 COLOR_MEANINGS = {"blue": "平安", "yellow": "平稳", "red": "不稳定"}
 # Print colours of the 公示 board; yellow carries dark text.
@@ -90,9 +89,7 @@ def cn_datetime(t: datetime | None) -> str:
     """A stored UTC time in Beijing time: '2026年10月5日 14:03'."""
     if t is None:
         return DASH
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    t = t.astimezone(LOCAL_TZ)
+    t = clock.local(t)
     return f"{cn_date(t.date())} {t:%H:%M}"
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from analysis import Difference, Estimate, InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.interviews import ESCALATION_LABELS, REASON_LABELS
-from models.units import KIND_LABELS
+from models.units import KIND_LABELS, KIND_RANK
 from reports.formatting import ci, change_words, num
 
-KIND_ORDER = ("county", "town", "village", "grid", "department")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def peer_groups(result: WaveResult) -> list[PeerGroup]:
             members.setdefault((u.kind, u.parent_code), []).append(u)
     order = sorted(
         members,
-        key=lambda k: (KIND_ORDER.index(k[0]) if k[0] in KIND_ORDER else len(KIND_ORDER), position.get(k[1], 0)),
+        key=lambda k: (KIND_RANK.get(k[0], len(KIND_RANK)), position.get(k[1], 0)),
     )
     groups = []
     for kind, parent_code in order:

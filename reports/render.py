@@ -15,7 +15,7 @@ from flask import render_template
 
 from analysis import WaveResult
 from analysis.spec import QuestionnaireSpec
-from models.units import KIND_LABELS
+from models.units import KIND_LABELS, KIND_ORDER
 from reports import charts, formatting
 from reports.data import MODE_LABELS, RECHECK_DAYS, ReportData
 from reports.formatting import WARNING_LABELS
@@ -154,8 +154,7 @@ def _counts_by_kind(result: WaveResult) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
     for u in result.units[1:]:
         counts[u.kind] = counts.get(u.kind, 0) + 1
-    order = ("county", "town", "village", "grid", "department")
-    return [(KIND_LABELS[k], counts[k]) for k in order if k in counts]
+    return [(KIND_LABELS[k], counts[k]) for k in KIND_ORDER if k in counts]
 
 
 def render_interviews_html(data: ReportData) -> str:

@@ -21,6 +21,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from analysis import DEFAULT_WEIGHT_CAP
 from errors import PinganError
 
 
@@ -188,7 +189,7 @@ def responses_import(wave_slug: str, file: str) -> None:
 
 @analysis_cli.command("run")
 @click.option("--wave", "wave_slug", required=True, help="调查标识。")
-@click.option("--weight-cap", type=float, default=5.0, show_default=True, help="权数截尾倍数(相对单位平均权数),0 = 不截尾。")
+@click.option("--weight-cap", type=float, default=DEFAULT_WEIGHT_CAP, show_default=True, help="权数截尾倍数(相对单位平均权数),0 = 不截尾。")
 @reports_errors
 def analysis_run(wave_slug: str, weight_cap: float) -> None:
     """Weight, estimate, rank and list; replaces the wave's stored results."""

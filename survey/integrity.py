@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -112,19 +112,14 @@ def address_flags(
     partners: list[Response] = []
     if burst_on:
         since = now - timedelta(minutes=rules.burst_minutes)
-        window = [r for r in recent if _utc(r.submitted_at) >= since]
+        window = [r for r in recent if r.submitted_at >= since]
         if len(window) + 1 >= rules.burst_count:
             flags.append("burst")
             partners = window
     since = now - timedelta(minutes=rules.repeat_device_minutes)
-    if any(r.ua_hash == ua_hash and r.device_hash != device_hash and _utc(r.submitted_at) >= since for r in recent):
+    if any(r.ua_hash == ua_hash and r.device_hash != device_hash and r.submitted_at >= since for r in recent):
         flags.append("repeat_device")
     return flags, partners
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timestamps back without their zone; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def add_flag(response: Response, flag: str) -> None:

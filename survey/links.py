@@ -235,11 +235,6 @@ def short_codes(wave: Wave, units: list[Unit], mode: str = "qr") -> dict[int, st
     raise PinganError("无法生成短码,请重试")
 
 
-def short_code(wave: Wave, unit: Unit, mode: str = "qr") -> str:
-    """The short code of one unit's link (created on first use)."""
-    return short_codes(wave, [unit], mode)[unit.id]
-
-
 def resolve_short_code(text: str) -> str:
     """The token a typed short code stands for; NotFound (Chinese message) when there is none."""
     code = normalise_code(text)

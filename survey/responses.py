@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import audit
+from clock import LOCAL_TZ
 from errors import Conflict, FileProblem
 from extensions import db
 from models import Response, Unit, Wave
@@ -32,7 +32,6 @@ from survey.waves import get_wave
 
 FIXED_COLUMNS = ("response_id", "unit_code", "psu", "submitted_at")
 OPTIONAL_COLUMNS = ("mode",)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 YEARS = (2000, 2099)  # a submitted_at outside these years is refused
 RESPONSE_ID = re.compile(r"^[^\s]{1,64}$")
 CHUNK = 5000  # rows per INSERT batch: large enough to amortise round trips, small enough to hold

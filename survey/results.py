@@ -12,18 +12,17 @@ import json
 from dataclasses import dataclass
 
 import pandas as pd
+from flask import has_request_context
 from sqlalchemy import Text, case, cast, delete, func, select
 
 import audit
-from analysis import AnalysisError, WaveResult, analyse_wave
+from analysis import DEFAULT_WEIGHT_CAP, AnalysisError, WaveResult, analyse_wave
 from analysis.spec import QuestionnaireSpec
 from errors import Conflict, PinganError
 from extensions import db
 from models import AnalysisResult, PopulationMargin, Response, Unit, Wave
 from models.interviews import InterviewCase
 from survey.waves import previous_wave
-
-DEFAULT_WEIGHT_CAP = 5.0
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,17 @@ def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     A million rows load in seconds: the wave's rows are read in one pass as a range of the primary key
     (on SQLite, going through the index on wave_id instead means a million random look-ups and a sort,
     four times slower), through the DB-API cursor (plain tuples, no SQLAlchemy rows), the answers as JSON
-    text that each chunk decodes with a single json.loads call. The cyclic garbage collector is paused
-    meanwhile: the million new dicts would otherwise trigger it over and over (a third of the time)."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    text that each chunk decodes with a single json.loads call. Outside a request (`flask analysis run`,
+    the benchmark) the cyclic garbage collector is paused meanwhile: the million new dicts would
+    otherwise trigger it over and over. Never inside a request: `gc.disable()` holds for the whole
+    process, so the web server's other threads would run without a collector until the load ends."""
+    pause = gc.isenabled() and not has_request_context()
+    if pause:
+        gc.disable()
     try:
         return _read_responses(wave, spec, unit_codes)
     finally:
-        if gc_was_enabled:
+        if pause:
             gc.enable()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 import audit
 from extensions import db
 from models import PopulationMargin, Unit
-from models.units import UNIT_KINDS
+from models.units import KIND_RANK, UNIT_KINDS
 from survey.csvfiles import CsvRows, Row, read_rows
 
 UNIT_COLUMNS = ("code", "name", "kind", "parent_code")
@@ -24,7 +24,6 @@ POPULATION_COLUMNS = ("unit_code", "dimension", "category", "count")
 MAX_COUNT = 2**31 - 1
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 # A unit's parent must be of a higher kind in this order; departments hang off a city or county.
-KIND_RANK = {"city": 0, "county": 1, "town": 2, "village": 3, "grid": 4}
 ROOT_KINDS = ("city", "county", "town")
 
 

@@ -7,10 +7,12 @@ import re
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import delete, select
 
 from extensions import db
 from models import AnalysisResult, AuditEntry
+from reports.formatting import num
 from survey.results import wave_result
 from tests.admin.console import (  # noqa: F401  (fixtures)
     Q2,
@@ -103,11 +105,21 @@ def test_the_xlsx_holds_every_level_and_the_interview_list(city):
     assert book["约谈名单"].max_row == 1 + 23
 
 
+def pdf_text(data: bytes) -> str:
+    """Every page's text read back (pypdf), without spaces or line breaks."""
+    return "".join("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
 def test_the_quarterly_report_downloads_as_a_pdf(city):
     office = client_for(city, "office")
     response = office.get(f"/admin/waves/{Q3}/reports/quarterly.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF-")
+    result = wave_result(wave(Q3))
+    root = result.units[0]
+    pdf = pdf_text(response.data)
+    assert f"{root.name}综合指数为{num(root.composite.estimate)}" in pdf  # the summary, with the stored figure
+    assert all(u.name in pdf for u in result.units)  # every unit in its table
     assert f'filename="{Q3}-quarterly.pdf"' in response.headers["Content-Disposition"]
     assert office.get(f"/admin/waves/{Q3}/reports/nonsense.pdf").status_code == 404
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from extensions import db
-from models import AuditEntry, Response
+from models import AuditEntry, Response, Unit
 from survey.results import wave_result
 from tests.admin.console import (  # noqa: F401  (fixtures)
     CITY,
@@ -144,6 +146,18 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     assert "扫码海报和入户卡片(PDF)" in text(admin.get("/admin/waves/2026Q4-city"))
     response = admin.get("/admin/waves/2026Q4-city/reports/posters.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    pages = [
+        "".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(response.data)).pages
+    ]
+    collecting = db.session.scalars(
+        select(Unit.name).where(Unit.kind.in_(("town", "village", "grid", "department"))).order_by(Unit.path)
+    ).all()
+    assert len(collecting) == 22
+    posters = [p for p in pages if "扫码" in p and "短码" in p]
+    assert len(posters) >= len(collecting)
+    assert all(any(name in p for p in posters) for name in collecting)  # one poster per collecting unit
+    codes = re.findall(r"短码([A-Z0-9]{3}-[A-Z0-9]{3})", "".join(posters))
+    assert len(set(codes)) >= len(collecting)
     assert client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf").status_code == 403
     ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")
     assert ended.status_code == 409 and "已结束" in text(ended)

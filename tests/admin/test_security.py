@@ -281,7 +281,7 @@ def test_the_lock_lasts_lock_minutes_then_lifts(web, world):
         _login(web.test_client(), "shiqiao", "wrong-password")
     db.session.rollback()  # see what the requests wrote
     user = world.user("shiqiao")
-    locked_until = user.locked_until if user.locked_until.tzinfo else user.locked_until.replace(tzinfo=utcnow().tzinfo)
+    locked_until = user.locked_until
     expected = utcnow() + timedelta(minutes=web.config["LOGIN_LOCK_MINUTES"])
     assert abs((locked_until - expected).total_seconds()) < 60
     db.session.execute(update(LoginFailure).values(locked_until=utcnow() - timedelta(seconds=1)))  # run out

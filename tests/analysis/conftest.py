@@ -123,8 +123,3 @@ CITY = [
     ("D2", "department", "C"),
     ("KD1", "department", "K1"),
 ]
-
-
-@pytest.fixture
-def city_units():
-    return units_frame(CITY)

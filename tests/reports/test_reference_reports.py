@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+import clock
 from extensions import db
 from models import InterviewCase, Unit
 from reports import data as report_data
@@ -74,6 +75,7 @@ def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
     assert "复查时间:2026年12月5日,由创建办组织复查" in mine  # no "(通知书发出之日起 30 日)"
     assert "整改责任人:张<三>" in mine and "一、增加夜间巡逻;二、修复路灯&监控。" in mine
     others = [n for n in notices if n is not mine]
+    assert len(others) == len(notices) - 1 >= 1
     assert all(f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in n for n in others)
     assert "按规定列为重点管理单位" in mine
 
@@ -131,7 +133,8 @@ def test_board_page_of_a_published_wave(reference):
         assert f'<div class="value">{num(u.composite.estimate)}</div>' in html
     assert "tile-blue" in html and "tile-yellow" in html and "tile-red" in html
     published = get_wave("2026Q2-city").published_at
-    assert published is not None
+    assert published.utcoffset() == timedelta(0)  # aware UTC, on SQLite as on PostgreSQL
+    assert f"{cn_date(clock.local(published).date())} · " in html  # dated the day it was published, in Beijing
 
 
 def test_board_pdf_download(reference, tmp_path):

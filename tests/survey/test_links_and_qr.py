@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ShortLink
-from survey.links import SHORT_CODE_ALPHABET, normalise_code, read_token, resolve_short_code, short_code
+from survey.links import SHORT_CODE_ALPHABET, normalise_code, read_token, resolve_short_code, short_codes
 from survey.qr import collection_units, qr_png, qr_svg
 from tests.survey.resident import (
     VILLAGE,
@@ -30,6 +30,11 @@ COLLECTING = {  # towns, villages and departments of the test city; not the city
     "619901001", "619901001001", "619901001002", "619901002", "619902001", "619902001001", "619902002",
     "619900501", "619900502", "619902501",
 }
+
+
+def short_code(w, u, mode: str = "qr") -> str:
+    """The short code of one unit's link (created on first use)."""
+    return short_codes(w, [u], mode)[u.id]
 
 
 def read_index(path) -> list[dict[str, str]]:

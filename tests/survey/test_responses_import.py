@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -22,7 +24,8 @@ def test_imports_responses(runner):
     assert rows["r001"].answers["safety"] == "A" and rows["r001"].psu == "G01" and rows["r001"].mode == "door"
     assert rows["r003"].answers["comment"] == '希望多巡逻,"电诈"宣传要加强\n尤其是老年人'
     assert rows["r004"].psu is None and "sat_prevention" not in rows["r004"].answers  # blank = not answered
-    assert rows["r004"].submitted_at.hour in (2, 10)  # 10:00+08:00 (naive UTC on SQLite)
+    assert rows["r004"].submitted_at == datetime(2026, 8, 5, 2, tzinfo=UTC)  # 10:00+08:00, read back as aware UTC
+    assert rows["r001"].submitted_at == datetime(2026, 8, 3, 1, 15, tzinfo=UTC)  # a naive time is Beijing time
     assert rows["r005"].unit.code == "619900501" and rows["r005"].answers.keys() == {"safety", "night_safety", "sat_police", "sat_justice"}
     assert rows["r006"].mode == "paper" and rows["r006"].unit.code == "619902002"
     assert all(r.review_status == "clean" for r in rows.values())
