@@ -93,10 +93,20 @@ def test_critical_value_of_two_units_is_the_normal_quantile():
     assert c == pytest.approx(1.959964, abs=0.02)
 
 
-def test_big_groups_are_computed_in_blocks_with_the_same_result(monkeypatch):
+def test_critical_value_equals_a_direct_computation_for_a_big_group():
+    s = np.random.default_rng(2).uniform(0.5, 2.0, 60)
+    s[7] = 0.0
+    got = rank_critical_value(s, np.random.default_rng(8), draws=500)
+    z = np.random.default_rng(8).standard_normal((500, 60)) * s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(z[:, :, None] - z[:, None, :]) / np.sqrt(s[:, None] ** 2 + s[None, :] ** 2)
+    t = np.where(np.isfinite(t), t, 0.0)
+    assert got == pytest.approx(np.quantile(t.max(axis=(1, 2)), 0.95), rel=1e-12)
+    # and in blocks of any size
     import analysis.ranking as ranking
 
-    s = np.random.default_rng(2).uniform(0.5, 2.0, 40)
-    whole = rank_critical_value(s, np.random.default_rng(8))
-    monkeypatch.setattr(ranking, "PAIR_CELLS", 1)  # one row j at a time
-    assert rank_critical_value(s, np.random.default_rng(8)) == whole
+    old, ranking.PAIR_CELLS = ranking.PAIR_CELLS, 7
+    try:
+        assert rank_critical_value(s, np.random.default_rng(8), draws=500) == got
+    finally:
+        ranking.PAIR_CELLS = old
