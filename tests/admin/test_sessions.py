@@ -5,7 +5,6 @@ TEST_DATABASE_URL."""
 from __future__ import annotations
 
 import http.cookiejar
-import re
 import threading
 import urllib.error
 import urllib.parse
