@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=os.environ.get("HTTPS") == "1",
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=os.environ.get("HTTPS") == "1",
+        HTTPS=os.environ.get("HTTPS") == "1",  # served over HTTPS only: HSTS on every response
         WTF_CSRF_TIME_LIMIT=None,  # a resident may take a while; the token is still bound to the session
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import models  # noqa: F401  (registers the tables with the metadata)
 
     register_blueprints(app)
+    register_security_headers(app)
     register_health_check(app)
     register_commands(app)
     register_error_handlers(app)
@@ -165,6 +167,43 @@ def register_blueprints(app: Flask) -> None:
     csrf.exempt(api_bp)  # read-only, and authenticated by a bearer token, never by the session cookie
     app.register_blueprint(board_bp)
     app.register_blueprint(survey_bp)
+
+
+# One policy fits every page: scripts and styles come from /static only (no inline <script>,
+# no event-handler attributes in any template); style attributes (progress bars, indents) and
+# the reports' <style> blocks need 'unsafe-inline' for styles only; images are ours or data: URIs
+# (charts, QR codes); the progress table fetches JSON from this site. docs/security.md, "Headers".
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+# Pages that show a password or an API token: never kept by the browser or a proxy.
+NO_STORE_ENDPOINTS = frozenset(
+    {"admin.user_new", "admin.user_password", "admin.own_password", "admin.tokens", "admin.token_create", "admin.token_revoke"}
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    """The headers of every response, set in one place (a view's own CSP or framing is kept)."""
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("HTTPS"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint in NO_STORE_ENDPOINTS:
+            headers["Cache-Control"] = "no-store"
+        if response.mimetype == "text/html":
+            # The questionnaire preview is framed by the console itself: it says SAMEORIGIN.
+            framed = headers.get("X-Frame-Options") == "SAMEORIGIN"
+            headers.setdefault("X-Frame-Options", "DENY")
+            ancestors = "'self'" if framed else "'none'"
+            policy = f"{CONTENT_SECURITY_POLICY}; frame-ancestors {ancestors}"
+            own = headers.get("Content-Security-Policy")
+            headers["Content-Security-Policy"] = f"{own}; {policy}" if own else policy
+        return response
 
 
 def register_health_check(app: Flask) -> None:

@@ -30,6 +30,10 @@ graceful_timeout = 20
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None  # "-" for stdout; nginx usually logs instead
+# No client address, referrer or User-Agent in the access log (gunicorn's default logs all three):
+# residents are anonymous, and the app keeps only keyed hashes of those (docs/security.md). The time,
+# the request line (no resident data travels in a URL), status, size and duration are enough to run it.
+access_log_format = '- %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # gunicorn 27's control socket is one path per user (~/.gunicorn/gunicorn.ctl): two servers on a
@@ -39,6 +43,19 @@ control_socket_disable = True
 limit_request_line = 4094
 limit_request_fields = 60
 limit_request_field_size = 8190
+
+
+def on_starting(server):
+    """Warn when the app trusts X-Forwarded-For (PROXY_COUNT ≥ 1) but listens beyond loopback:
+    anyone who reaches gunicorn directly could then choose the address the rate limits see."""
+    if int(os.environ.get("PROXY_COUNT", "0") or 0) >= 1:
+        for address in server.cfg.bind:
+            host = address.rsplit(":", 1)[0].strip("[]")
+            if not (address.startswith("unix:") or host in ("127.0.0.1", "::1", "localhost")):
+                server.log.warning(
+                    "PROXY_COUNT=%s but gunicorn listens on %s: only the reverse proxy may reach the app "
+                    "(README, Deployment)", os.environ.get("PROXY_COUNT"), address,
+                )
 
 
 def post_fork(server, worker):

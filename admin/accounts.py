@@ -34,6 +34,7 @@ MIN_PASSWORD = 10
 
 
 WRONG = "用户名或密码不正确"
+INITIAL_PASSWORD_FILE = "admin-password.txt"  # in instance/: the demo's first admin password (demo.seed)
 MAX_PASSWORD = 256
 
 
@@ -181,7 +182,7 @@ def revoke_tokens(user: User, reason: str) -> int:
 
 def initial_password_file() -> Path:
     """Where `demo` (make run) keeps the first admin password: instance/admin-password.txt."""
-    return Path(current_app.instance_path) / "admin-password.txt"
+    return Path(current_app.instance_path) / INITIAL_PASSWORD_FILE
 
 
 def forget_initial_password(user: User, old_hash: str) -> bool:

@@ -61,7 +61,7 @@ def login():
 @login_required
 def logout():
     """Sign out everywhere: every session of the account ends, copies of this cookie included."""
-    end_sessions(current_user)
+    end_sessions(current_user._get_current_object())
     db.session.commit()
     logout_user()
     session.clear()

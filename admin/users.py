@@ -115,8 +115,8 @@ def reset_password(user: User) -> str:
     password = new_password()
     before = _state(user)
     old_hash = user.password_hash
+    clear_locks(user)  # login_failures before users, the order sign-in takes its locks in (PostgreSQL)
     user.password_hash = generate_password_hash(password, method="scrypt")
-    clear_locks(user)
     end_sessions(user)
     revoke_tokens(user, "password_reset")
     audit.record("user.password_reset", "user", user.username, before, _state(user))

@@ -13,7 +13,7 @@ from admin.formflow import attempt
 from admin.forms import ActionForm, WaveForm, choices
 from errors import PinganError
 from survey.results import stored_result
-from survey.waves import ACTION_LABELS
+from survey.waves import ACTION_LABELS, create_short_links
 
 PDF = "application/pdf"
 
@@ -100,6 +100,23 @@ def wave_close(wave_slug: str):
 @permission_required("waves.manage")
 def wave_publish(wave_slug: str):
     return _transition(wave_slug, "publish")
+
+
+@bp.post("/waves/<wave_slug>/short-links")
+@permission_required("waves.manage")
+def wave_short_links(wave_slug: str):
+    """"生成短码": the short codes units added since the wave was created (or opened) still lack."""
+    wave = waves.get_wave(current_user, wave_slug)
+    if not ActionForm().validate():
+        abort(400)
+    if not manages_wave(current_user, wave):
+        abort(403)
+    try:
+        created = create_short_links(wave)
+    except PinganError as e:
+        return _wave_page(wave, error=e.message, status=e.status)
+    flash(f"已为 {created // 2} 个单位生成短码。" if created else "所有填报单位都已有短码。")
+    return redirect(url_for("admin.wave", wave_slug=wave.slug))
 
 
 def _download(data: bytes, name: str, mimetype: str) -> Response:

@@ -21,7 +21,7 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
-from admin.accounts import create_user, new_password
+from admin.accounts import INITIAL_PASSWORD_FILE, create_user, new_password
 from demo.city import City, build_city
 from demo.model import COLUMNS, ITEM_KEYS, TARGET_N, WAVES, Levels, WavePlan, draw_levels, wave_responses
 from errors import PinganError
@@ -34,7 +34,7 @@ from survey.waves import create_wave, transition
 
 DEFAULT_SEED = 2026
 QUESTIONNAIRE = Path(__file__).with_name("questionnaire.yaml")
-PASSWORD_FILE = "admin-password.txt"
+PASSWORD_FILE = INITIAL_PASSWORD_FILE  # deleted once that password is changed (admin.accounts)
 SERIES = "safety"
 
 # username, role, scope (unit code), display name, how the login is announced

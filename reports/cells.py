@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-# OWASP, "CSV Injection": the characters that make a cell a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP, "CSV Injection": the characters that make a cell a formula; and their fullwidth forms
+# (＝ ＋ － ＠), which a Chinese input method types and which spreadsheet programs with East Asian
+# input settings turn into = + - @ as they read the cell.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def safe_cell(value: Any) -> Any:

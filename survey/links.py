@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from analysis.spec import QuestionnaireSpec
-from errors import NotFound, PinganError
+from errors import Conflict, NotFound, PinganError
 from extensions import db
 from models import QuestionnaireVersion, ShortLink, Unit, Wave
 from models.links import LINK_MODES
@@ -203,36 +202,48 @@ def _new_code() -> str:
 
 
 def short_codes(wave: Wave, units: list[Unit], mode: str = "qr") -> dict[int, str]:
-    """unit id → short code for these units, creating the missing ones (and committing them).
-
-    29^6 ≈ 6 × 10^8 codes: a clash with an existing code is rare and simply retried; the
-    unique constraints are the final guard when two exports run at once.
-    """
+    """unit id → short code for these units. Read-only (downloads are GET requests): the codes are
+    made when the wave opens, or by the wave page's "生成短码" (`add_short_codes`); a Conflict
+    says so when a unit has none yet (a wave opened before that, or a unit added since)."""
     if mode not in LINK_MODES:
         raise PinganError(f"链接方式 “{mode}” 无效,应为 {'、'.join(LINK_MODES)} 之一")
-    for _attempt in range(5):
-        existing = dict(
-            db.session.execute(
-                select(ShortLink.unit_id, ShortLink.code).where(ShortLink.wave_id == wave.id, ShortLink.mode == mode)
-            ).all()
+    existing = dict(
+        db.session.execute(
+            select(ShortLink.unit_id, ShortLink.code).where(ShortLink.wave_id == wave.id, ShortLink.mode == mode)
+        ).all()
+    )
+    missing = [u for u in units if u.id not in existing]
+    if missing:
+        raise Conflict(
+            f"调查 “{wave.slug}” 有 {len(missing)} 个单位还没有短码(如 {missing[0].name}):"
+            "请先在调查页点击“生成短码”,再下载二维码或海报",
+            code="no_short_codes",
         )
+    return {u.id: existing[u.id] for u in units}
+
+
+def add_short_codes(wave: Wave, units: list[Unit], modes: tuple[str, ...] = LINK_MODES) -> int:
+    """Create the missing short codes of these units, for every mode; returns how many. Flushed,
+    not committed: the caller commits them with its audit entry (opening the wave, or "生成短码").
+
+    29^6 ≈ 6 × 10^8 codes: a fresh code that is already taken is rare and simply drawn again;
+    the unique constraints are the final guard when two of these run at once (an IntegrityError
+    rolls the caller's transaction back, and the office tries again)."""
+    added = 0
+    for mode in modes:
+        existing = set(db.session.scalars(select(ShortLink.unit_id).where(ShortLink.wave_id == wave.id, ShortLink.mode == mode)))
         missing = [u for u in units if u.id not in existing]
         if not missing:
-            return {u.id: existing[u.id] for u in units}
+            continue
         fresh: set[str] = set()
         while len(fresh) < len(missing):
-            fresh.add(_new_code())
-        taken = set(db.session.scalars(select(ShortLink.code).where(ShortLink.code.in_(fresh))))
-        if taken:
-            continue
-        try:
-            db.session.add_all(
-                ShortLink(wave_id=wave.id, unit_id=u.id, mode=mode, code=code) for u, code in zip(missing, fresh)
-            )
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()  # another export got there first, or a code clashed: look again
-    raise PinganError("无法生成短码,请重试")
+            candidates = {_new_code() for _ in range(len(missing) - len(fresh))} - fresh
+            taken = set(db.session.scalars(select(ShortLink.code).where(ShortLink.code.in_(candidates))))
+            fresh |= candidates - taken
+        db.session.add_all(ShortLink(wave_id=wave.id, unit_id=u.id, mode=mode, code=code) for u, code in zip(missing, sorted(fresh)))
+        db.session.flush()
+        added += len(missing)
+    return added
 
 
 def resolve_short_code(text: str) -> str:

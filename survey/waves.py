@@ -81,7 +81,8 @@ def create_wave(
     )
     db.session.add(wave)
     db.session.flush()
-    audit.record("wave.create", "wave", slug, None, wave_state(wave))
+    # Short codes now (a draft's QR codes may be printed early), so that every download only reads.
+    audit.record("wave.create", "wave", slug, None, {**wave_state(wave), "short_links_created": _add_short_links(wave)})
     db.session.commit()
     return wave
 
@@ -104,9 +105,29 @@ def transition(wave: Wave, action: str) -> Wave:
     after = wave_state(wave)
     if action == "publish":
         after["resident_hashes_cleared"] = clear_resident_hashes(wave)
+    if action == "open":  # the printed links' short codes, made now so that downloads only read
+        after["short_links_created"] = _add_short_links(wave)
     audit.record(f"wave.{action}", "wave", wave.slug, before, after)
     db.session.commit()
     return wave
+
+
+def _add_short_links(wave: Wave) -> int:
+    from survey.links import add_short_codes
+    from survey.qr import collection_units
+
+    return add_short_codes(wave, collection_units(wave))
+
+
+def create_short_links(wave: Wave) -> int:
+    """"生成短码": the missing short codes of a draft or open wave (one opened before short codes were
+    made on opening, or units added since), audited; returns how many were made."""
+    if wave.status not in ("draft", "open"):
+        raise Conflict(f"调查 “{wave.slug}” 已结束,不再需要短码", code="bad_status")
+    created = _add_short_links(wave)
+    audit.record("wave.short_links", "wave", wave.slug, None, {"short_links_created": created})
+    db.session.commit()
+    return created
 
 
 def clear_resident_hashes(wave: Wave) -> int:

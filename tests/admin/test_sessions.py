@@ -5,15 +5,15 @@ TEST_DATABASE_URL."""
 from __future__ import annotations
 
 import http.cookiejar
-import re
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.tokens import create_token
 from extensions import db
@@ -172,6 +172,34 @@ def test_the_lock_is_told_only_to_the_right_password_and_binds_only_its_source(a
     assert sign_in(accounts, "alice", PASSWORD, address="198.51.100.7")[1].status_code == 302
     stored = db.session.scalars(select(LoginFailure.source_hash)).all()
     assert stored and all("203.0.113.9" not in h and len(h) == 64 for h in stored)  # a keyed hash, not the address
+
+
+def test_after_the_lock_runs_out_counting_starts_afresh(accounts):
+    limit = accounts.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        sign_in(accounts, "alice", "wrong-password")
+    assert "已锁定" in sign_in(accounts, "alice", PASSWORD)[1].get_data(as_text=True)
+    row = db.session.scalar(select(LoginFailure))
+    row.locked_until = row.locked_until - timedelta(minutes=accounts.config["LOGIN_LOCK_MINUTES"] + 1)
+    db.session.commit()
+    for _ in range(limit - 1):  # the database itself resets the count of a lock that has run out
+        assert WRONG in sign_in(accounts, "alice", "wrong-password")[1].get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(LoginFailure.failures)) == limit - 1
+    assert sign_in(accounts, "alice", PASSWORD)[1].status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(LoginFailure)) == 0
+
+
+def test_an_admin_unlock_clears_every_source(accounts):
+    for address in ("203.0.113.1", "203.0.113.2"):
+        for _ in range(accounts.config["LOGIN_MAX_FAILURES"]):
+            sign_in(accounts, "bob", "wrong-password", address=address)
+    assert "已锁定" in sign_in(accounts, "bob", PASSWORD, address="203.0.113.1")[1].get_data(as_text=True)
+    admin = signed_in(accounts, "alice")
+    assert "已锁定" in admin.get("/admin/users").get_data(as_text=True)
+    assert post(admin, f"/admin/users/{fresh('bob').id}/unlock").status_code == 302
+    for address in ("203.0.113.1", "203.0.113.2"):
+        assert sign_in(accounts, "bob", PASSWORD, address=address)[1].status_code == 302
 
 
 def test_a_deactivated_account_is_not_told_without_the_password(accounts):

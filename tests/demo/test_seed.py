@@ -16,6 +16,7 @@ from demo.model import WAVES, draw_levels, wave_responses
 from extensions import db
 from models import AnalysisResult, PopulationMargin, Response, Unit, User, Wave
 from survey.periods import parse_period
+from tests.conftest import csrf_token
 
 ANALYSIS_READY = importlib.util.find_spec("survey.results") is not None
 
@@ -50,6 +51,7 @@ def test_seed(app, runner):
     check_waves_and_responses()
     check_accounts_and_password_file(app, seeded.output)
     check_if_empty_leaves_the_database_alone(runner)
+    check_changing_the_admin_password_deletes_the_file(app, runner)
 
 
 def check_units_and_population() -> None:
@@ -152,3 +154,21 @@ def test_same_seed_same_city():
     assert first == second
     assert first[0] == other[0]  # the tree is fixed; population and answers are drawn
     assert first[1] != other[1] and first[2] != other[2]
+
+
+def check_changing_the_admin_password_deletes_the_file(app, runner) -> None:
+    """The saved first password goes once the admin has chosen another (issue 11)."""
+    from tests.admin.console import isolated, sign_in
+
+    path = Path(app.instance_path) / "admin-password.txt"
+    first = path.read_text(encoding="utf-8").strip()
+    client = isolated(app).test_client()
+    sign_in(client, "admin", first)
+    page = client.get("/admin/password").get_data(as_text=True)
+    changed = client.post("/admin/password", data={
+        "csrf_token": csrf_token(page), "current_password": first,
+        "new_password": "my-own-admin-pass", "repeat_password": "my-own-admin-pass",
+    })
+    assert changed.status_code == 302 and not path.exists()
+    result = runner.invoke(args=["demo", "seed", "--if-empty"])
+    assert result.exit_code == 0 and first not in result.output and "密码" not in result.output
