@@ -14,6 +14,7 @@ from .errors import AnalysisError
 from .estimates import DomainEstimates, estimate_domains
 from .hierarchy import Hierarchy, build_hierarchy
 from .intervals import domain_degf, share_interval
+from .items import item_results
 from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
@@ -125,6 +126,7 @@ def analyse_wave(
         min_group=ranking.min_group,
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
+    item_fields = item_results(spec, hierarchy, coded, design, Y, [r.rank for r in ranked])
 
     results = []
     ranked_kinds = set(ranking.kinds)
@@ -158,6 +160,7 @@ def analyse_wave(
             flags=(INSUFFICIENT_SAMPLE,) if r.insufficient else (),
             warnings=_ordered(warnings),
             change=None,
+            **item_fields[u],
         )
         prev = previous_units.get(result.code)
         if prev is not None:
@@ -239,6 +242,9 @@ def distributions(
         if not it.is_choice:
             continue
         k = len(it.options)
+        if it.is_multiple:  # the share of those who answered choosing each option
+            _multiple_distribution(it, coded.chosen[it.key], in_root, w_root, all_in_root, out)
+            continue
         slot = coded.answers[it.key].astype(np.int64) + 1  # 0 = not answered
         if not all_in_root:
             slot = slot[in_root]
@@ -253,3 +259,17 @@ def distributions(
             for i, o in enumerate(it.options)
         }
     return out
+
+
+def _multiple_distribution(item, chosen, in_root, w_root, all_in_root, out) -> None:
+    if not all_in_root:
+        chosen = chosen[in_root]
+    answered = chosen.any(axis=1)
+    total = w_root[answered].sum()
+    out[item.key] = {
+        o.code: {
+            "share": float(w_root[chosen[:, i]].sum() / total) if total > 0 else None,
+            "count": int(chosen[:, i].sum()),
+        }
+        for i, o in enumerate(item.options)
+    }
