@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 Path = tuple[str | int, ...]
@@ -49,6 +49,15 @@ class Option:
     code: str
     label: str
     score: float | None = None  # None: a valid answer that is missing for indices (说不清)
+    label_en: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowIf:
+    """Ask an item only when the earlier single-choice item `item` was answered with one of `codes`."""
+
+    item: str
+    codes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,36 @@ class Item:
     dimension: str | None = None
     required: bool = True
     max_length: int = DEFAULT_TEXT_LENGTH
+    multiple: int | None = None  # several codes allowed, at most this many; never scored
+    show_if: ShowIf | None = None
+    screen_out: tuple[str, ...] = ()  # answering one of these codes ends the questionnaire
+    text_en: str | None = None
 
     @property
     def is_choice(self) -> bool:
         return bool(self.options)
+
+    @property
+    def is_multiple(self) -> bool:
+        return self.multiple is not None
+
+    @property
+    def is_single_choice(self) -> bool:
+        return bool(self.options) and self.multiple is None
+
+    def applies(self, answers: Mapping[str, Any]) -> bool:
+        """Whether the item is asked of a respondent with these answers (item key → code).
+
+        Without `show_if` always; with it, only when the controlling item was answered
+        with one of its codes (an unanswered or not-applicable controller: not asked).
+        """
+        if self.show_if is None:
+            return True
+        return answers.get(self.show_if.item) in self.show_if.codes
+
+    def screens_out(self, answer: Any) -> bool:
+        """Whether this answer ends the questionnaire (the sheet is screened out)."""
+        return bool(self.screen_out) and answer in self.screen_out
 
     @property
     def is_scored(self) -> bool:
@@ -115,6 +150,7 @@ class QuestionnaireSpec:
     indicators: tuple[Indicator, ...]
     ranking: Ranking = field(default_factory=Ranking)
     grades: tuple[Grade, ...] = ()
+    title_en: str | None = None
 
     def item(self, key: str) -> Item:
         for it in self.items:
@@ -145,9 +181,16 @@ class QuestionnaireSpec:
         items = []
         for it in self.items:
             d: dict[str, Any] = {"key": it.key, "text": it.text}
+            if it.text_en is not None:
+                d["text_en"] = it.text_en
             if it.options:
                 d["options"] = [
-                    {"code": o.code, "label": o.label, **({"score": o.score} if o.score is not None else {})}
+                    {
+                        "code": o.code,
+                        "label": o.label,
+                        **({"score": o.score} if o.score is not None else {}),
+                        **({"label_en": o.label_en} if o.label_en is not None else {}),
+                    }
                     for o in it.options
                 ]
             else:
@@ -155,6 +198,12 @@ class QuestionnaireSpec:
             if it.dimension:
                 d["dimension"] = it.dimension
             d["required"] = it.required
+            if it.multiple is not None:
+                d["multiple"] = {"max": it.multiple}
+            if it.show_if is not None:
+                d["show_if"] = {"item": it.show_if.item, "in": list(it.show_if.codes)}
+            if it.screen_out:
+                d["screen_out"] = list(it.screen_out)
             items.append(d)
         indicators = []
         for ind in self.indicators:
@@ -169,6 +218,7 @@ class QuestionnaireSpec:
         return {
             "slug": self.slug,
             "title": self.title,
+            **({"title_en": self.title_en} if self.title_en is not None else {}),
             "version": self.version,
             "items": items,
             "indicators": indicators,
@@ -233,7 +283,30 @@ def _parse_option(raw: Any, path: Path) -> Option:
     score = raw.get("score")
     if score is not None:
         score = _number(score, path + ("score",), "分值", 0, 100)
-    return Option(code=code, label=label, score=score)
+    label_en = _optional_text(raw, "label_en", path, "英文选项文字")
+    return Option(code=code, label=label, score=score, label_en=label_en)
+
+
+def _optional_text(raw: Mapping[str, Any], key: str, path: Path, what: str) -> str | None:
+    if raw.get(key) is None:
+        return None
+    return _text(raw[key], path + (key,), what)
+
+
+def _codes(value: Any, path: Path, item: Item, what: str) -> tuple[str, ...]:
+    """A non-empty list of distinct option codes of `item`."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    codes = _sequence(value, path, what)
+    out: list[str] = []
+    for i, c in enumerate(codes):
+        code = str(c).strip() if isinstance(c, (str, int)) and not isinstance(c, bool) else None
+        if code is None or item.option(code) is None:
+            raise SpecError(path + (i,), f"选项 “{c}” 不在题目 “{item.key}” 中")
+        if code in out:
+            raise SpecError(path + (i,), f"选项 “{code}” 重复")
+        out.append(code)
+    return tuple(out)
 
 
 def _parse_item(raw: Any, path: Path) -> Item:
@@ -268,7 +341,70 @@ def _parse_item(raw: Any, path: Path) -> Item:
         if options:
             raise SpecError(path + ("max_length",), "max_length 只适用于填空题")
         max_length = _integer(raw["max_length"], path + ("max_length",), "字数上限", 1)
-    return Item(key=key, text=text, options=options, dimension=dimension, required=required, max_length=max_length)
+    text_en = _optional_text(raw, "text_en", path, "英文题目文字")
+    multiple = None
+    if raw.get("multiple") is not None:
+        mp = path + ("multiple",)
+        raw_multiple = _mapping(raw["multiple"], mp)
+        if not options:
+            raise SpecError(mp, "多选题必须有选项")
+        multiple = _integer(_require(raw_multiple, "max", mp), mp + ("max",), "最多可选项数 max", 1)
+        if multiple > len(options):
+            raise SpecError(mp + ("max",), f"最多可选项数 max ({multiple}) 不能超过选项数 ({len(options)})")
+        for i, o in enumerate(options):
+            if o.score is not None:
+                raise SpecError(path + ("options", i, "score"), "多选题的选项不计分,请去掉 score")
+        if dimension is not None:
+            raise SpecError(path + ("dimension",), "人口维度题不能是多选题")
+    show_if = None
+    if raw.get("show_if") is not None:
+        sp = path + ("show_if",)
+        raw_show = _mapping(raw["show_if"], sp)
+        controller = _text(_require(raw_show, "item", sp), sp + ("item",), "题目键")
+        if "in" not in raw_show or raw_show["in"] is None:
+            raise SpecError(sp, "缺少必填字段 “in”")
+        raw_codes = raw_show["in"]
+        if isinstance(raw_codes, (str, int)) and not isinstance(raw_codes, bool):
+            raw_codes = [raw_codes]
+        codes = _sequence(raw_codes, sp + ("in",), "显示条件的选项")
+        show_if = ShowIf(item=controller, codes=tuple(str(c).strip() for c in codes))
+        if dimension is not None:
+            raise SpecError(sp, "人口维度题须问每一位受访者,不能设置 show_if")
+    item = Item(
+        key=key,
+        text=text,
+        options=options,
+        dimension=dimension,
+        required=required,
+        max_length=max_length,
+        multiple=multiple,
+        show_if=show_if,
+        text_en=text_en,
+    )
+    if raw.get("screen_out") is not None:
+        op = path + ("screen_out",)
+        if not item.is_single_choice:
+            raise SpecError(op, "screen_out 只适用于单选题")
+        item = replace(item, screen_out=_codes(raw["screen_out"], op, item, "甄别选项"))
+    return item
+
+
+def _check_show_if(item: Item, earlier: Mapping[str, Item], path: Path) -> None:
+    """`show_if` must name an EARLIER single-choice item and some of its option codes."""
+    assert item.show_if is not None
+    sp = path + ("show_if",)
+    controller = earlier.get(item.show_if.item)
+    if controller is None:
+        raise SpecError(sp + ("item",), f"显示条件引用的题目 “{item.show_if.item}” 须是本题之前的题目")
+    if not controller.is_single_choice:
+        raise SpecError(sp + ("item",), f"显示条件引用的题目 “{controller.key}” 须是单选题")
+    seen: set[str] = set()
+    for i, code in enumerate(item.show_if.codes):
+        if controller.option(code) is None:
+            raise SpecError(sp + ("in", i), f"选项 “{code}” 不在题目 “{controller.key}” 中")
+        if code in seen:
+            raise SpecError(sp + ("in", i), f"选项 “{code}” 重复")
+        seen.add(code)
 
 
 def _parse_indicator(raw: Any, path: Path, items: Mapping[str, Item]) -> Indicator:
@@ -291,6 +427,8 @@ def _parse_indicator(raw: Any, path: Path, items: Mapping[str, Item]) -> Indicat
             item = items.get(str(k))
             if item is None:
                 raise SpecError(path + ("items", i), f"题目 “{k}” 不在问卷中")
+            if item.is_multiple:
+                raise SpecError(path + ("items", i), f"题目 “{k}” 是多选题,不计分,不能用于指标")
             if not item.is_scored:
                 raise SpecError(path + ("items", i), f"题目 “{k}” 没有计分选项,不能用于指标")
         return Indicator(key=key, label=label, items=tuple(str(k) for k in keys), weight=weight)
@@ -299,6 +437,8 @@ def _parse_indicator(raw: Any, path: Path, items: Mapping[str, Item]) -> Indicat
     item = items.get(item_key)
     if item is None:
         raise SpecError(path + ("share_of", "item"), f"题目 “{item_key}” 不在问卷中")
+    if item.is_multiple:
+        raise SpecError(path + ("share_of", "item"), f"题目 “{item_key}” 是多选题,share_of 不能使用多选题")
     if not item.is_scored:
         raise SpecError(path + ("share_of", "item"), f"题目 “{item_key}” 没有计分选项,不能用于指标")
     codes = _sequence(share.get("options"), path + ("share_of", "options"), "选项")
@@ -339,6 +479,7 @@ def parse_questionnaire(data: Any) -> QuestionnaireSpec:
     if not _SLUG.match(slug):
         raise SpecError(("slug",), f"问卷标识 “{slug}” 只能由小写字母、数字、- 和 _ 组成")
     title = _text(_require(data, "title", ()), ("title",), "问卷标题")
+    title_en = _optional_text(data, "title_en", (), "英文问卷标题")
     version = _integer(_require(data, "version", ()), ("version",), "版本号", 1)
 
     raw_items = _sequence(data.get("items"), ("items",), "题目")
@@ -352,6 +493,8 @@ def parse_questionnaire(data: Any) -> QuestionnaireSpec:
             if item.dimension in dimensions:
                 raise SpecError(("items", i, "dimension"), f"人口维度 “{item.dimension}” 重复")
             dimensions.add(item.dimension)
+        if item.show_if is not None:
+            _check_show_if(item, items, ("items", i))
         items[item.key] = item
 
     raw_indicators = _sequence(data.get("indicators"), ("indicators",), "指标")
@@ -381,4 +524,5 @@ def parse_questionnaire(data: Any) -> QuestionnaireSpec:
         indicators=tuple(indicators),
         ranking=ranking,
         grades=grades,
+        title_en=title_en,
     )

@@ -36,6 +36,7 @@ class QuestionnaireVersion(db.Model):
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str | None] = mapped_column(String(200))
     bottom_n: Mapped[int] = mapped_column(Integer)
     min_n: Mapped[int] = mapped_column(Integer)
     grades: Mapped[list] = mapped_column(JSONType)  # [{"min", "label", "color"}], highest first
@@ -70,10 +71,16 @@ class QuestionnaireVersion(db.Model):
                 qspec.Item(
                     key=it.key,
                     text=it.text,
-                    options=tuple(qspec.Option(o.code, o.label, o.score) for o in it.options),
+                    options=tuple(qspec.Option(o.code, o.label, o.score, label_en=o.label_en) for o in it.options),
                     dimension=it.dimension,
                     required=it.required,
                     max_length=it.max_length,
+                    multiple=it.multiple,
+                    show_if=(
+                        qspec.ShowIf(it.show_if_item, tuple(it.show_if_codes or ())) if it.show_if_item else None
+                    ),
+                    screen_out=tuple(it.screen_out or ()),
+                    text_en=it.text_en,
                 )
                 for it in self.items
             ),
@@ -90,6 +97,7 @@ class QuestionnaireVersion(db.Model):
             ),
             ranking=qspec.Ranking(bottom_n=self.bottom_n, min_n=self.min_n),
             grades=tuple(qspec.Grade(g["min"], g["label"], g["color"]) for g in self.grades),
+            title_en=self.title_en,
         )
 
 
@@ -105,6 +113,11 @@ class Item(db.Model):
     dimension: Mapped[str | None] = mapped_column(String(64))
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     max_length: Mapped[int] = mapped_column(Integer, default=qspec.DEFAULT_TEXT_LENGTH)
+    text_en: Mapped[str | None] = mapped_column(Text)
+    multiple: Mapped[int | None] = mapped_column(Integer)  # at most this many codes; None: single choice
+    show_if_item: Mapped[str | None] = mapped_column(String(64))  # asked only when this item …
+    show_if_codes: Mapped[list | None] = mapped_column(JSONType)  # … was answered with one of these codes
+    screen_out: Mapped[list | None] = mapped_column(JSONType)  # codes that end the questionnaire
 
     version: Mapped[QuestionnaireVersion] = relationship(back_populates="items")
     options: Mapped[list[Option]] = relationship(
@@ -122,6 +135,7 @@ class Option(db.Model):
     code: Mapped[str] = mapped_column(String(32))
     label: Mapped[str] = mapped_column(String(200))
     score: Mapped[float | None] = mapped_column(Float)  # None: answered, but missing for indices (说不清)
+    label_en: Mapped[str | None] = mapped_column(String(200))
 
     item: Mapped[Item] = relationship(back_populates="options")
 

@@ -141,6 +141,7 @@ def _version_from_spec(questionnaire: Questionnaire, spec: QuestionnaireSpec, so
         questionnaire=questionnaire,
         version=spec.version,
         title=spec.title,
+        title_en=spec.title_en,
         bottom_n=spec.ranking.bottom_n,
         min_n=spec.ranking.min_n,
         grades=[{"min": g.min, "label": g.label, "color": g.color} for g in spec.grades],
@@ -153,7 +154,15 @@ def _version_from_spec(questionnaire: Questionnaire, spec: QuestionnaireSpec, so
                 dimension=it.dimension,
                 required=it.required,
                 max_length=it.max_length,
-                options=[Option(position=j, code=o.code, label=o.label, score=o.score) for j, o in enumerate(it.options)],
+                text_en=it.text_en,
+                multiple=it.multiple,
+                show_if_item=it.show_if.item if it.show_if else None,
+                show_if_codes=list(it.show_if.codes) if it.show_if else None,
+                screen_out=list(it.screen_out) or None,
+                options=[
+                    Option(position=j, code=o.code, label=o.label, score=o.score, label_en=o.label_en)
+                    for j, o in enumerate(it.options)
+                ],
             )
             for i, it in enumerate(spec.items)
         ],
