@@ -2,7 +2,7 @@
 (an item's `screen_out` codes); counted in progress, never in results
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0007
 Create Date: 2026-12-06 03:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0003'
+down_revision = '0007'  # '0003' on its own; chained after the merged branch `items` (0007) for one head
 branch_labels = None
 depends_on = None
 
