@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .errors import AnalysisError, _sample
 from .hierarchy import Hierarchy
-from .spec import QuestionnaireSpec
+from .spec import Item, QuestionnaireSpec
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,7 +21,27 @@ class CodedResponses:
     psu: np.ndarray  # PSU id 0..n_psu-1, PSUs nested in units; an empty psu makes its own PSU
     n_psu: int
     flagged: np.ndarray  # bool
-    answers: dict[str, np.ndarray]  # choice item key → option index (questionnaire order), -1 = not answered
+    answers: dict[str, np.ndarray]  # single-choice item key → option index (questionnaire order), -1 = not answered
+    chosen: dict[str, np.ndarray] = field(default_factory=dict)  # `multiple` item key → (n, n_options) bool
+
+    def applies(self, spec: QuestionnaireSpec, key: str) -> np.ndarray:
+        """Bool (n,): the respondents to whom the item applied (`show_if`, DESIGN.md §3).
+
+        An item without `show_if` applies to everyone; with it, to those whose answer to the
+        controlling (earlier, single-choice) item is one of its codes, and to whom that item applied.
+        """
+        item = spec.item(key)
+        if item.show_if is None:
+            return np.ones(self.n, dtype=bool)
+        controller = spec.item(item.show_if.item)
+        codes = [i for i, o in enumerate(controller.options) if o.code in item.show_if.codes]
+        return np.isin(self.answers[controller.key], codes) & self.applies(spec, controller.key)
+
+    def answered(self, key: str) -> np.ndarray:
+        """Bool (n,): the respondents who answered the choice item (a `multiple` one: at least one code)."""
+        if key in self.chosen:
+            return self.chosen[key].any(axis=1)
+        return self.answers[key] >= 0
 
 
 def _text_column(series: pd.Series) -> pd.Series:
@@ -38,7 +58,11 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
         raise AnalysisError("bad_responses", f"答卷数据缺少列:{_sample(missing)}")
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return CodedResponses(0, empty, empty, 0, np.zeros(0, dtype=bool), {it.key: empty for it in choice_items})
+        return CodedResponses(
+            0, empty, empty, 0, np.zeros(0, dtype=bool),
+            {it.key: empty for it in choice_items if not it.is_multiple},
+            {it.key: np.zeros((0, len(it.options)), dtype=bool) for it in choice_items if it.is_multiple},
+        )
 
     ids = responses["response_id"] if "response_id" in responses.columns else pd.Series(np.arange(1, n + 1))
 
@@ -68,8 +92,12 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
         flagged = np.zeros(n, dtype=bool)
 
     answers: dict[str, np.ndarray] = {}
+    chosen: dict[str, np.ndarray] = {}
     for it in choice_items:
         col = _text_column(responses[it.key])
+        if it.is_multiple:
+            chosen[it.key] = _code_multiple(it, col, ids)
+            continue
         codes = [o.code for o in it.options]
         idx = pd.Index(codes).get_indexer(col)
         unmatched = np.flatnonzero(idx < 0)  # not answered, or a bad code
@@ -94,7 +122,37 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
         n_psu=len(psu_uniques),
         flagged=flagged,
         answers=answers,
+        chosen=chosen,
     )
+
+
+def _code_multiple(item: Item, col: pd.Series, ids: pd.Series) -> np.ndarray:
+    """(n, n_options) bool from codes joined by ";" (None or "" = not answered)."""
+    n, codes = len(col), [o.code for o in item.options]
+    out = np.zeros((n, len(codes)), dtype=bool)
+    given = col.notna().to_numpy()
+    if not given.any():
+        return out
+    rows = np.flatnonzero(given)
+    parts = col.iloc[rows].reset_index(drop=True).astype(str).str.split(";").explode().str.strip()
+    parts = parts[parts != ""]
+    position = parts.index.to_numpy(dtype=np.int64)  # 0..len(rows)-1: the row among `rows`
+    idx = pd.Index(codes).get_indexer(parts.to_numpy(dtype=object))
+    if (idx < 0).any():
+        bad = sorted({str(v) for v in parts.to_numpy(dtype=object)[idx < 0]})
+        first = ids.iloc[rows[position[np.flatnonzero(idx < 0)[0]]]]
+        raise AnalysisError(
+            "unknown_option",
+            f"题目 “{item.key}” 的答案代码不在选项中:{_sample(bad)}(如答卷 {first});有效代码为 {'、'.join(codes)}",
+        )
+    out[rows[position], idx] = True
+    too_many = np.flatnonzero(out.sum(axis=1) > item.multiple)
+    if len(too_many):
+        raise AnalysisError(
+            "too_many_choices",
+            f"题目 “{item.key}” 最多选 {item.multiple} 项,有 {len(too_many)} 份答卷选得更多(如答卷 {ids.iloc[too_many[0]]})",
+        )
+    return out
 
 
 def indicator_values(spec: QuestionnaireSpec, coded: CodedResponses) -> np.ndarray:

@@ -143,6 +143,10 @@ class UnitResult:
     flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     change: Change | None = None
+    items: dict | None = None  # item key → Estimate (mean score)
+    options: dict | None = None  # item key → option code → Estimate (share, 0–100)
+    weak_items: list | None = None  # [{"item", "estimate", "parent_estimate", "diff", "se"}]; None: unranked
+    drivers: dict | None = None  # {"n", "coef": {name: {"estimate", "se"}}}; root and counties only
 
     @property
     def peer_group(self) -> str | None:
@@ -169,6 +173,12 @@ class UnitResult:
             "n_flagged": self.n_flagged,
             "change": None if self.change is None else self.change.to_dict(),
             "peer_group": self.peer_group,
+            "items": None if self.items is None else {k: e.indicator_dict() for k, e in self.items.items()},
+            "options": None if self.options is None else {
+                k: {code: e.indicator_dict() for code, e in opts.items()} for k, opts in self.options.items()
+            },
+            "weak_items": None if self.weak_items is None else [dict(w) for w in self.weak_items],
+            "drivers": self.drivers,
         }
 
     @classmethod
@@ -191,6 +201,12 @@ class UnitResult:
             flags=tuple(d.get("flags") or ()),
             warnings=tuple(d.get("warnings") or ()),
             change=Change.from_dict(d.get("change")),
+            items=None if d.get("items") is None else {k: Estimate.from_dict(v) for k, v in d["items"].items()},
+            options=None if d.get("options") is None else {
+                k: {code: Estimate.from_dict(v) for code, v in opts.items()} for k, opts in d["options"].items()
+            },
+            weak_items=None if d.get("weak_items") is None else [dict(w) for w in d["weak_items"]],
+            drivers=d.get("drivers"),
         )
 
 

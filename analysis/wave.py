@@ -12,6 +12,7 @@ from .design import build_design
 from .errors import AnalysisError
 from .estimates import DomainEstimates, estimate_domains
 from .hierarchy import Hierarchy, build_hierarchy
+from .items import item_results
 from .ranking import BOTTOM_N, INSUFFICIENT_SAMPLE, interview_list, rank_groups
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
@@ -98,6 +99,7 @@ def analyse_wave(
         hierarchy.codes, hierarchy.kinds, parent_codes, ranked, spec.ranking.bottom_n, previous_bottom
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
+    item_fields = item_results(spec, hierarchy, coded, design, Y, [r.rank for r in ranked])
 
     results = []
     for u in range(hierarchy.size):
@@ -126,6 +128,7 @@ def analyse_wave(
             flags=(INSUFFICIENT_SAMPLE,) if r.insufficient else (),
             warnings=_ordered(warnings),
             change=None,
+            **item_fields[u],
         )
         prev = previous_units.get(result.code)
         if prev is not None:
@@ -188,6 +191,9 @@ def distributions(
         if not it.is_choice:
             continue
         k = len(it.options)
+        if it.is_multiple:  # the share of those who answered choosing each option
+            _multiple_distribution(it, coded.chosen[it.key], in_root, w_root, all_in_root, out)
+            continue
         slot = coded.answers[it.key].astype(np.int64) + 1  # 0 = not answered
         if not all_in_root:
             slot = slot[in_root]
@@ -202,3 +208,17 @@ def distributions(
             for i, o in enumerate(it.options)
         }
     return out
+
+
+def _multiple_distribution(item, chosen, in_root, w_root, all_in_root, out) -> None:
+    if not all_in_root:
+        chosen = chosen[in_root]
+    answered = chosen.any(axis=1)
+    total = w_root[answered].sum()
+    out[item.key] = {
+        o.code: {
+            "share": float(w_root[chosen[:, i]].sum() / total) if total > 0 else None,
+            "count": int(chosen[:, i].sum()),
+        }
+        for i, o in enumerate(item.options)
+    }

@@ -22,12 +22,14 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import audit
+from analysis.spec import Item
 from errors import Conflict, FileProblem
 from extensions import db
 from models import Response, Unit, Wave
 from models.types import utcnow
 from models.waves import RESPONSE_MODES
 from survey.csvfiles import CsvRows, Row
+from survey.integrity import answer_sheet_flags
 from survey.waves import get_wave
 
 FIXED_COLUMNS = ("response_id", "unit_code", "psu", "submitted_at")
@@ -77,6 +79,8 @@ class _RowChecker:
         # Option codes as sets: a million rows × a dozen items is too many linear searches.
         self.codes = {it.key: frozenset(o.code for o in it.options) for it in self.items if it.is_choice}
         self.units = scope_units(wave)
+        self.spec = spec
+        self.conditional = [it for it in self.items if it.show_if is not None]
 
     def __call__(self, row: Row) -> dict[str, Any]:
         v = row.values
@@ -105,12 +109,15 @@ class _RowChecker:
         mode = v.get("mode") or "paper"
         if mode not in RESPONSE_MODES:
             raise row.problem("mode", f"方式 “{mode}” 无效,应为 {', '.join(RESPONSE_MODES)} 之一")
-        answers: dict[str, str] = {}
+        answers: dict[str, str | list[str]] = {}
         for item in self.items:
             value = v[item.key]
             if value == "":
                 continue
             codes = self.codes.get(item.key)
+            if item.multiple is not None:
+                answers[item.key] = self._multiple(row, item, value)
+                continue
             if codes is not None:
                 if value not in codes:
                     listed = "、".join(o.code for o in item.options)
@@ -118,6 +125,16 @@ class _RowChecker:
             elif len(value) > item.max_length:
                 raise row.problem(item.key, f"文字超过 {item.max_length} 字的上限")
             answers[item.key] = value
+        for item in self.conditional:
+            if item.key in answers and not item.applies(answers):
+                cond = item.show_if
+                given = answers.get(cond.item)
+                now = f"本行答的是 “{given}”" if given else "本行没有回答该题"
+                raise row.problem(
+                    item.key,
+                    f"题目 {item.key} 只在题目 {cond.item} 答 {'、'.join(cond.codes)} 时回答;{now},本题应留空",
+                )
+        flags = answer_sheet_flags(self.spec, answers)
         return {
             "wave_id": self.wave_id,
             "unit_id": unit_id,
@@ -126,9 +143,27 @@ class _RowChecker:
             "mode": mode,
             "answers": answers,
             "submitted_at": submitted,
-            "flags": [],
-            "review_status": "clean",
+            "flags": flags,
+            "review_status": "flagged" if flags else "clean",
         }
+
+    def _multiple(self, row: Row, item: Item, value: str) -> list[str]:
+        """The codes of a `multiple` answer, "a;b" (DESIGN.md §3), in the order given."""
+        codes = self.codes[item.key]
+        chosen: list[str] = []
+        for part in value.split(";"):
+            code = part.strip()
+            if code == "":
+                continue
+            if code not in codes:
+                listed = "、".join(o.code for o in item.options)
+                raise row.problem(item.key, f"“{code}” 不是题目 {item.key} 的选项代码(可选:{listed},多选用 ; 分隔)")
+            if code in chosen:
+                raise row.problem(item.key, f"选项 “{code}” 在题目 {item.key} 中重复")
+            chosen.append(code)
+        if len(chosen) > item.multiple:
+            raise row.problem(item.key, f"题目 {item.key} 最多选 {item.multiple} 项,本行选了 {len(chosen)} 项")
+        return chosen
 
 
 # The columns an imported row fills, in COPY order; the others stay NULL (no device, no timing).

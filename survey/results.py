@@ -135,6 +135,8 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
         finally:
             cursor.close()
     frame = pd.DataFrame.from_records(answers, columns=choice_keys) if answers else pd.DataFrame(columns=choice_keys)
+    for key in (it.key for it in spec.items if it.is_multiple):  # a list of codes → "a;b" (analysis.responses)
+        frame[key] = [";".join(v) if isinstance(v, list) else v for v in frame[key]]
     frame.insert(0, "response_id", keys)
     frame.insert(1, "unit_code", [unit_codes[u] for u in unit_ids])
     frame.insert(2, "psu", psus)

@@ -1,0 +1,296 @@
+"""Item results: what a unit should fix (DESIGN.md §4 "Item results", docs/method.md
+"Item results and key drivers").
+
+- `items`: every scored single-choice item's weighted mean score per unit's domain, with its
+  linearised SE and the clipped 95% CI of a score indicator (`estimate_domains` with the item scores
+  as columns and no composite).
+- `options`: for every `multiple` item and every unscored single-choice item that is not a raking
+  dimension, the share (0–100) choosing each option among the respondents to whom the item applied
+  (`show_if`) and who answered it, with the Korn–Graubard CI of `analysis.intervals.share_interval`.
+- `weak_items` of a ranked unit: the scored items where its mean lies below its parent's by more than
+  1.959964 SE of the difference, the difference linearised on the full design (R: `svycontrast` of
+  `svytotal`s), lowest difference first, at most 3.
+- `drivers` (root and counties): the survey-weighted regression of the first indicator's value on the
+  scores of the composite's other items, fitted by WLS, with SEs from `linearised_variance` of the
+  regression's influence functions (R: `svyglm` on `subset(des, d & complete)`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import statsmodels.api as sm
+
+from .design import Design
+from .estimates import estimate_domains
+from .hierarchy import Hierarchy
+from .intervals import Z95, domain_degf, score_interval, share_interval
+from .responses import CodedResponses
+from .results import Estimate
+from .spec import Item, QuestionnaireSpec
+from .variance import linearised_variance
+
+WEAK_MAX = 3
+DRIVER_KINDS = ("county",)
+INTERCEPT = "(Intercept)"
+
+
+def _f(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def scored_items(spec: QuestionnaireSpec) -> list[Item]:
+    return [it for it in spec.items if it.is_single_choice and it.is_scored]
+
+
+def share_items(spec: QuestionnaireSpec) -> list[Item]:
+    """`multiple` items, and unscored single-choice items that are not a raking dimension."""
+    return [
+        it for it in spec.items
+        if it.is_multiple or (it.is_single_choice and not it.is_scored and it.dimension is None)
+    ]
+
+
+def item_scores(coded: CodedResponses, items: Sequence[Item]) -> np.ndarray:
+    """(n, J) respondent scores, NaN = not answered or an unscored option (说不清)."""
+    S = np.full((coded.n, len(items)), np.nan)
+    for j, it in enumerate(items):
+        table = np.array([np.nan if o.score is None else float(o.score) for o in it.options] + [np.nan])
+        S[:, j] = table[coded.answers[it.key]]
+    return S
+
+
+def _domain_sum(hierarchy: Hierarchy, x_h: np.ndarray) -> np.ndarray:
+    """Per-stratum values (H, …) summed into every unit's domain (U, …)."""
+    out = np.zeros((hierarchy.size,) + x_h.shape[1:])
+    for L in range(hierarchy.domains.shape[1]):
+        strata = np.nonzero(hierarchy.domains[:, L] >= 0)[0]
+        targets = hierarchy.depth == L
+        acc = np.zeros_like(out)
+        np.add.at(acc, hierarchy.domains[strata, L], x_h[strata])
+        out[targets] = acc[targets]
+    return out
+
+
+def item_results(
+    spec: QuestionnaireSpec,
+    hierarchy: Hierarchy,
+    coded: CodedResponses,
+    design: Design,
+    Y: np.ndarray,
+    ranks: Sequence[int | None],
+) -> list[dict[str, Any]]:
+    """Per unit (hierarchy order): {"items", "options", "weak_items", "drivers"} as UnitResult fields.
+
+    `Y`: the (n, K) indicator values of `indicator_values`; `ranks`: each unit's rank (None: unranked).
+    """
+    U = hierarchy.size
+    out: list[dict[str, Any]] = [
+        {"items": {}, "options": {}, "weak_items": None, "drivers": None} for _ in range(U)
+    ]
+    flagged = coded.flagged
+
+    # -- items ------------------------------------------------------------------------------------
+    scored = scored_items(spec)
+    S = item_scores(coded, scored)
+    if scored:
+        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, S, np.zeros(len(scored)), flagged)
+        lo, hi = score_interval(table.estimate, table.se)
+        for u in range(U):
+            items = out[u]["items"]
+            for j, it in enumerate(scored):
+                est = table.estimate[u, j]
+                n_j = int(table.n_value[u, j])
+                if not math.isfinite(est):
+                    items[it.key] = Estimate.missing(n=n_j)
+                else:
+                    items[it.key] = Estimate(float(est), float(table.se[u, j]), float(lo[u, j]), float(hi[u, j]), n=n_j)
+        weak = _weak_items(hierarchy, design, S, scored, table.estimate, table.se, ranks)
+        for u, w in weak.items():
+            out[u]["weak_items"] = w
+
+    # -- options ----------------------------------------------------------------------------------
+    shares = share_items(spec)
+    if shares:
+        columns: list[tuple[Item, int]] = []
+        blocks, masks = [], []
+        for it in shares:
+            ok = coded.applies(spec, it.key) & coded.answered(it.key)
+            k = len(it.options)
+            chosen = coded.chosen[it.key] if it.is_multiple else coded.answers[it.key][:, None] == np.arange(k)
+            blocks.append(np.where(ok[:, None], 100.0 * chosen, np.nan))
+            masks.append(ok)
+            columns.extend((it, i) for i in range(k))
+        V = np.hstack(blocks)
+        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, V, np.zeros(V.shape[1]), flagged)
+        df_item = domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, np.column_stack(masks))
+        item_col = {it.key: i for i, it in enumerate(shares)}
+        df = df_item[:, [item_col[it.key] for it, _ in columns]]
+        lo, hi = share_interval(table.estimate, table.se, table.n_value, df)
+        for u in range(U):
+            options = out[u]["options"]
+            for c, (it, i) in enumerate(columns):
+                n_c = int(table.n_value[u, c])
+                est = table.estimate[u, c]
+                if n_c == 0 or not math.isfinite(est):
+                    value = Estimate.missing(n=n_c)
+                else:
+                    value = Estimate(float(est), float(table.se[u, c]), _f(lo[u, c]), _f(hi[u, c]), n=n_c)
+                options.setdefault(it.key, {})[it.options[i].code] = value
+
+    # -- drivers ----------------------------------------------------------------------------------
+    for u, drivers in _drivers(spec, hierarchy, coded, design, Y, scored, S).items():
+        out[u]["drivers"] = drivers
+    return out
+
+
+def _weak_items(
+    hierarchy: Hierarchy,
+    design: Design,
+    S: np.ndarray,
+    items: Sequence[Item],
+    estimate: np.ndarray,
+    se: np.ndarray,
+    ranks: Sequence[int | None],
+) -> dict[int, list[dict[str, Any]]]:
+    """Ranked unit → its weak items.
+
+    Var(ŷ_u − ŷ_p) for the linearised z_i = w_i(y_i − ŷ_u)1[i∈u]/W_u − w_i(y_i − ŷ_p)1[i∈p]/W_p (present
+    values only). In stratum h the PSU totals are z_hp = a_h A_hp − b_h B_hp with A = Σ w y, B = Σ w over
+    the PSU, a_h = 1[h∈u]/W_u − 1[h∈p]/W_p, b_h = 1[h∈u]ŷ_u/W_u − 1[h∈p]ŷ_p/W_p; so the stratum's term is
+    f_h (a² Saa − 2 a e Sab + e² Sbb), e = b − a c_h, from the stratum-centred moments of α = A − c_h B and
+    β = B. The parent's own terms sum to se_p²; only the strata of u change them:
+    Var = se_p² + Σ_{h∈u} f_h (q_h(u and p) − 1[h∈p] q_h(p alone)).
+    """
+    ranked = [u for u in range(hierarchy.size) if ranks[u] is not None and hierarchy.parent[u] >= 0]
+    if not ranked:
+        return {}
+    H, J = len(design.n_psu), S.shape[1]
+    w, h, p, ph = design.weights, design.stratum, design.psu, design.psu_stratum
+    P = len(ph)
+    nh = design.n_psu.astype(float)
+    f = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
+    W_h, c_h = np.zeros((H, J)), np.zeros((H, J))
+    Saa, Sab, Sbb = np.zeros((H, J)), np.zeros((H, J)), np.zeros((H, J))
+    for j in range(J):
+        m = ~np.isnan(S[:, j])
+        wm = np.where(m, w, 0.0)
+        wy = wm * np.where(m, S[:, j], 0.0)
+        W_h[:, j] = np.bincount(h, weights=wm, minlength=H)
+        SY = np.bincount(h, weights=wy, minlength=H)
+        c_h[:, j] = np.divide(SY, W_h[:, j], out=np.zeros(H), where=W_h[:, j] > 0)
+        A = np.bincount(p, weights=wy, minlength=P)
+        B = np.bincount(p, weights=wm, minlength=P)
+        al = A - c_h[ph, j] * B
+        al -= (np.bincount(ph, weights=al, minlength=H) / np.maximum(nh, 1))[ph]
+        be = B - (np.bincount(ph, weights=B, minlength=H) / np.maximum(nh, 1))[ph]
+        Saa[:, j] = np.bincount(ph, weights=al * al, minlength=H)
+        Sab[:, j] = np.bincount(ph, weights=al * be, minlength=H)
+        Sbb[:, j] = np.bincount(ph, weights=be * be, minlength=H)
+    W_d = _domain_sum(hierarchy, W_h)
+
+    # (unit, stratum) for every stratum of every ranked unit's domain
+    is_ranked = np.zeros(hierarchy.size, dtype=bool)
+    is_ranked[ranked] = True
+    eu, eh = [], []
+    for L in range(hierarchy.domains.shape[1]):
+        strata = np.nonzero(hierarchy.domains[:, L] >= 0)[0]
+        units = hierarchy.domains[strata, L]
+        keep = is_ranked[units]
+        eu.append(units[keep])
+        eh.append(strata[keep])
+    eu_a, eh_a = np.concatenate(eu), np.concatenate(eh)
+    ep = hierarchy.parent[eu_a]
+    in_p = (hierarchy.domains[eh_a, hierarchy.depth[ep]] == ep).astype(float)[:, None]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Wu, Wp = W_d[eu_a], W_d[ep]
+        yu, yp = estimate[eu_a], estimate[ep]
+        c = c_h[eh_a]
+        a = 1.0 / Wu - in_p / Wp
+        e = yu / Wu - in_p * yp / Wp - a * c
+        ap = -1.0 / Wp
+        e_p = -(yp - c) / Wp
+        saa, sab, sbb = Saa[eh_a], Sab[eh_a], Sbb[eh_a]
+        q = a * a * saa - 2 * a * e * sab + e * e * sbb
+        qp = ap * ap * saa - 2 * ap * e_p * sab + e_p * e_p * sbb
+        term = f[eh_a][:, None] * (q - in_p * np.nan_to_num(qp))
+    change = np.zeros((hierarchy.size, J))
+    np.add.at(change, eu_a, term)
+
+    result: dict[int, list[dict[str, Any]]] = {}
+    for u in ranked:
+        par = int(hierarchy.parent[u])
+        rows = []
+        for j, it in enumerate(items):
+            yu_, yp_ = estimate[u, j], estimate[par, j]
+            var = se[par, j] ** 2 + change[u, j]
+            if not (math.isfinite(yu_) and math.isfinite(yp_) and math.isfinite(var)):
+                continue
+            d = float(yu_ - yp_)
+            s = math.sqrt(max(var, 0.0))
+            if d < -Z95 * s:
+                rows.append({"item": it.key, "estimate": float(yu_), "parent_estimate": float(yp_), "diff": d, "se": s})
+        rows.sort(key=lambda r: (r["diff"], r["item"]))
+        result[u] = rows[:WEAK_MAX]
+    return result
+
+
+def driver_items(spec: QuestionnaireSpec) -> list[str]:
+    """The scores the first indicator is regressed on: the items of the composite's other indicators
+    (a `share_of` one: its item), without the first indicator's own items, each once, in order."""
+    first = spec.indicators[0]
+    own = set(first.items) | ({first.share_item} if first.share_item else set())
+    keys: list[str] = []
+    for ind in spec.indicators[1:]:
+        if not ind.weight:
+            continue
+        for key in ind.items if not ind.is_share else (ind.share_item,):
+            if key not in own and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def _drivers(
+    spec: QuestionnaireSpec,
+    hierarchy: Hierarchy,
+    coded: CodedResponses,
+    design: Design,
+    Y: np.ndarray,
+    scored: Sequence[Item],
+    S: np.ndarray,
+) -> dict[int, dict[str, Any] | None]:
+    """Root and counties → {"n", "coef": {name: {"estimate", "se"}}}, None when the regression cannot
+    be fitted (no other items, fewer complete respondents than coefficients, collinear scores)."""
+    targets = [0] + [u for u in range(1, hierarchy.size) if hierarchy.kinds[u] in DRIVER_KINDS]
+    keys = driver_items(spec)
+    result: dict[int, dict[str, Any] | None] = dict.fromkeys(targets)
+    if not keys or coded.n == 0:
+        return result
+    col = {it.key: j for j, it in enumerate(scored)}
+    X_all = np.column_stack([np.ones(coded.n)] + [S[:, col[k]] for k in keys])
+    y_all = Y[:, 0]
+    complete = ~np.isnan(y_all) & ~np.isnan(X_all).any(axis=1)
+    names = [INTERCEPT] + keys
+    for u in targets:
+        in_d = hierarchy.domains[coded.unit, hierarchy.depth[u]] == u
+        rows = np.flatnonzero(in_d & complete)
+        if len(rows) <= len(names):
+            continue
+        X, y, w = X_all[rows], y_all[rows], design.weights[rows]
+        if np.linalg.matrix_rank(X * np.sqrt(w)[:, None]) < len(names):
+            continue
+        fit = sm.WLS(y, X, weights=w).fit()
+        beta = np.asarray(fit.params)
+        resid = y - X @ beta
+        A_inv = np.linalg.inv(X.T @ (X * w[:, None]))
+        influence = ((w * resid)[:, None] * X) @ A_inv
+        cov = linearised_variance(design, influence, rows=rows)
+        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        result[u] = {
+            "n": int(len(rows)),
+            "coef": {name: {"estimate": float(beta[i]), "se": float(se[i])} for i, name in enumerate(names)},
+        }
+    return result
