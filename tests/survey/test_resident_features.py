@@ -332,3 +332,32 @@ def test_the_thank_you_page_offers_the_board_and_help_numbers(features_app):
 def test_the_posters_say_questionnaire_code():
     posters = (DATA.parents[1] / "templates/reports/posters.html").read_text()
     assert "短码" not in posters and "问卷号码" in posters
+
+
+# -- the console's preview --------------------------------------------------------------------------
+
+
+def test_the_console_preview_is_the_residents_page_in_both_languages(features_app):
+    from tests.admin.console import PASSWORD, sign_in
+
+    runner = features_app.test_cli_runner()
+    assert runner.invoke(args=["user", "create", "admin", "--role", "admin", "--password", PASSWORD]).exit_code == 0
+    console = features_app.test_client()
+    sign_in(console, "admin")
+    page = console.get("/admin/questionnaires/features/1").get_data(as_text=True)
+    assert 'src="/admin/questionnaires/features/1/preview?lang=zh"' in page
+    assert re.search(r'<a href="/admin/questionnaires/features/1\?preview=zh" aria-current="page">中文</a>', page)
+    english_tab = console.get("/admin/questionnaires/features/1?preview=en").get_data(as_text=True)
+    assert 'src="/admin/questionnaires/features/1/preview?lang=en"' in english_tab
+
+    resident = features_app.test_client().get(path()).get_data(as_text=True)
+    for lang in ("zh", "en"):
+        preview = console.get(f"/admin/questionnaires/features/1/preview?lang={lang}").get_data(as_text=True)
+        seen = features_app.test_client().get(path(lang=lang)).get_data(as_text=True)
+        for key in ("resident", "safety", "concerns", "improved", "comment"):
+            assert fieldset(preview, key) == fieldset(seen, key), (lang, key)  # the very same questions
+        assert re.search(r"<h1>[^<]+</h1>", preview).group(0) == re.search(r"<h1>[^<]+</h1>", seen).group(0)
+        assert 'name="website"' in preview and 'class="size"' in preview
+    assert "如上题选择“不太安全”或“不安全”，请回答本题" in resident
+    big = console.get("/admin/questionnaires/features/1/preview?lang=zh&size=large").get_data(as_text=True)
+    assert '<html lang="zh-CN" class="big">' in big
