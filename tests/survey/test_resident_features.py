@@ -361,3 +361,17 @@ def test_the_console_preview_is_the_residents_page_in_both_languages(features_ap
     assert "如上题选择“不太安全”或“不安全”，请回答本题" in resident
     big = console.get("/admin/questionnaires/features/1/preview?lang=zh&size=large").get_data(as_text=True)
     assert '<html lang="zh-CN" class="big">' in big
+
+
+def test_the_console_stays_chinese_for_an_english_browser(features_app):
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    client = features_app.test_client()
+    assert '<html lang="en">' in client.get("/s", headers=english).get_data(as_text=True)
+    login = client.get("/admin/login", headers=english).get_data(as_text=True)
+    assert "登录" in login
+    from flask_babel import get_locale, refresh
+
+    for url, expected in (("/admin/login", "zh"), ("/board/x", "zh"), ("/", "zh"), ("/s", "en"), ("/s/abc", "en")):
+        with features_app.test_request_context(url, headers=english):
+            refresh()  # the locale is cached per app context, which the fixture holds open
+            assert str(get_locale()) == expected, url
