@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Response as FlaskResponse
 from flask import current_app, redirect, request, url_for
-from sqlalchemy import select
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from analysis.spec import QuestionnaireSpec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -10,8 +11,6 @@ from models import AuditEntry, QuestionnaireVersion
 from survey.questionnaires import latest_version
 from tests.admin.console import PASSWORD, isolated, post, sign_in, text
 from tests.conftest import DATA
-
-import pytest
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ URL = "/admin/questionnaires/features/1/edit"
 
 
 def test_edit_a_text_add_an_option_and_reorder_make_version_2(console):
-    app, client = console
+    _app, client = console
     page = client.get(URL)
     assert page.status_code == 200 and 'name="text_1"' in page.get_data(as_text=True)
     assert "编辑文字、选项和顺序" in client.get("/admin/questionnaires/features/1").get_data(as_text=True)
@@ -71,7 +70,7 @@ def test_edit_a_text_add_an_option_and_reorder_make_version_2(console):
 
 
 def test_a_change_that_breaks_the_questionnaire_is_refused_with_its_item_and_nothing_is_stored(console):
-    app, client = console
+    _app, client = console
     # concerns asked on `safety`: moving it before `safety` breaks its show_if.
     moved = post(client, URL, {"order_2": "1.5", **{f"order_{i}": str(i + 1) for i in (0, 1, 3, 4, 5, 6, 7)}})
     body = text(moved)

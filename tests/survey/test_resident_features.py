@@ -91,8 +91,9 @@ def test_the_blank_form_shows_each_feature(features_app):
 
 
 def test_a_note_names_the_question_number_when_the_condition_is_not_the_question_above(features_app):
-    from analysis.spec import parse_questionnaire
     from flask import current_app
+
+    from analysis.spec import parse_questionnaire
     from survey.forms import form_class
 
     spec = features_wave().questionnaire_version.to_spec().to_dict()
