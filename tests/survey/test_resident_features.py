@@ -202,6 +202,17 @@ def test_a_screening_answer_ends_the_questionnaire(features_app):
     again = client.get(path())
     assert "您已提交过本次调查" in again.get_data(as_text=True)
 
+    # The console's wave page shows the count apart.
+    from tests.admin.console import PASSWORD, sign_in, text
+
+    runner = features_app.test_cli_runner()
+    assert runner.invoke(args=["user", "create", "admin", "--role", "admin", "--password", PASSWORD]).exit_code == 0
+    console = features_app.test_client()
+    sign_in(console, "admin")
+    assert "1 份答卷(不含已剔除)" in text(console.get(f"/admin/waves/{WAVE}"))
+    assert "1 份甄别退出(不计入答卷和结果)" in text(console.get(f"/admin/waves/{WAVE}"))
+    assert console.get(f"/admin/waves/{WAVE}/progress.json").get_json()["top"]["n_screened"] == 1
+
 
 def test_a_screened_resident_is_never_a_speeder(make_app):
     app = make_resident_app(make_app, SPEEDER_SECONDS=600)
