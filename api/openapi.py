@@ -131,9 +131,29 @@ SCHEMAS: dict[str, Any] = {
             "n_flagged": {"type": "integer", "minimum": 0},
             "change": nullable(ref("Change")),
             "peer_group": TEXT,
+            "items": nullable({"type": "object", "additionalProperties": ref("IndicatorEstimate")})
+            | {"description": "题目得分:每个计分单选题的加权平均分"},
+            "options": nullable({"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": ref("IndicatorEstimate")}})
+            | {"description": "选项占比(0–100):多选题和不计分单选题,分母为适用且作答者"},
+            "weak_items": nullable({"type": "array", "items": ref("WeakItem"), "maxItems": 3})
+            | {"description": "显著低于上级的题目(排名单位);未排名为 null"},
+            "drivers": nullable(ref("Drivers")) | {"description": "关键驱动因素(市和区县);其他单位为 null"},
         },
-        optional=("n_flagged", "change", "peer_group"),
+        optional=("n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers"),
         description="One unit of `analysis export --format json` (DESIGN.md §5)",
+    ),
+    "WeakItem": obj(
+        {"item": STRING, "estimate": {"type": "number"}, "parent_estimate": {"type": "number"},
+         "diff": {"type": "number"}, "se": {"type": "number"}},
+        description="A scored item where the unit lies below its parent by more than 1.959964 SE of the difference",
+    ),
+    "Drivers": obj(
+        {
+            "n": {"type": "integer", "minimum": 0},
+            "coef": {"type": "object", "additionalProperties": obj({"estimate": {"type": "number"}, "se": {"type": "number"}})},
+        },
+        description="Survey-weighted regression of the first indicator on the composite's other items (R svyglm)",
     ),
     "InterviewEntry": obj(
         {

@@ -20,7 +20,7 @@ The rules, with the app config keys that tune them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,26 +45,32 @@ def answer_sheet_flags(spec: QuestionnaireSpec, answers: Mapping[str, str], min_
       item's highest score (安全/满意 throughout: the 标准答案 a coached campaign hands out).
     Answers without a score (说不清) and unanswered items are left out of both.
     """
-    scored: dict[str, float] = {}
-    maximum: dict[str, float] = {}
-    for item in spec.items:
-        if not item.is_scored:
-            continue
-        scores = item.scores
-        maximum[item.key] = max(scores.values())
-        code = answers.get(item.key)
-        if code in scores:
-            scored[item.key] = scores[code]
-    flags = []
-    for indicator in spec.indicators:
-        if indicator.is_share:
-            continue
-        values = [scored[k] for k in indicator.items if k in scored]
-        if len(values) >= min_items and len(set(values)) == 1:
-            flags.append("straight_line")
-            break
-    if len(scored) >= min_items and all(v == maximum[k] for k, v in scored.items()):
-        flags.append("all_maximum")
+    return answer_sheet_checker(spec, min_items)(answers)
+
+
+def answer_sheet_checker(spec: QuestionnaireSpec, min_items: int = MIN_ITEMS) -> Callable[[Mapping[str, Any]], list[str]]:
+    """`answer_sheet_flags` for one questionnaire, prepared once: an import checks every row with it."""
+    scored = [(it.key, it.scores, max(it.scores.values())) for it in spec.items if it.is_scored]
+    groups = [tuple(ind.items) for ind in spec.indicators if not ind.is_share]
+
+    def flags(answers: Mapping[str, Any]) -> list[str]:
+        values: dict[str, float] = {}
+        all_maximum = True
+        for key, scores, top in scored:
+            code = answers.get(key)
+            if code in scores:
+                values[key] = score = scores[code]
+                all_maximum = all_maximum and score == top
+        out = []
+        for keys in groups:
+            given = {values[k] for k in keys if k in values}
+            if len(given) == 1 and sum(k in values for k in keys) >= min_items:
+                out.append("straight_line")
+                break
+        if len(values) >= min_items and all_maximum:
+            out.append("all_maximum")
+        return out
+
     return flags
 
 

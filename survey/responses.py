@@ -29,7 +29,7 @@ from models import Response, Unit, Wave
 from models.types import utcnow
 from models.waves import RESPONSE_MODES
 from survey.csvfiles import CsvRows, Row
-from survey.integrity import answer_sheet_flags
+from survey.integrity import answer_sheet_checker
 from survey.waves import get_wave
 
 FIXED_COLUMNS = ("response_id", "unit_code", "psu", "submitted_at")
@@ -79,7 +79,7 @@ class _RowChecker:
         # Option codes as sets: a million rows × a dozen items is too many linear searches.
         self.codes = {it.key: frozenset(o.code for o in it.options) for it in self.items if it.is_choice}
         self.units = scope_units(wave)
-        self.spec = spec
+        self.sheet_flags = answer_sheet_checker(spec)
         self.conditional = [it for it in self.items if it.show_if is not None]
 
     def __call__(self, row: Row) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class _RowChecker:
                     item.key,
                     f"题目 {item.key} 只在题目 {cond.item} 答 {'、'.join(cond.codes)} 时回答;{now},本题应留空",
                 )
-        flags = answer_sheet_flags(self.spec, answers)
+        flags = self.sheet_flags(answers)
         return {
             "wave_id": self.wave_id,
             "unit_id": unit_id,

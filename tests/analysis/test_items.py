@@ -135,6 +135,11 @@ def test_json_round_trip_and_shape(result):
     assert set(town["options"]["concerns"]["fraud"]) == {"estimate", "se", "ci_low", "ci_high", "n"}
     assert set(town["weak_items"][0]) == {"item", "estimate", "parent_estimate", "diff", "se"}
     assert town["drivers"] is None
+    # the root's answer distribution of a `multiple` item: shares of those who answered it
+    concerns = result.distributions["concerns"]
+    answered = REFERENCE["units"]["320500"]["options"]["concerns"]["theft"]["n"]
+    assert sum(v["count"] for v in concerns.values()) > answered  # several choices per sheet
+    assert 0 < concerns["theft"]["share"] < 1
 
 
 # -- the shared linearised variance ----------------------------------------------------------------
