@@ -151,9 +151,22 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 def select_locale() -> str:
-    """?lang= wins (and is remembered in a cookie), then the cookie, then Chinese."""
-    chosen = request.args.get("lang") or request.cookies.get("lang")
-    return chosen if chosen in LOCALES else "zh"
+    """?lang= wins, then the `lang` cookie, then, on the residents' pages, the browser's
+    Accept-Language (its best match among zh and en, by quality), then Chinese. The console and
+    the public board are Chinese whatever the browser says (DESIGN.md §6); the console's preview
+    of the resident page passes ?lang=."""
+    for chosen in (request.args.get("lang"), request.cookies.get("lang")):
+        if chosen in LOCALES:
+            return chosen
+    if request.blueprint != "survey":
+        return "zh"
+    # By the browser's own order of preference: "en-GB,zh;q=0.5" is English. (werkzeug's best_match
+    # prefers an exact tag of lower quality, zh, over a language of higher quality, en-GB.)
+    for tag, _quality in request.accept_languages:
+        language = tag.split("-")[0].split("_")[0].lower()
+        if language in LOCALES:
+            return language
+    return "zh"
 
 
 def register_blueprints(app: Flask) -> None:

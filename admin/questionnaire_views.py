@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, questionnaires
+from admin import bp, questionnaire_editor, questionnaires
 from admin.access import permission_required
 from admin.formflow import attempt
-from admin.forms import QuestionnaireUploadForm
+from admin.forms import ConsoleForm, QuestionnaireUploadForm
 
 OUTCOMES = {"created": "已导入", "replaced": "已替换(该版本尚未被调查使用)", "unchanged": "内容未变"}
 
@@ -55,3 +55,23 @@ def questionnaire_preview(questionnaire_slug: str, version: int):
     response.headers["Content-Security-Policy"] = "sandbox allow-scripts allow-same-origin"
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+@bp.route("/questionnaires/<questionnaire_slug>/<int:version>/edit", methods=["GET", "POST"])
+@permission_required("questionnaires.manage")
+def questionnaire_edit(questionnaire_slug: str, version: int):
+    """Edit texts, add options, reorder: saved as the next version (admin.questionnaire_editor)."""
+    found = questionnaires.get_version(questionnaire_slug, version)
+    form = ConsoleForm()  # the CSRF token; the fields are read by the editor
+    outcome = None
+    if form.is_submitted():
+        outcome = attempt(form, lambda: questionnaire_editor.save_edit(found, request.form))
+        if outcome:
+            saved = outcome.value
+            flash(f"问卷 {saved.slug} 已保存为第 {saved.version} 版(第 {found.version} 版不变)")
+            return redirect(url_for("admin.questionnaire", questionnaire_slug=saved.slug, version=saved.version))
+    status = outcome.status if outcome is not None else 200
+    return render_template(
+        "admin/questionnaire_edit.html", version=found, spec=found.to_spec(), form=form,
+        values=request.form if outcome is not None else None, error=outcome.error if outcome is not None else None,
+    ), status

@@ -88,13 +88,17 @@ def preview_html(version: QuestionnaireVersion) -> str:
     lang = get_locale().language if get_locale() else "zh"
     here = url_for("admin.questionnaire_preview", questionnaire_slug=version.slug, version=version.version)
     form = form_class(spec)()
+    big = request.args.get("size") == "large"  # the 大字 switch, as a resident would tap it (not remembered here)
+
+    def preview_url(**args) -> str:
+        return url_for("admin.questionnaire_preview", questionnaire_slug=version.slug, version=version.version, **args)
+
     return current_app.jinja_env.get_template("survey/form.html").render(
         request=request,
         lang=lang,
-        other_language_url=lambda: url_for(
-            "admin.questionnaire_preview", questionnaire_slug=version.slug, version=version.version,
-            lang="zh" if lang == "en" else "en",
-        ),
+        big=big,
+        other_language_url=lambda: preview_url(lang="zh" if lang == "en" else "en", **({"size": "large"} if big else {})),
+        size_url=lambda: preview_url(lang=lang, size="normal" if big else "large"),
         office=current_app.config["OFFICE_NAME"],
         link=link,
         form=form,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
@@ -52,6 +52,8 @@ class Response(db.Model):
     ua_hash: Mapped[str | None] = mapped_column(String(64))
     flags: Mapped[list] = mapped_column(JSONType, default=list)
     review_status: Mapped[str] = mapped_column(String(10), default="clean")
+    # The questionnaire ended early (an item's `screen_out` codes): counted in progress, never in results.
+    screened_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     review_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,9 +1,20 @@
 """The resident form: a Flask-WTF form class built from a QuestionnaireSpec.
 
 Every item becomes a field named `q_<item key>` (the prefix keeps item keys clear of the
-form's own attributes such as `data` or `errors`): a RadioField for an item with options,
-a TextAreaField for free text. Two hidden fields travel with it: the CSRF token and the
-`ticket`, which the server signs when it serves the form (see survey.intake).
+form's own attributes such as `data` or `errors`): a RadioField for a single-choice item, a
+SelectMultipleField (checkboxes, at most `multiple` codes) for a `multiple` item, a
+TextAreaField for free text. Hidden fields travel with it: the CSRF token, the `ticket`,
+which the server signs when it serves the form (see survey.intake), and the honeypot
+`website`, which a person never sees and a form-filling bot fills (docs/security.md).
+
+What the questionnaire's rules mean on the server (`ResidentForm.validate`), item by item in
+order, each seeing only the answers before it:
+- `show_if` not met: the item is not applicable; an answer sent for it anyway (a page without
+  JavaScript shows every item, and a resident may change the controlling answer afterwards)
+  is dropped, never stored and never an error. Met: the item is asked, and required unless
+  `required: false`.
+- `screen_out`: an answer with one of these codes ends the questionnaire. The answers from
+  there on are dropped and nothing more is required; the sheet is stored as screened out.
 """
 
 from __future__ import annotations
@@ -15,13 +26,14 @@ from flask import request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
-from wtforms import Field, HiddenField, RadioField, TextAreaField
+from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
 from analysis.spec import Item, QuestionnaireSpec
 
 FIELD_PREFIX = "q_"
+HONEYPOT = "website"  # a field no person fills: hidden from sight, from screen readers and from Tab
 # C0 controls other than tab and newline (PostgreSQL's JSONB refuses \u0000), and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -37,8 +49,17 @@ def clean_text(value: str | None) -> str | None:
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
+def missing_message(item: Item) -> str:
+    if item.is_multiple:
+        return gettext("这道题还没有回答，请至少选择一项。")
+    if item.is_choice:
+        return gettext("这道题还没有回答，请选择一项。")
+    return gettext("这道题还没有填写。")
+
+
 class ChoiceAnswer:
-    """A required item must be answered; any answer must be one of the item's option codes."""
+    """Any answer must be one of the item's option codes. Whether an unanswered item is missing
+    depends on the answers before it (`show_if`, `screen_out`): ResidentForm.validate says."""
 
     def __init__(self, item: Item) -> None:
         self.item = item
@@ -47,12 +68,30 @@ class ChoiceAnswer:
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if field.data in (None, ""):
             field.data = None
-            if self.item.required:
-                raise StopValidation(gettext("这道题还没有回答，请选择一项。"))
             return
         if field.data not in self.codes:
             field.data = None
             raise StopValidation(gettext("所选答案无效，请重新选择。"))
+
+
+class MultipleAnswer:
+    """Option codes of the item, each at most once, at most `item.multiple` of them; kept in the
+    questionnaire's order of the options (the order a resident ticked them in means nothing)."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.order = {o.code: i for i, o in enumerate(item.options)}
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        codes = [c for c in dict.fromkeys(field.data or ()) if c != ""]
+        if any(c not in self.order for c in codes):
+            field.data = []
+            raise StopValidation(gettext("所选答案无效，请重新选择。"))
+        field.data = sorted(codes, key=self.order.__getitem__)
+        if len(field.data) > self.item.multiple:
+            raise StopValidation(
+                gettext("最多选 %(k)s 项，现在选了 %(n)s 项，请去掉一些。", k=self.item.multiple, n=len(field.data))
+            )
 
 
 class TextAnswer:
@@ -61,8 +100,6 @@ class TextAnswer:
 
     def __call__(self, form: FlaskForm, field: Field) -> None:
         if not field.data:
-            if self.item.required:
-                raise StopValidation(gettext("这道题还没有填写。"))
             return
         if len(field.data) > self.item.max_length:
             raise StopValidation(
@@ -89,8 +126,43 @@ class ResidentForm(FlaskForm):
                 return request.form if request.method == "POST" else None
             return formdata
 
-    def answers(self) -> dict[str, str]:
-        """Item key → option code or text, unanswered items left out (call after validate)."""
+    screened_by: Item | None = None  # after validate: the item whose answer ended the questionnaire
+
+    def validate(self, extra_validators=None) -> bool:
+        """Each field's own checks (codes, at most K, length), then the questionnaire's rules in
+        item order: not-applicable answers dropped, applicable required items answered, and
+        nothing after a screening answer kept or required (module docstring)."""
+        super().validate(extra_validators)
+        answers: dict[str, object] = {}
+        missing: list[Item] = []
+        self.screened_by = None
+        for item in self.spec.items:
+            field = self.fields_of(item)
+            if self.screened_by is not None or not item.applies(answers):
+                field.data = [] if item.is_multiple else None
+                field.errors = []
+                continue
+            if field.errors:
+                continue
+            if field.data:
+                answers[item.key] = field.data
+                if item.screens_out(field.data):
+                    self.screened_by = item
+            elif item.required:
+                missing.append(item)
+        if self.screened_by is None:  # a screened-out resident owes nothing more
+            for item in missing:
+                self.fields_of(item).errors = [missing_message(item)]
+        return not self.errors
+
+    @property
+    def is_bot(self) -> bool:
+        """The honeypot was filled: no person sees that field (docs/security.md)."""
+        return bool((request.form.get(HONEYPOT) or "").strip())
+
+    def answers(self) -> dict[str, object]:
+        """Item key → option code, list of codes (`multiple`, in option order) or text; unanswered and
+        not-applicable items left out (call after validate)."""
         out = {}
         for item in self.spec.items:
             value = self[field_name(item)].data
@@ -115,7 +187,14 @@ def form_class(spec: QuestionnaireSpec) -> type[ResidentForm]:
     """The form for a questionnaire version (a spec is frozen, so the class can be reused)."""
     attrs: dict[str, object] = {"spec": spec}
     for item in spec.items:
-        if item.is_choice:
+        if item.is_multiple:
+            attrs[field_name(item)] = SelectMultipleField(
+                item.text,
+                choices=[SelectChoice(o.code, o.label) for o in item.options],
+                validators=[MultipleAnswer(item)],
+                validate_choice=False,
+            )
+        elif item.is_choice:
             attrs[field_name(item)] = RadioField(
                 item.text,
                 choices=[SelectChoice(o.code, o.label) for o in item.options],

@@ -147,6 +147,7 @@ class Submission:
     ip: str | None
     user_agent: str
     new_device: bool = False  # the cookie was made for this request: no stored response can have it
+    screened_out: bool = False  # an answer ended the questionnaire (an item's screen_out codes)
 
 
 def _stored(wave_id: int, idempotency_key: str) -> bool:
@@ -182,7 +183,8 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     ip_hash = keyed_hash("ip", sub.ip or "unknown")
     ua_hash = keyed_hash("ua", sub.user_agent)
 
-    flags = ["speeder"] if is_speeder(duration, rules) else []
+    # A screened-out resident is meant to be done in seconds: no speeder flag.
+    flags = ["speeder"] if is_speeder(duration, rules) and not sub.screened_out else []
     address, partners = address_flags(link.wave_id, device_hash, ip_hash, ua_hash, now, rules)
     for earlier in partners:
         add_flag(earlier, "burst")
@@ -207,6 +209,7 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
         "ua_hash": ua_hash,
         "flags": flags,
         "review_status": "flagged" if flags else "clean",
+        "screened_out": sub.screened_out,
     }
     try:
         db.session.execute(_INSERT, row)

@@ -113,7 +113,7 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
                 table.c.review_status,
                 case((rejected, None), else_=cast(table.c.answers, Text)),  # rejected: not needed
             )
-            .where(table.c.id.between(lo, hi), in_wave)
+            .where(table.c.id.between(lo, hi), in_wave, table.c.screened_out.is_(False))  # screened out: never in results
             .order_by(table.c.id)
         )
         compiled = query.compile(dialect=connection.dialect)

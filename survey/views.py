@@ -11,11 +11,13 @@ from flask import current_app, redirect, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from analysis.spec import QuestionnaireSpec
 from errors import PinganError
-from extensions import csrf, limiter
+from extensions import csrf, db, limiter
+from models import Wave
 from survey import bp
 from survey.forms import ResidentForm, form_class
 from survey.intake import (
@@ -46,6 +48,29 @@ def _lang_args() -> dict[str, str]:
     return {"lang": "en"} if _lang() == "en" else {}
 
 
+# 大字: ?size=large or ?size=normal (a plain link: no JavaScript needed), remembered in a cookie.
+SIZE_COOKIE = "pingan_size"
+SIZES = ("large", "normal")
+
+
+def _big() -> bool:
+    size = request.args.get("size")
+    if size not in SIZES:
+        size = request.cookies.get(SIZE_COOKIE)
+    return size == "large"
+
+
+@bp.after_request
+def _remember_size(response: FlaskResponse) -> FlaskResponse:
+    size = request.args.get("size")
+    if size in SIZES:
+        response.set_cookie(
+            SIZE_COOKIE, size, max_age=400 * 24 * 3600, path="/s",
+            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+        )
+    return response
+
+
 def render(template: str, **context) -> str:
     """Render a resident page with only what it uses.
 
@@ -57,10 +82,18 @@ def render(template: str, **context) -> str:
         args = {**request.view_args} if request.view_args else {}
         return url_for(request.endpoint or "survey.enter_code", **args, lang="zh" if _lang() == "en" else "en")
 
+    big = _big()
+
+    def size_url() -> str:
+        args = {**request.view_args} if request.view_args else {}
+        return url_for(request.endpoint or "survey.enter_code", **args, **_lang_args(), size="normal" if big else "large")
+
     return current_app.jinja_env.get_template(template).render(
         request=request,
         lang=_lang(),
+        big=big,
         other_language_url=other_language_url,
+        size_url=size_url,
         office=current_app.config["OFFICE_NAME"],
         **context,
     )
@@ -82,6 +115,8 @@ def enter_code():
     code = request.args.get("code")
     if code is None:
         return render("survey/code.html")
+    if not code.strip():  # 打开问卷 tapped before typing: ask for the code, no error
+        return render("survey/code.html", ask=gettext("请输入海报或卡片上二维码下方的 6 位问卷号码。"))
     try:
         token = resolve_short_code(code)
     except PinganError:
@@ -102,6 +137,10 @@ def questionnaire(token: str):
         return _form_page(link, None, new_cookie)
 
     form = form_class(link.spec)()
+    if form.is_bot:
+        # The honeypot was filled: thanked like anyone else, so the bot learns nothing; nothing stored.
+        current_app.logger.info("survey: honeypot filled, nothing stored (wave %s)", link.wave_id)
+        return _page("survey/thanks.html", link, None)
     valid = form.validate()
     ticket = read_ticket(form.ticket.data, link.wave_id)
     if ticket is None or form.csrf_token.errors:
@@ -119,8 +158,11 @@ def questionnaire(token: str):
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
             new_device=new_cookie is not None,
+            screened_out=form.screened_by is not None,
         )
         outcome = store(submission, Rules.from_config(current_app.config))
+        if outcome is Outcome.STORED and submission.screened_out:
+            return _page("survey/screened.html", link, new_cookie)
     template = "survey/already.html" if outcome is Outcome.DEVICE_DONE else "survey/thanks.html"
     return _page(template, link, new_cookie)
 
@@ -162,8 +204,22 @@ def blank_questions(spec: QuestionnaireSpec) -> Markup:
 
 
 def _page(template: str, link: Link, new_cookie: str | None):
-    """The thank-you page or the 您已提交 page (both 200: the resident did nothing wrong)."""
-    return _with_device_cookie(FlaskResponse(render(template, link=link)), new_cookie)
+    """The thank-you page, the closing page of a screened-out sheet or the 您已提交 page (all 200:
+    the resident did nothing wrong)."""
+    html = render(template, link=link, board_url=_board_url(link))
+    return _with_device_cookie(FlaskResponse(html), new_cookie)
+
+
+def _board_url(link: Link) -> str:
+    """The next step after answering: the newest published 公示 board of this wave's scope (the
+    wave itself is still collecting), else the public home page listing every published board."""
+    slug = db.session.scalar(
+        select(Wave.slug)
+        .where(Wave.scope_unit_id == link.place.scope_unit_id, Wave.status == "published")
+        .order_by(Wave.period_start.desc())
+        .limit(1)
+    )
+    return url_for("board.board", slug=slug) if slug else url_for("board.home")
 
 
 def _with_device_cookie(response: FlaskResponse, value: str | None) -> FlaskResponse:

@@ -37,6 +37,7 @@
       set(summary, "target", data.top.target);
       set(summary, "share", pct(data.top.share));
       set(summary, "n_flagged", data.top.n_flagged);
+      set(summary, "n_screened", data.top.n_screened);
       set(summary, "behind", data.behind);
     }
     var now = new Date();

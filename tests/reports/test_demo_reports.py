@@ -241,9 +241,9 @@ def test_posters_one_page_per_unit_then_a_sheet_of_cards(town_wave, tmp_path):
     for unit, poster, sheet in zip(sorted(units, key=lambda u: u.path), pages[:len(units)], pages[len(units):]):
         text, cards = flat(poster), flat(sheet)
         assert unit.name in text and "公众安全感和群众满意度调查" in text
-        assert f"短码{format_code(codes[(unit.code, 'qr')])}" in text
+        assert f"问卷号码{format_code(codes[(unit.code, 'qr')])}" in text
         assert "用手机微信或相机扫描上方二维码" in text
-        assert f"输入短码{format_code(codes[(unit.code, 'qr')])}" in text and "pingan.example.cn/s" in text
+        assert f"输入问卷号码{format_code(codes[(unit.code, 'qr')])}" in text and "pingan.example.cn/s" in text
         assert cards.count(format_code(codes[(unit.code, "door")])) == 10
         assert cards.count(unit.name) >= 10
 

@@ -88,14 +88,14 @@ def test_wave_progress_command(app, runner):
     result = runner.invoke(args=["wave", "progress", WAVE])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["单位", "代码", "答卷", "待审", "目标", "完成"]
+    assert lines[0].split() == ["单位", "代码", "答卷", "待审", "甄别", "目标", "完成"]
     village = next(line for line in lines if "619901001001" in line)
-    assert village.split() == ["江滨社区", "619901001001", "2", "0", "100", "2%"]
+    assert village.split() == ["江滨社区", "619901001001", "2", "0", "0", "100", "2%"]
     assert village.startswith("      江滨社区")  # indented by depth
     data = json.loads(runner.invoke(args=["wave", "progress", WAVE, "--json"]).output)
     assert data[0] == {
         "code": "619900", "name": "安澜市", "kind": "city", "depth": 0, "n": 2, "n_flagged": 0,
-        "target": 500, "share": 0.004, "collects": False,
+        "n_screened": 0, "target": 500, "share": 0.004, "collects": False,
     }
 
 
