@@ -143,6 +143,7 @@ class UnitResult:
     flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     change: Change | None = None
+    integrity: dict | None = None  # unit-level integrity checks (analysis.integrity, docs/method.md)
 
     @property
     def peer_group(self) -> str | None:
@@ -169,6 +170,7 @@ class UnitResult:
             "n_flagged": self.n_flagged,
             "change": None if self.change is None else self.change.to_dict(),
             "peer_group": self.peer_group,
+            "integrity": self.integrity,
         }
 
     @classmethod
@@ -191,6 +193,7 @@ class UnitResult:
             flags=tuple(d.get("flags") or ()),
             warnings=tuple(d.get("warnings") or ()),
             change=Change.from_dict(d.get("change")),
+            integrity=d.get("integrity"),
         )
 
 

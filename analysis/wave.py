@@ -12,6 +12,7 @@ from .design import build_design
 from .errors import AnalysisError
 from .estimates import DomainEstimates, estimate_domains
 from .hierarchy import Hierarchy, build_hierarchy
+from .integrity import unit_integrity
 from .ranking import BOTTOM_N, INSUFFICIENT_SAMPLE, interview_list, rank_groups
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
@@ -98,6 +99,7 @@ def analyse_wave(
         hierarchy.codes, hierarchy.kinds, parent_codes, ranked, spec.ranking.bottom_n, previous_bottom
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
+    integrity = unit_integrity(spec, hierarchy, coded, responses, seed)
 
     results = []
     for u in range(hierarchy.size):
@@ -126,6 +128,7 @@ def analyse_wave(
             flags=(INSUFFICIENT_SAMPLE,) if r.insufficient else (),
             warnings=_ordered(warnings),
             change=None,
+            integrity=integrity[u],
         )
         prev = previous_units.get(result.code)
         if prev is not None:

@@ -27,6 +27,7 @@ SECTION5_UNIT_KEYS = {
     "color",
     "flags",
     "warnings",
+    "integrity",
 }
 EXTRA_UNIT_KEYS = {"n_flagged", "change", "peer_group"}
 
