@@ -79,24 +79,26 @@ def unit_integrity(
     coded: CodedResponses,
     responses: pd.DataFrame,
     seed: int = 20260701,
+    values: np.ndarray | None = None,
 ) -> list[dict]:
     """One `integrity` dict per unit of `hierarchy` (docs/method.md, "Unit-level integrity checks").
 
     `responses` may carry `submitted_at`, `mode` and the free-text item columns; the signals that need
-    an absent column are left out (their keys are null)."""
+    an absent column are left out (their keys are null). `values`: `indicator_values(spec, coded)` when
+    the caller has it already."""
     U = hierarchy.size
     out: list[dict] = [{"flags": []} for _ in range(U)]
     if coded.n == 0:
         return out
-    sheets = _sheets(spec, coded, responses)
+    sheets = _sheets(spec, coded, responses, values)
     groups = _peer_groups(hierarchy)
     depth_of = hierarchy.depth
     # The unit at each depth that holds each sheet in its domain (-1: none).
     anc = hierarchy.domains[coded.unit]  # (n, depth+1)
-    n_unit = np.zeros(U, dtype=np.int64)
-    elig_unit = np.zeros(U, dtype=np.int64)
+    n_unit = _rollup(hierarchy, np.bincount(coded.unit, minlength=U))
+    elig_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.eligible], minlength=U))
+    am_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.all_max], minlength=U))
     nd_unit = np.zeros(U, dtype=np.int64)
-    am_unit = np.zeros(U, dtype=np.int64)
     st_unit = np.zeros(U, dtype=np.int64)
     near_null = np.full(U, np.nan)
     for d in range(anc.shape[1]):
@@ -104,10 +106,7 @@ def unit_integrity(
         inside = a >= 0
         if not inside.any():
             continue
-        n_unit += np.bincount(a[inside], minlength=U)
         el = inside & sheets.eligible
-        elig_unit += np.bincount(a[el], minlength=U)
-        am_unit += np.bincount(a[el & sheets.all_max], minlength=U)
         has_partner = _has_partner(a, el, sheets.near_keys)
         nd_unit += np.bincount(a[has_partner], minlength=U)
         if sheets.text_key is not None:
@@ -124,7 +123,7 @@ def unit_integrity(
     if sheets.text_key is not None:
         st_rate = _leave_one_out_rates(groups, st_unit, n_unit)
         same = _funnel(groups, st_unit, n_unit, st_rate)
-    gaps = _mode_gaps(groups, anc, sheets, U)
+    gaps = _mode_gaps(groups, hierarchy, coded, sheets)
     clusters = _time_clusters(hierarchy, coded, sheets, seed)
 
     for u in range(U):
@@ -156,6 +155,10 @@ def unit_integrity(
     return out
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
 @lru_cache(maxsize=256)
 def _t_quantile(p: float, df: int) -> float:
     return float(student_t.ppf(p, df))
@@ -168,7 +171,9 @@ def _item_weights(m: int) -> np.ndarray:
     return np.random.default_rng(_HASH_SEED).integers(1, 2**63, size=m, dtype=np.uint64) | np.uint64(1)
 
 
-def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame) -> _Sheets:
+def _sheets(
+    spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None
+) -> _Sheets:
     scored = [it for it in spec.items if it.is_choice and it.is_scored]
     n = coded.n
     m = len(scored)
@@ -196,7 +201,8 @@ def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFr
         with np.errstate(over="ignore"):
             keys += [h - p for p in parts]
 
-    Y = indicator_values(spec, coded)
+    if Y is None:
+        Y = indicator_values(spec, coded)
     a = spec.composite_weights
     w = np.array([a.get(ind.key, 0.0) for ind in spec.indicators])
     present = ~np.isnan(Y) & (w > 0)
@@ -211,19 +217,24 @@ def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFr
             time_s = t
     is_qr = None
     if "mode" in responses.columns:
-        mode = responses["mode"].astype(object).to_numpy()
-        known = pd.notna(mode)
-        if known.any():
-            is_qr = np.array([str(x).strip().lower() == "qr" for x in mode], dtype=bool)
+        codes, uniques = pd.factorize(responses["mode"].astype(object).to_numpy())  # a handful of values
+        if len(uniques):
+            qr = [i for i, v in enumerate(uniques) if str(v).strip().lower() == "qr"]
+            is_qr = np.isin(codes, qr)
     text_key = None
     texts = [it.key for it in spec.items if not it.is_choice and it.key in responses.columns]
     if texts:
         text_key = np.zeros(n, dtype=np.uint64)
         for key in texts:
-            col = responses[key].astype(object).to_numpy()
-            norm = pd.Series(col).fillna("").astype(str).str.replace(r"\s+", "", regex=True)
-            long = (norm.str.len() >= MIN_TEXT).to_numpy()
-            hv = pd.util.hash_array(norm.to_numpy(dtype=object), categorize=True).astype(np.uint64)
+            # Normalise each distinct text once (most sheets leave it blank).
+            codes, uniques = pd.factorize(responses[key].astype(object).to_numpy())
+            norm = pd.Series(uniques, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
+            ok_u = (norm.str.len() >= MIN_TEXT).to_numpy()
+            hv_u = pd.util.hash_array(norm.to_numpy(dtype=object), categorize=False).astype(np.uint64)
+            if not len(uniques):
+                continue
+            long = (codes >= 0) & ok_u[np.maximum(codes, 0)]
+            hv = hv_u[np.maximum(codes, 0)]
             with np.errstate(over="ignore"):
                 text_key = np.where(long, text_key * np.uint64(1099511628211) + hv + np.uint64(1), text_key)
         if not (text_key != 0).any():
@@ -235,8 +246,7 @@ def _seconds(col: pd.Series) -> np.ndarray:
     """Seconds since the epoch (int64), -1 where unknown; strings are read as ISO 8601."""
     s = col
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-        s = s.where(s.notna() & (s.astype(str).str.strip() != ""), None)
-        s = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)
+        s = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)  # blank → NaT
     else:
         s = pd.to_datetime(s, errors="coerce", utc=True)
     ns = s.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
@@ -248,6 +258,16 @@ def _seconds(col: pd.Series) -> np.ndarray:
 
 
 # -- peer groups ------------------------------------------------------------------------------
+
+
+def _rollup(hierarchy: Hierarchy, attached: np.ndarray) -> np.ndarray:
+    """Totals over each unit's domain from totals over the sheets attached to each unit."""
+    total = np.zeros(len(attached), dtype=attached.dtype)
+    for d in range(hierarchy.domains.shape[1]):
+        col = hierarchy.domains[:, d]
+        ok = col >= 0
+        np.add.at(total, col[ok], attached[ok])
+    return total
 
 
 def _peer_groups(hierarchy: Hierarchy) -> list[np.ndarray]:
@@ -272,8 +292,8 @@ def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[np.ndarray]) -> n
     for key in keys:
         with np.errstate(over="ignore"):
             k = key[rows] ^ unit_part
-        _, inverse, counts = np.unique(k, return_inverse=True, return_counts=True)
-        found |= counts[inverse] >= 2
+        inverse, _ = pd.factorize(k)  # hashing, O(n)
+        found |= np.bincount(inverse)[inverse] >= 2
     out[rows] = found
     return out
 
@@ -309,8 +329,8 @@ def _near_expected(
     for key in keys:
         with np.errstate(over="ignore"):
             k = key[rows] ^ gpart
-        _, inverse, c = np.unique(k, return_inverse=True, return_counts=True)
-        counts.append(c[inverse].astype(np.int64))
+        inverse, _ = pd.factorize(k)
+        counts.append(np.bincount(inverse)[inverse].astype(np.int64))
     m_masks = len(keys) - 1
     if m_masks:
         union = sum(counts[1:]) - (m_masks - 1) * counts[0]
@@ -347,56 +367,66 @@ def _leave_one_out_rates(groups: list[np.ndarray], hits: np.ndarray, totals: np.
 def _funnel(
     groups: list[np.ndarray], hits: np.ndarray, totals: np.ndarray, expected: np.ndarray
 ) -> list[tuple[float | None, float | None, bool]]:
-    """(share, null p99, flag) per unit: a funnel plot with multiplicative overdispersion φ
-    (Spiegelhalter 2005): z-scores of the peers, winsorised at their 10th and 90th percentiles,
-    φ = mean z², never below 1; p99 = E + 2.326·√(φ·E(1−E)/n)."""
+    """(share, null p99, flag) per unit: a funnel plot with additive overdispersion (Spiegelhalter 2005,
+    random-effects version) on the logit scale, where shares of honest units spread symmetrically.
+    y = logit((h + ½)/(n + 1)), target logit(E), V = 1/(n·E(1−E)); the group's z-scores, winsorised at
+    their 10th and 90th percentiles, give φ = mean z² / 0.6787 (the winsorised variance of a standard
+    normal) and τ² = (Gφ − (G − 1)) / (Σw − Σw²/Σw), w = 1/V; p99 = expit(logit E + t(0.99, G−1)·√(V + τ²))."""
     U = len(hits)
     share = np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = expected * (1 - expected) / np.maximum(totals, 1)
-        z = (share - expected) / np.sqrt(var)
-    ok = (totals >= MIN_N) & np.isfinite(z) & (var > 0)
-    phi = np.full(U, np.nan)
+        e = np.clip(expected, 1e-6, 1 - 1e-6)
+        y = _logit((hits + 0.5) / (totals + 1))
+        target = _logit(e)
+        var = 1 / (np.maximum(totals, 1) * e * (1 - e))
+        z = (y - target) / np.sqrt(var)
+    ok = (totals >= MIN_N) & np.isfinite(z) & np.isfinite(expected)
+    tau2 = np.full(U, np.nan)
     quantile = np.full(U, np.nan)
     for g in groups:
-        zz = z[g][ok[g]]
-        if len(zz) >= MIN_PEERS:
+        members = g[ok[g]]
+        G = len(members)
+        if G >= MIN_PEERS:
+            zz = z[members]
             lo, hi = np.percentile(zz, [10, 90])
-            phi[g] = max(1.0, float(np.mean(np.clip(zz, lo, hi) ** 2)) / WINSOR_VAR)
-            quantile[g] = _t_quantile(0.99, len(zz) - 1)  # φ is estimated from the peers
+            phi = float(np.mean(np.clip(zz, lo, hi) ** 2)) / WINSOR_VAR
+            w = 1 / var[members]
+            denom = float(w.sum() - (w**2).sum() / w.sum())
+            tau2[g] = max(0.0, (G * phi - (G - 1)) / denom) if denom > 0 else 0.0
+            quantile[g] = _t_quantile(0.99, G - 1)  # the spread is estimated from the group
     out: list[tuple[float | None, float | None, bool]] = []
     for u in range(U):
         s = None if not np.isfinite(share[u]) else float(share[u])
         if not (totals[u] >= MIN_N and np.isfinite(expected[u])):
             out.append((s, None, False))
             continue
-        f = phi[u]
-        if not np.isfinite(f):  # too few peers to tell what honest spread looks like: not judged
+        if not np.isfinite(tau2[u]):  # too few peers to tell what honest spread looks like: not judged
             out.append((s, None, False))
             continue
-        p99 = float(min(1.0, expected[u] + quantile[u] * math.sqrt(f * max(var[u], 0.0))))
-        out.append((s, p99, bool(s is not None and s > p99 and var[u] > 0)))
+        limit = target[u] + quantile[u] * math.sqrt(var[u] + tau2[u])
+        p99 = float(1 / (1 + math.exp(-limit)))
+        out.append((s, p99, bool(y[u] > limit)))
     return out
 
 
 # -- mode gap ---------------------------------------------------------------------------------
 
 
-def _mode_gaps(groups: list[np.ndarray], anc: np.ndarray, sheets: _Sheets, U: int) -> dict[int, dict]:
+def _mode_gaps(
+    groups: list[np.ndarray], hierarchy: Hierarchy, coded: CodedResponses, sheets: _Sheets
+) -> dict[int, dict]:
+    """QR minus other modes, mean sheet score, per unit; judged against the peer group's gaps with a
+    random-effects funnel (DerSimonian–Laird τ² over the group)."""
     if sheets.is_qr is None:
         return {}
+    U = hierarchy.size
     ok = np.isfinite(sheets.score)
     stats = {}
     for name, sel in (("qr", ok & sheets.is_qr), ("other", ok & ~sheets.is_qr)):
-        n = np.zeros(U)
-        s1 = np.zeros(U)
-        s2 = np.zeros(U)
-        for d in range(anc.shape[1]):
-            a = anc[:, d]
-            m = sel & (a >= 0)
-            n += np.bincount(a[m], minlength=U)
-            s1 += np.bincount(a[m], weights=sheets.score[m], minlength=U)
-            s2 += np.bincount(a[m], weights=sheets.score[m] ** 2, minlength=U)
+        a, x = coded.unit[sel], sheets.score[sel]
+        n = _rollup(hierarchy, np.bincount(a, minlength=U).astype(float))
+        s1 = _rollup(hierarchy, np.bincount(a, weights=x, minlength=U))
+        s2 = _rollup(hierarchy, np.bincount(a, weights=x**2, minlength=U))
         stats[name] = (n, s1, s2)
     (nq, q1, q2), (no, o1, o2) = stats["qr"], stats["other"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -409,9 +439,8 @@ def _mode_gaps(groups: list[np.ndarray], anc: np.ndarray, sheets: _Sheets, U: in
     out: dict[int, dict] = {}
     for g in groups:
         members = g[valid[g]]
+        target, tau2 = _random_effects(diff[members], se[members] ** 2)
         for u in members:
-            peers = members[members != u]
-            target, tau2 = _random_effects(diff[peers], se[peers] ** 2)
             entry = {
                 "diff": float(diff[u]),
                 "se": float(se[u]),
@@ -425,7 +454,7 @@ def _mode_gaps(groups: list[np.ndarray], anc: np.ndarray, sheets: _Sheets, U: in
             }
             if target is not None:
                 z = (diff[u] - target) / math.sqrt(se[u] ** 2 + tau2)
-                limit = _t_quantile(0.995, len(peers) - 1)  # two-sided 1%, τ² estimated from the peers
+                limit = _t_quantile(0.999, len(members) - 1)  # two-sided 0.2%, τ² estimated from the group
                 entry.update(peer_diff=float(target), z=float(z), flag=bool(abs(z) > limit))
             out[int(u)] = entry
     return out
@@ -433,7 +462,7 @@ def _mode_gaps(groups: list[np.ndarray], anc: np.ndarray, sheets: _Sheets, U: in
 
 def _random_effects(y: np.ndarray, v: np.ndarray) -> tuple[float | None, float]:
     """DerSimonian–Laird: the pooled mean of `y` (variances `v`) and the between-unit variance τ²."""
-    if len(y) < MIN_PEERS - 1:
+    if len(y) < MIN_PEERS:
         return None, 0.0
     w = 1 / v
     mean = float(np.sum(w * y) / np.sum(w))

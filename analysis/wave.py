@@ -99,7 +99,7 @@ def analyse_wave(
         hierarchy.codes, hierarchy.kinds, parent_codes, ranked, spec.ranking.bottom_n, previous_bottom
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
-    integrity = unit_integrity(spec, hierarchy, coded, responses, seed)
+    integrity = unit_integrity(spec, hierarchy, coded, responses, seed, Y)
 
     results = []
     for u in range(hierarchy.size):
