@@ -37,6 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 from scipy.stats import t as student_t
 
 from .hierarchy import Hierarchy
@@ -122,7 +123,7 @@ def unit_integrity(
     same = None
     if sheets.text_key is not None:
         st_rate = _leave_one_out_rates(groups, st_unit, n_unit)
-        same = _funnel(groups, st_unit, n_unit, st_rate)
+        same = _rare_funnel(st_unit, n_unit, st_rate)
     gaps = _mode_gaps(groups, hierarchy, coded, sheets)
     clusters = _time_clusters(hierarchy, coded, sheets, seed)
 
@@ -406,6 +407,23 @@ def _funnel(
         limit = target[u] + quantile[u] * math.sqrt(var[u] + tau2[u])
         p99 = float(1 / (1 + math.exp(-limit)))
         out.append((s, p99, bool(y[u] > limit)))
+    return out
+
+
+def _rare_funnel(hits: np.ndarray, totals: np.ndarray, rate: np.ndarray) -> list[tuple[float | None, float | None, bool]]:
+    """(share, null p99, flag) for a rare event (identical free text): the 99th percentile of a binomial
+    with the peers' rate (the logit funnel's normal approximation fails near 0)."""
+    judged = (totals >= MIN_N) & np.isfinite(rate)
+    p99 = np.full(len(hits), np.nan)
+    if judged.any():
+        p99[judged] = binom.ppf(0.99, totals[judged], rate[judged]) / totals[judged]
+    out: list[tuple[float | None, float | None, bool]] = []
+    for u in range(len(hits)):
+        s = float(hits[u] / totals[u]) if totals[u] else None
+        if not judged[u]:
+            out.append((s, None, False))
+        else:
+            out.append((s, float(p99[u]), bool(s is not None and s > p99[u])))
     return out
 
 
