@@ -589,3 +589,67 @@ def _cluster_test(
     )
     entry["flag"] = bool(p_pattern <= ALPHA_CLUSTER or (p_score is not None and p_score <= ALPHA_CLUSTER))
     return entry
+
+
+# -- for the intake: how alike is a handful of sheets? -------------------------------------------
+
+
+def sheet_patterns(spec: QuestionnaireSpec, answers: list[dict]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The near-duplicate keys (as in `unit_integrity`) and eligibility of answer sheets given as dicts
+    (item key → option code)."""
+    scored = [it for it in spec.items if it.is_choice and it.is_scored]
+    m, n = len(scored), len(answers)
+    r = _item_weights(max(m, 1))
+    h = np.zeros(n, dtype=np.uint64)
+    parts = []
+    n_scored = np.zeros(n, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for j, it in enumerate(scored):
+            index = {o.code: i for i, o in enumerate(it.options)}
+            codes = [a.get(it.key) if isinstance(a, dict) else None for a in answers]
+            idx = np.array([index.get(c, -1) if isinstance(c, str) else -1 for c in codes], dtype=np.int64)
+            n_scored += np.array([isinstance(c, str) and c in it.scores for c in codes], dtype=bool)
+            part = (idx + 2).astype(np.uint64) * r[j]
+            parts.append(part)
+            h += part
+    keys = [h]
+    if min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9))) == 1:
+        with np.errstate(over="ignore"):
+            keys += [h - p for p in parts]
+    return keys, n_scored >= MIN_ITEMS
+
+
+def _row_partner_share(keys: list[np.ndarray]) -> np.ndarray:
+    """For key matrices (R, m): the share of each row's sheets sharing any key with another sheet of the row."""
+    found = np.zeros(keys[0].shape, dtype=bool)
+    for key in keys:
+        order = np.argsort(key, axis=1, kind="stable")
+        s = np.take_along_axis(key, order, axis=1)
+        same = np.zeros(s.shape, dtype=bool)
+        eq = s[:, 1:] == s[:, :-1]
+        same[:, 1:] |= eq
+        same[:, :-1] |= eq
+        back = np.zeros_like(same)
+        np.put_along_axis(back, order, same, axis=1)
+        found |= back
+    return found.mean(axis=1)
+
+
+def alike_share(keys: list[np.ndarray], eligible: np.ndarray) -> float | None:
+    """Share of the eligible sheets that have a near-duplicate among the others (None: fewer than 2)."""
+    rows = np.flatnonzero(eligible)
+    if len(rows) < 2:
+        return None
+    return float(_row_partner_share([k[rows][None, :] for k in keys])[0])
+
+
+def alike_null_p99(keys: list[np.ndarray], eligible: np.ndarray, size: int, draws: int = 200) -> float | None:
+    """The 99th percentile of `alike_share` over `draws` random sets of `size` sheets from the reference
+    sheets (without replacement; seeded, so deterministic). None when the reference has too few sheets."""
+    rows = np.flatnonzero(eligible)
+    if size < 2 or len(rows) < max(2 * size, 30):
+        return None
+    rng = np.random.default_rng(_HASH_SEED + size)
+    pick = rows[np.argpartition(rng.random((draws, len(rows))), size - 1, axis=1)[:, :size]]
+    shares = _row_partner_share([k[pick] for k in keys])
+    return float(np.quantile(shares, 0.99))
