@@ -131,8 +131,19 @@ SCHEMAS: dict[str, Any] = {
             "n_flagged": {"type": "integer", "minimum": 0},
             "change": nullable(ref("Change")),
             "peer_group": TEXT,
+            "integrity": {
+                "type": ["object", "null"],
+                "properties": {
+                    "flags": {
+                        "type": "array",
+                        "items": {"enum": ["near_duplicates", "all_maximum", "time_cluster", "mode_gap", "same_text"]},
+                    }
+                },
+                "description": "Unit-level integrity checks against the peers (docs/method.md): shares, their null p99, "
+                "time_cluster and mode_gap details; `flags` empty when nothing stands out",
+            },
         },
-        optional=("n_flagged", "change", "peer_group"),
+        optional=("n_flagged", "change", "peer_group", "integrity"),
         description="One unit of `analysis export --format json` (DESIGN.md §5)",
     ),
     "InterviewEntry": obj(
