@@ -33,8 +33,15 @@ run: install
 	$(FLASK) demo seed --if-empty
 	$(MAKE) --no-print-directory serve
 
+# Several workers need Redis for the rate limits (gunicorn.conf.py refuses otherwise): with Redis
+# answering on 127.0.0.1:6379 it is used, without it `make run` serves with one worker.
 serve:
 	@echo "平安测评: http://$(HOST):$(PORT)/  (管理后台 /admin/)"
+	@if [ -z "$$RATELIMIT_STORAGE_URI" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; then \
+		export RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379; echo "rate limits in Redis at 127.0.0.1:6379"; \
+	elif [ -z "$$RATELIMIT_STORAGE_URI" ]; then \
+		export GUNICORN_WORKERS=1 GUNICORN_THREADS=$${GUNICORN_THREADS:-8}; echo "no Redis at 127.0.0.1:6379: one worker"; \
+	fi; \
 	GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_ACCESSLOG=- $(VENV)/bin/gunicorn -c gunicorn.conf.py "app:create_app()"
 
 # `make test TEST_DATABASE_URL=…` exports the variable to every recipe: the SQLite pass must unset it.

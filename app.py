@@ -60,11 +60,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # The residents' side (survey/): where printed links point, and the intake's limits and flags.
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         SURVEY_MAX_BODY=64 * 1024,  # bytes of one resident POST; a questionnaire is a few KB
-        SURVEY_RATE_LIMIT="20 per minute; 200 per hour",  # POSTs per client IP
-        SURVEY_CODE_RATE_LIMIT="30 per minute",  # short-code look-ups per client IP
-        SPEEDER_SECONDS=30,  # flag `speeder` below this completion time; 0 = off
+        # Rate limits (docs/security.md): per address loose enough for a village session behind one
+        # carrier NAT (30 residents in ten minutes, with retries), per device cookie tight.
+        SURVEY_RATE_LIMIT="60 per minute; 600 per hour",  # POSTs per client IP
+        SURVEY_DEVICE_RATE_LIMIT="10 per minute; 30 per hour",  # POSTs per device cookie
+        SURVEY_CODE_RATE_LIMIT="60 per minute",  # short-code look-ups per client IP
+        SPEEDER_SECONDS=10,  # the least speeder threshold in seconds; 0 = the `speeder` rule off
+        SPEEDER_SECONDS_PER_ITEM=3,  # flag `speeder` below this many seconds per item shown
         BURST_COUNT=10,  # flag `burst` at this many responses from one IP hash ...
-        BURST_MINUTES=10,  # ... within this many minutes
+        BURST_MINUTES=10,  # ... within this many minutes ...
+        BURST_ALIKE_SHARE=0.5,  # ... when at least this share of them (and more than usual) are near-identical
         REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
     )
     if config:

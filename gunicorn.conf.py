@@ -18,6 +18,20 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # trips); processes use the cores. On 2 cores, 4 × 4 and 2 × 8 measured the same within noise,
 # 4 × 2 and 6 × 1 worse (bench/load.py; docs/performance.md).
 workers = int(os.environ.get("GUNICORN_WORKERS", 2 * _cores))
+
+
+def _check_rate_limit_storage(n_workers: int, storage: str) -> None:
+    """Several workers must share one rate-limit store: with `memory://` each process counts on its own,
+    so every limit is multiplied by the number of workers (and the per-device limit means nothing)."""
+    if n_workers > 1 and storage.strip().lower().startswith("memory://"):
+        raise SystemExit(
+            f"平安测评: {n_workers} gunicorn workers need a shared rate-limit store, but RATELIMIT_STORAGE_URI "
+            f"is {storage!r} (each worker would keep its own counts). Set RATELIMIT_STORAGE_URI=redis://HOST:6379 "
+            "(see docs/security.md), or run one worker: GUNICORN_WORKERS=1."
+        )
+
+
+_check_rate_limit_storage(workers, os.environ.get("RATELIMIT_STORAGE_URI", "memory://"))
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 worker_class = "gthread"
 # Import the app once in the master: workers fork from it (less memory, fast restarts of a killed
@@ -56,6 +70,10 @@ def on_starting(server):
                     "PROXY_COUNT=%s but gunicorn listens on %s: only the reverse proxy may reach the app "
                     "(README, Deployment)", os.environ.get("PROXY_COUNT"), address,
                 )
+    # The rate-limit storage check again, with the final settings (a -w on the command line, the app's own config).
+    app = server.app.wsgi() if server.cfg.preload_app else None
+    storage = app.config["RATELIMIT_STORAGE_URI"] if app is not None else os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    _check_rate_limit_storage(server.cfg.workers, storage)
 
 
 def post_fork(server, worker):

@@ -154,6 +154,7 @@ class UnitResult:
     options: dict | None = None  # item key → option code → Estimate (share, 0–100)
     weak_items: list | None = None  # [{"item", "estimate", "parent_estimate", "diff", "se"}]; None: unranked
     drivers: dict | None = None  # {"n", "coef": {name: {"estimate", "se"}}}; root and counties only
+    integrity: dict | None = None  # unit-level integrity checks (analysis.integrity, docs/method.md)
 
     @property
     def peer_group(self) -> str | None:
@@ -187,6 +188,7 @@ class UnitResult:
             },
             "weak_items": None if self.weak_items is None else [dict(w) for w in self.weak_items],
             "drivers": self.drivers,
+            "integrity": self.integrity,
         }
 
     @classmethod
@@ -216,6 +218,7 @@ class UnitResult:
             },
             weak_items=None if d.get("weak_items") is None else [dict(w) for w in d["weak_items"]],
             drivers=d.get("drivers"),
+            integrity=d.get("integrity"),
         )
 
 

@@ -13,6 +13,7 @@ from .design import build_design
 from .errors import AnalysisError
 from .estimates import DomainEstimates, estimate_domains
 from .hierarchy import Hierarchy, build_hierarchy
+from .integrity import unit_integrity
 from .intervals import domain_degf, share_interval
 from .items import item_results
 from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups
@@ -127,6 +128,7 @@ def analyse_wave(
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
     item_fields = item_results(spec, hierarchy, coded, design, Y, [r.rank for r in ranked])
+    integrity = unit_integrity(spec, hierarchy, coded, responses, seed, Y)
 
     results = []
     ranked_kinds = set(ranking.kinds)
@@ -161,6 +163,7 @@ def analyse_wave(
             warnings=_ordered(warnings),
             change=None,
             **item_fields[u],
+            integrity=integrity[u],
         )
         prev = previous_units.get(result.code)
         if prev is not None:

@@ -139,8 +139,19 @@ SCHEMAS: dict[str, Any] = {
             "weak_items": nullable({"type": "array", "items": ref("WeakItem"), "maxItems": 3})
             | {"description": "显著低于上级的题目(排名单位);未排名为 null"},
             "drivers": nullable(ref("Drivers")) | {"description": "关键驱动因素(市和区县);其他单位为 null"},
+            "integrity": {
+                "type": ["object", "null"],
+                "properties": {
+                    "flags": {
+                        "type": "array",
+                        "items": {"enum": ["near_duplicates", "all_maximum", "time_cluster", "mode_gap", "same_text"]},
+                    }
+                },
+                "description": "Unit-level integrity checks against the peers (docs/method.md): shares, their null p99, "
+                "time_cluster and mode_gap details; `flags` empty when nothing stands out",
+            },
         },
-        optional=("n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers"),
+        optional=("n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers", "integrity"),
         description="One unit of `analysis export --format json` (DESIGN.md §5)",
     ),
     "WeakItem": obj(

@@ -3,7 +3,12 @@
 The ticket. When the form is served, the server signs `<wave id>:<uuid4>` with a
 TimestampSigner: the uuid is the idempotency key, the signature's timestamp the start time.
 So the client can neither choose its start time nor reuse a ticket for another wave, and
-the server measures the completion time itself.
+the server measures the completion time itself. The ticket is also bound to the device cookie
+it was issued to: the payload carries a keyed hash of the device id, and a ticket posted from
+another device is treated like an expired form (the page comes back with every answer kept and
+a fresh ticket), unless it was already stored, when the retry is thanked as usual. The view's
+device is taken from the request (`device_from_cookie` notes it in `flask.g`), so that
+`new_ticket` and `read_ticket` bind and check without being handed it.
 
 Storing once. A retried POST (double tap, flaky network, reload of the thank-you page)
 carries the same ticket, hence the same idempotency key: if a response with that key is
@@ -22,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import current_app, g, has_app_context, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -54,28 +59,47 @@ def _signer() -> TimestampSigner:
     return TimestampSigner(current_app.config["SECRET_KEY"], salt=TICKET_SALT)
 
 
-def new_ticket(wave_id: int) -> str:
-    return _signer().sign(f"{wave_id}:{uuid.uuid4()}").decode()
+def device_tag(device: str) -> str:
+    """The keyed hash of a device id a ticket carries (16 hex characters: enough to tell devices apart)."""
+    return keyed_hash("ticket-device", device)[:16]
+
+
+def _request_device() -> str | None:
+    return g.get("survey_device") if has_app_context() else None
+
+
+def new_ticket(wave_id: int, device: str | None = None) -> str:
+    """A signed ticket for a blank form, bound to `device` (default: this request's device, if known)."""
+    device = device or _request_device()
+    tag = f":{device_tag(device)}" if device else ""
+    return _signer().sign(f"{wave_id}:{uuid.uuid4()}{tag}").decode()
 
 
 @dataclass(frozen=True)
 class Ticket:
     idempotency_key: str
     started_at: datetime
+    device_tag: str | None = None  # the device it was issued to (None: a ticket issued outside a request)
 
 
-def read_ticket(value: str | None, wave_id: int) -> Ticket | None:
-    """The idempotency key and start time of a ticket, or None if it is missing, forged or for another wave."""
+def read_ticket(value: str | None, wave_id: int, device: str | None = None) -> Ticket | None:
+    """The idempotency key and start time of a ticket, or None if it is missing, forged, for another
+    wave, or issued to another device than `device` (default: this request's) and not stored yet."""
     if not value:
         return None
     try:
         payload, started = _signer().unsign(value, return_timestamp=True)
     except BadSignature:
         return None
-    wave, _, key = payload.decode().partition(":")
+    wave, _, rest = payload.decode().partition(":")
+    key, _, tag = rest.partition(":")
     if wave != str(wave_id) or not key:
         return None
-    return Ticket(idempotency_key=key, started_at=started.astimezone(UTC))
+    ticket = Ticket(idempotency_key=key, started_at=started.astimezone(UTC), device_tag=tag or None)
+    device = device or _request_device()
+    if ticket.device_tag and device and device_tag(device) != ticket.device_tag and not _stored(wave_id, key):
+        return None  # another phone's form: like an expired one
+    return ticket
 
 
 # -- the device -------------------------------------------------------------------------------
@@ -99,10 +123,24 @@ def read_device_cookie(cookie: str | None) -> str | None:
 def device_from_cookie(cookie: str | None) -> tuple[str, str | None]:
     """The phone's device id, and the signed cookie value to set when it had none (or a forged one)."""
     device = read_device_cookie(cookie)
-    if device is not None:
-        return device, None
-    device = secrets.token_urlsafe(16)
-    return device, _device_serializer().dumps(device)
+    new = None
+    if device is None:
+        device = secrets.token_urlsafe(16)
+        new = _device_serializer().dumps(device)
+    if has_app_context():
+        g.survey_device = device  # the device this request's tickets are bound to
+    return device, new
+
+
+def device_rate_key() -> str:
+    """The per-device rate limit's key: a keyed hash of the device cookie's id; a POST without a valid
+    device cookie (a resident's phone always has one from the form's GET) counts against its address."""
+    from extensions import hashed_remote_address
+
+    device = read_device_cookie(request.cookies.get(DEVICE_COOKIE))
+    if device is None:
+        return "nodevice:" + hashed_remote_address()
+    return "device:" + keyed_hash("ratelimit-device", device)[:32]
 
 
 # The residents' statements are built once: building a statement and its cache key on every
@@ -184,8 +222,11 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     ua_hash = keyed_hash("ua", sub.user_agent)
 
     # A screened-out resident is meant to be done in seconds: no speeder flag.
-    flags = ["speeder"] if is_speeder(duration, rules) and not sub.screened_out else []
-    address, partners = address_flags(link.wave_id, device_hash, ip_hash, ua_hash, now, rules)
+    flags = ["speeder"] if is_speeder(duration, rules, len(link.spec.items)) and not sub.screened_out else []
+    address, partners = address_flags(
+        link.wave_id, device_hash, ip_hash, ua_hash, now, rules,
+        spec=link.spec, answers=sub.answers, unit_id=link.place.unit_id,
+    )
     for earlier in partners:
         add_flag(earlier, "burst")
     flags += address

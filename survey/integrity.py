@@ -6,10 +6,14 @@ in `flags` (labels in models.responses.FLAG_LABELS), and a reviewer decides.
 The rules, with the app config keys that tune them:
 
 - `speeder`: the server-measured time from serving the form to receiving it is below
-  SPEEDER_SECONDS (default 30; 0 turns the rule off).
+  SPEEDER_SECONDS_PER_ITEM (default 3) × the items shown, and never below SPEEDER_SECONDS
+  (default 10; 0 turns the rule off).
 - `burst`: this response makes BURST_COUNT (default 10) or more responses of the wave from one
-  keyed-IP hash within BURST_MINUTES (default 10); this one and the earlier ones of that
-  window are flagged.
+  keyed-IP hash within BURST_MINUTES (default 10), AND those responses are unusually alike: the
+  share of them with a near-identical answer pattern (analysis.integrity) reaches BURST_ALIKE_SHARE
+  (default 0.5) and the 99th percentile of that share among as many of the unit's sheets from other
+  addresses (or, with too few, the wave's; with neither, 0.9). Volume alone (a village session
+  behind one carrier NAT) is never flagged. This one and the earlier ones of that window are flagged.
 - `repeat_device`: the response's device cookie is new to the wave, but an earlier response of
   the wave with a different device came from the same keyed-IP hash and the same
   User-Agent hash within REPEAT_DEVICE_MINUTES (default 30): most likely the same phone with
@@ -27,12 +31,16 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from analysis.integrity import alike_null_p99, alike_share, sheet_patterns
 from analysis.spec import QuestionnaireSpec
 from extensions import db
 from models import Response
 
 FLAG_ORDER = ("speeder", "burst", "repeat_device", "straight_line", "all_maximum")
 MIN_ITEMS = 3  # fewer answers than this say too little about a pattern to flag it
+REFERENCE_SHEETS = 300  # recent sheets from other addresses that show how alike honest sheets are
+MIN_REFERENCE = 30
+ALIKE_WITHOUT_REFERENCE = 0.9  # with no reference: honest windows of 10+ stay below this (docs/security.md)
 
 
 def answer_sheet_flags(spec: QuestionnaireSpec, answers: Mapping[str, str], min_items: int = MIN_ITEMS) -> list[str]:
@@ -76,10 +84,12 @@ def answer_sheet_checker(spec: QuestionnaireSpec, min_items: int = MIN_ITEMS) ->
 
 @dataclass(frozen=True)
 class Rules:
-    speeder_seconds: float = 30
+    speeder_seconds: float = 10
     burst_count: int = 10
     burst_minutes: float = 10
     repeat_device_minutes: float = 30
+    speeder_seconds_per_item: float = 3
+    burst_alike_share: float = 0.5
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Rules:
@@ -88,25 +98,82 @@ class Rules:
             burst_count=int(config["BURST_COUNT"]),
             burst_minutes=float(config["BURST_MINUTES"]),
             repeat_device_minutes=float(config["REPEAT_DEVICE_MINUTES"]),
+            speeder_seconds_per_item=float(config.get("SPEEDER_SECONDS_PER_ITEM", 3)),
+            burst_alike_share=float(config.get("BURST_ALIKE_SHARE", 0.5)),
         )
 
 
-def is_speeder(duration_s: float, rules: Rules) -> bool:
-    return rules.speeder_seconds > 0 and duration_s < rules.speeder_seconds
+def speeder_threshold(rules: Rules, items_shown: int = 0) -> float:
+    """Seconds below which a response is a speeder: scaled to the items shown, with a floor; 0 = off."""
+    if rules.speeder_seconds <= 0:
+        return 0.0
+    return max(rules.speeder_seconds, rules.speeder_seconds_per_item * items_shown)
+
+
+def is_speeder(duration_s: float, rules: Rules, items_shown: int = 0) -> bool:
+    threshold = speeder_threshold(rules, items_shown)
+    return threshold > 0 and duration_s < threshold
 
 
 _FROM_ADDRESS = select(Response).where(  # built once, as the statements of survey.intake
     Response.wave_id == bindparam("wave"), Response.ip_hash == bindparam("ip"), Response.submitted_at >= bindparam("since")
 )
+_REFERENCE_IN_UNIT = (
+    select(Response.answers)
+    .where(Response.wave_id == bindparam("wave"), Response.unit_id == bindparam("unit"), Response.ip_hash != bindparam("ip"))
+    .order_by(Response.id.desc())
+    .limit(REFERENCE_SHEETS)
+)
+_REFERENCE_IN_WAVE = (
+    select(Response.answers)
+    .where(Response.wave_id == bindparam("wave"), Response.ip_hash != bindparam("ip"))
+    .order_by(Response.id.desc())
+    .limit(REFERENCE_SHEETS)
+)
+
+
+def alike_threshold(spec: QuestionnaireSpec, size: int, reference: list[dict], rules: Rules) -> float:
+    """How alike `size` sheets must be to call their burst unusual: the larger of BURST_ALIKE_SHARE
+    and the 99th percentile among `size` of the reference sheets; ALIKE_WITHOUT_REFERENCE without one."""
+    keys, eligible = sheet_patterns(spec, reference)
+    p99 = alike_null_p99(keys, eligible, size) if reference else None
+    if p99 is None:
+        return max(rules.burst_alike_share, ALIKE_WITHOUT_REFERENCE)
+    return max(rules.burst_alike_share, p99)
+
+
+def burst_is_alike(
+    spec: QuestionnaireSpec, window: list[dict], wave_id: int, unit_id: int, ip_hash: str, rules: Rules
+) -> bool:
+    """Are the window's answer sheets (this address, this wave) unusually alike? (docs/security.md)"""
+    keys, eligible = sheet_patterns(spec, window)
+    share = alike_share(keys, eligible)
+    if share is None or int(eligible.sum()) < rules.burst_count or share < rules.burst_alike_share:
+        return False
+    params = {"wave": wave_id, "unit": unit_id, "ip": ip_hash}
+    reference = list(db.session.scalars(_REFERENCE_IN_UNIT, params))
+    if len(reference) < MIN_REFERENCE:
+        reference = list(db.session.scalars(_REFERENCE_IN_WAVE, params))
+    return share >= alike_threshold(spec, int(eligible.sum()), reference, rules)
 
 
 def address_flags(
-    wave_id: int, device_hash: str, ip_hash: str, ua_hash: str, now: datetime, rules: Rules
+    wave_id: int,
+    device_hash: str,
+    ip_hash: str,
+    ua_hash: str,
+    now: datetime,
+    rules: Rules,
+    spec: QuestionnaireSpec | None = None,
+    answers: Mapping[str, str] | None = None,
+    unit_id: int | None = None,
 ) -> tuple[list[str], list[Response]]:
-    """`burst` and `repeat_device` for a new response, and the earlier responses the burst also flags.
+    """`burst` and `repeat_device` for a new response (its `answers`, to questionnaire `spec`, for
+    unit `unit_id`), and the earlier responses the burst also flags.
 
     One query (the wave's recent responses from this keyed-IP hash, within the longer of the two
-    windows) serves both rules: a resident's submission makes as few round trips as it can.
+    windows) serves both rules; only a window of BURST_COUNT or more asks for reference sheets.
+    Without `spec` and `answers` there is nothing to compare, and no burst is flagged.
     """
     burst_on = rules.burst_count >= 2 and rules.burst_minutes > 0
     windows = [m for m, on in ((rules.burst_minutes, burst_on), (rules.repeat_device_minutes, True)) if on and m > 0]
@@ -119,7 +186,12 @@ def address_flags(
     if burst_on:
         since = now - timedelta(minutes=rules.burst_minutes)
         window = [r for r in recent if r.submitted_at >= since]
-        if len(window) + 1 >= rules.burst_count:
+        if (
+            len(window) + 1 >= rules.burst_count
+            and spec is not None
+            and answers is not None
+            and burst_is_alike(spec, [*(r.answers for r in window), dict(answers)], wave_id, unit_id or -1, ip_hash, rules)
+        ):
             flags.append("burst")
             partners = window
     since = now - timedelta(minutes=rules.repeat_device_minutes)

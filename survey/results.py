@@ -68,8 +68,8 @@ LOAD_CHUNK = 50_000  # rows decoded at a time
 
 
 def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, str]) -> tuple[pd.DataFrame, int]:
-    """One row per response not rejected in review (in id order), one column per choice item; and the
-    number of rejected responses.
+    """One row per response not rejected in review (in id order), one column per item (choice codes and
+    free text), `submitted_at` and `mode` (for analysis.integrity); and the number of rejected responses.
 
     A million rows load in seconds: the wave's rows are read in one pass as a range of the primary key
     (on SQLite, going through the index on wave_id instead means a million random look-ups and a sort,
@@ -89,7 +89,7 @@ def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
 
 
 def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, str]) -> tuple[pd.DataFrame, int]:
-    choice_keys = [it.key for it in spec.items if it.is_choice]
+    choice_keys = [it.key for it in spec.items]  # choice items, and free text for analysis.integrity
     table = Response.__table__
     connection = db.session.connection()
     lo, hi = connection.execute(
@@ -99,6 +99,8 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     unit_ids: list[int] = []
     psus: list[str | None] = []
     statuses: list[str] = []
+    times: list = []
+    modes: list[str | None] = []
     answers: list[dict] = []
     n_rejected = 0
     if lo is not None:
@@ -111,6 +113,8 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
                 table.c.unit_id,
                 table.c.psu,
                 table.c.review_status,
+                table.c.submitted_at,
+                table.c.mode,
                 case((rejected, None), else_=cast(table.c.answers, Text)),  # rejected: not needed
             )
             .where(table.c.id.between(lo, hi), in_wave, table.c.screened_out.is_(False))  # screened out: never in results
@@ -124,15 +128,17 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
         try:
             cursor.execute(str(compiled), params)
             while chunk := cursor.fetchmany(LOAD_CHUNK):
-                k, u, p, s, a = zip(*chunk)
+                k, u, p, s, t, m, a = zip(*chunk)
                 if "rejected" in s:
                     keep = [i for i, status in enumerate(s) if status != "rejected"]
                     n_rejected += len(s) - len(keep)
-                    k, u, p, s, a = ([column[i] for i in keep] for column in (k, u, p, s, a))
+                    k, u, p, s, t, m, a = ([column[i] for i in keep] for column in (k, u, p, s, t, m, a))
                 keys.extend(k)
                 unit_ids.extend(u)
                 psus.extend(p)
                 statuses.extend(s)
+                times.extend(t)
+                modes.extend(m)
                 if a:
                     answers.extend(json.loads("[" + ",".join(a) + "]"))
         finally:
@@ -144,6 +150,8 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     frame.insert(1, "unit_code", [unit_codes[u] for u in unit_ids])
     frame.insert(2, "psu", psus)
     frame.insert(3, "flagged", [s in ("flagged", "accepted") for s in statuses])  # flagged, not rejected
+    frame["submitted_at"] = pd.to_datetime(pd.Series(times, dtype=object), utc=True, format="ISO8601") if times else None
+    frame["mode"] = modes if modes else None
     return frame, n_rejected
 
 

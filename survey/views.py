@@ -27,6 +27,7 @@ from survey.intake import (
     check_repeat,
     device_from_cookie,
     device_has_answered,
+    device_rate_key,
     new_ticket,
     read_ticket,
     store,
@@ -127,6 +128,7 @@ def enter_code():
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["SURVEY_DEVICE_RATE_LIMIT"], methods=["POST"], key_func=device_rate_key)
 def questionnaire(token: str):
     """Show the questionnaire (GET) or take in the answers (POST); see survey.intake."""
     link = read_token(token)  # LinkError: a 404, 403 or 410 page

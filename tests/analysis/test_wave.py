@@ -28,6 +28,7 @@ SECTION5_UNIT_KEYS = {
     "color",
     "flags",
     "warnings",
+    "integrity",
 }
 EXTRA_UNIT_KEYS = {"n_flagged", "change", "peer_group"}
 SECTION5_UNIT_KEYS |= {"items", "options", "weak_items", "drivers"}  # item results (DESIGN.md §5)

@@ -194,10 +194,10 @@ def test_repeat_device_only_within_its_window(make_app):
 def test_flags_combine_in_a_fixed_order(make_app):
     app, ctx = open_wave_app(make_app, SPEEDER_SECONDS=30, BURST_COUNT=2)
     try:
-        answer(app.test_client(), link())
         answer(app.test_client(), link(), {**ANSWERS, **TOP})
+        answer(app.test_client(), link(), {**ANSWERS, **TOP})  # alike: a burst
         first, second = responses()
-        assert first.flags == ["speeder", "burst"]
+        assert first.flags == ["speeder", "burst", "straight_line", "all_maximum"]
         assert second.flags == ["speeder", "burst", "repeat_device", "straight_line", "all_maximum"]
     finally:
         close_app(ctx)

@@ -1,0 +1,655 @@
+"""Unit-level integrity checks: does a unit's set of answer sheets look like what honest units look like?
+
+Computed for every unit of the wave (docs/method.md, "Unit-level integrity checks"). Each signal is
+calibrated against the unit's PEERS (same parent, same kind), never against independence: honest
+answers are strongly correlated (a resident happy with the police is happy with the courts), so a
+null built from a unit's own item margins taken independently would flag honest units.
+
+Signals (a flag is raised when the unit's figure is beyond its null's 99th percentile):
+
+- `near_duplicates`: share of eligible sheets (≥ 3 scored answers) with a near-duplicate in the same
+  unit (the same answer on all but at most k of the scored items, k = ⌊0.15·m⌋ capped at 1; a blank
+  matches only a blank). Null: the peer group's pooled sheets drawn to the unit's size (closed form
+  of the expected share), with the funnel plot's multiplicative overdispersion estimated from the
+  peers (Spiegelhalter 2005).
+- `all_maximum`: share of sheets answering every scored item with its highest score; the same funnel
+  against the peers' pooled share (leaving the unit out).
+- `same_text`: share of sheets whose free text (≥ 6 characters once blanks are removed) is identical to
+  another sheet's of the unit; the same funnel, and at least 3 such sheets.
+- `time_cluster`: among the sheets attached to the unit, the densest 24-hour window of QR sheets, when
+  it holds ≥ 10 sheets and ≥ 3× the unit's average for a 24-hour window; its sheets are compared with
+  random sets of the same size from the unit (exact permutation test, 999 seeded draws) on two
+  statistics: the share of the most common answer pattern, and the mean sheet score. Flag when either
+  p ≤ 0.005 (Bonferroni for two). Organised honest sessions cluster in time but answer like
+  everyone else, and pass.
+- `mode_gap`: QR sheets' mean sheet score minus the other modes' (door, phone, paper), with its SE and
+  95% CI, against the peers' gaps (random-effects funnel, DerSimonian–Laird τ²); flag when |z| > 2.576.
+
+Everything is deterministic: draws come from generators seeded by the wave's seed and the unit's code.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+from scipy.stats import t as student_t
+
+from .hierarchy import Hierarchy
+from .responses import CodedResponses, indicator_values
+from .spec import QuestionnaireSpec
+
+WINSOR_VAR = 0.678655  # E[z²] of a standard normal winsorised at its 10th and 90th percentiles
+NEAR_MATCH = 0.85  # share of items that must agree
+MIN_ITEMS = 3  # scored answers a sheet needs to count in the pattern signals
+MIN_N = 20  # sheets a unit needs before any pattern signal is judged
+MIN_PEERS = 5  # peers with MIN_N sheets needed to estimate the overdispersion within the group
+MIN_TEXT = 6  # characters of a free text (blanks removed) before it counts
+MIN_SAME_TEXT = 3
+WINDOW_S = 24 * 3600
+BURST_MIN = 10
+BURST_RATIO = 3.0
+PERMUTATIONS = 999
+ALPHA_CLUSTER = 0.005
+MIN_MODE_N = 10
+FLAG_ORDER = ("near_duplicates", "all_maximum", "time_cluster", "mode_gap", "same_text")
+_HASH_SEED = 0x5EED_1A7E
+
+
+@dataclass(frozen=True, eq=False)
+class _Sheets:
+    """Per-sheet quantities the signals share (length n)."""
+
+    eligible: np.ndarray  # bool: ≥ MIN_ITEMS scored answers
+    all_max: np.ndarray  # bool
+    near_keys: list[np.ndarray]  # uint64 pattern hashes: the full pattern, then one per masked item
+    score: np.ndarray  # per-sheet composite (0–100), NaN when the sheet has no indicator value
+    time_s: np.ndarray | None  # seconds, int64, -1 = unknown
+    is_qr: np.ndarray | None  # bool; None = mode unknown
+    text_key: np.ndarray | None  # uint64 hash of the normalised free text, 0 = none
+
+
+def unit_integrity(
+    spec: QuestionnaireSpec,
+    hierarchy: Hierarchy,
+    coded: CodedResponses,
+    responses: pd.DataFrame,
+    seed: int = 20260701,
+    values: np.ndarray | None = None,
+) -> list[dict]:
+    """One `integrity` dict per unit of `hierarchy` (docs/method.md, "Unit-level integrity checks").
+
+    `responses` may carry `submitted_at`, `mode` and the free-text item columns; the signals that need
+    an absent column are left out (their keys are null). `values`: `indicator_values(spec, coded)` when
+    the caller has it already."""
+    U = hierarchy.size
+    out: list[dict] = [{"flags": []} for _ in range(U)]
+    if coded.n == 0:
+        return out
+    sheets = _sheets(spec, coded, responses, values)
+    groups = _peer_groups(hierarchy)
+    depth_of = hierarchy.depth
+    # The unit at each depth that holds each sheet in its domain (-1: none).
+    anc = hierarchy.domains[coded.unit]  # (n, depth+1)
+    n_unit = _rollup(hierarchy, np.bincount(coded.unit, minlength=U))
+    elig_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.eligible], minlength=U))
+    am_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.all_max], minlength=U))
+    nd_unit = np.zeros(U, dtype=np.int64)
+    st_unit = np.zeros(U, dtype=np.int64)
+    near_null = np.full(U, np.nan)
+    for d in range(anc.shape[1]):
+        a = anc[:, d]
+        inside = a >= 0
+        if not inside.any():
+            continue
+        el = inside & sheets.eligible
+        has_partner = _has_partner(a, el, sheets.near_keys)
+        nd_unit += np.bincount(a[has_partner], minlength=U)
+        if sheets.text_key is not None:
+            tx = inside & (sheets.text_key != 0)
+            same = _has_partner(a, tx, [sheets.text_key])
+            st_unit += np.bincount(a[same], minlength=U)
+        _near_expected(a, el, sheets.near_keys, groups, depth_of, d, elig_unit, near_null)
+
+    # -- answer-pattern concentration and same text: funnels against the peers ----------------
+    near = _funnel(groups, nd_unit, elig_unit, near_null)
+    am_rate = _leave_one_out_rates(groups, am_unit, elig_unit)
+    allmax = _funnel(groups, am_unit, elig_unit, am_rate)
+    same = None
+    if sheets.text_key is not None:
+        st_rate = _leave_one_out_rates(groups, st_unit, n_unit)
+        same = _rare_funnel(st_unit, n_unit, st_rate)
+    gaps = _mode_gaps(groups, hierarchy, coded, sheets)
+    clusters = _time_clusters(hierarchy, coded, sheets, seed)
+
+    for u in range(U):
+        d: dict = {"flags": []}
+        flags = set()
+        share, p99, flag = near[u]
+        d["near_duplicate_share"], d["near_duplicate_null_p99"] = share, p99
+        if flag:
+            flags.add("near_duplicates")
+        share, p99, flag = allmax[u]
+        d["all_maximum_share"], d["all_maximum_null_p99"] = share, p99
+        if flag:
+            flags.add("all_maximum")
+        if same is not None:
+            share, p99, flag = same[u]
+            d["same_text_share"], d["same_text_null_p99"], d["same_text_n"] = share, p99, int(st_unit[u])
+            if flag and st_unit[u] >= MIN_SAME_TEXT:
+                flags.add("same_text")
+        else:
+            d["same_text_share"] = None
+        d["time_cluster"] = clusters.get(u) if sheets.time_s is not None else None
+        if d["time_cluster"] and d["time_cluster"]["flag"]:
+            flags.add("time_cluster")
+        d["mode_gap"] = gaps.get(u) if sheets.is_qr is not None else None
+        if d["mode_gap"] and d["mode_gap"]["flag"]:
+            flags.add("mode_gap")
+        d["flags"] = [f for f in FLAG_ORDER if f in flags]
+        out[u] = d
+    return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+@lru_cache(maxsize=256)
+def _t_quantile(p: float, df: int) -> float:
+    return float(student_t.ppf(p, df))
+
+
+# -- per-sheet quantities ---------------------------------------------------------------------
+
+
+def _item_weights(m: int) -> np.ndarray:
+    return np.random.default_rng(_HASH_SEED).integers(1, 2**63, size=m, dtype=np.uint64) | np.uint64(1)
+
+
+def _sheets(
+    spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None
+) -> _Sheets:
+    scored = [it for it in spec.items if it.is_choice and it.is_scored]
+    n = coded.n
+    m = len(scored)
+    n_scored = np.zeros(n, dtype=np.int64)
+    at_max = np.ones(n, dtype=bool)
+    h = np.zeros(n, dtype=np.uint64)
+    parts = []
+    r = _item_weights(max(m, 1))
+    with np.errstate(over="ignore"):
+        for j, it in enumerate(scored):
+            idx = coded.answers[it.key].astype(np.int64)
+            sc = np.array([np.nan if o.score is None else float(o.score) for o in it.options] + [np.nan])[idx]
+            top = max(it.scores.values())
+            has = ~np.isnan(sc)
+            n_scored += has
+            at_max &= ~has | (sc == top)
+            part = (idx + 2).astype(np.uint64) * r[j]
+            parts.append(part)
+            h += part
+    eligible = n_scored >= MIN_ITEMS
+    all_max = eligible & at_max
+    k = min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9)))
+    keys = [h]
+    if k == 1:
+        with np.errstate(over="ignore"):
+            keys += [h - p for p in parts]
+
+    if Y is None:
+        Y = indicator_values(spec, coded)
+    a = spec.composite_weights
+    w = np.array([a.get(ind.key, 0.0) for ind in spec.indicators])
+    present = ~np.isnan(Y) & (w > 0)
+    wsum = (present * w).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(wsum > 0, np.nansum(np.where(present, Y, 0.0) * w, axis=1) / wsum, np.nan)
+
+    time_s = None
+    if "submitted_at" in responses.columns:
+        t = _seconds(responses["submitted_at"])
+        if (t >= 0).any():
+            time_s = t
+    is_qr = None
+    if "mode" in responses.columns:
+        codes, uniques = pd.factorize(responses["mode"].astype(object).to_numpy())  # a handful of values
+        if len(uniques):
+            qr = [i for i, v in enumerate(uniques) if str(v).strip().lower() == "qr"]
+            is_qr = np.isin(codes, qr)
+    text_key = None
+    texts = [it.key for it in spec.items if not it.is_choice and it.key in responses.columns]
+    if texts:
+        text_key = np.zeros(n, dtype=np.uint64)
+        for key in texts:
+            # Normalise each distinct text once (most sheets leave it blank).
+            codes, uniques = pd.factorize(responses[key].astype(object).to_numpy())
+            norm = pd.Series(uniques, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
+            ok_u = (norm.str.len() >= MIN_TEXT).to_numpy()
+            hv_u = pd.util.hash_array(norm.to_numpy(dtype=object), categorize=False).astype(np.uint64)
+            if not len(uniques):
+                continue
+            long = (codes >= 0) & ok_u[np.maximum(codes, 0)]
+            hv = hv_u[np.maximum(codes, 0)]
+            with np.errstate(over="ignore"):
+                text_key = np.where(long, text_key * np.uint64(1099511628211) + hv + np.uint64(1), text_key)
+        if not (text_key != 0).any():
+            text_key = None
+    return _Sheets(eligible, all_max, keys, score, time_s, is_qr, text_key)
+
+
+def _seconds(col: pd.Series) -> np.ndarray:
+    """Seconds since the epoch (int64), -1 where unknown; strings are read as ISO 8601."""
+    s = col
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+        s = pd.to_datetime(s, errors="coerce", format="ISO8601", utc=True)  # blank → NaT
+    else:
+        s = pd.to_datetime(s, errors="coerce", utc=True)
+    ns = s.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+    valid = ~np.isnat(ns)
+    out = np.full(len(col), -1, dtype=np.int64)
+    out[valid] = ns[valid].astype("datetime64[s]").astype(np.int64) - np.int64(0)
+    out[valid] = np.maximum(out[valid], 0)
+    return out
+
+
+# -- peer groups ------------------------------------------------------------------------------
+
+
+def _rollup(hierarchy: Hierarchy, attached: np.ndarray) -> np.ndarray:
+    """Totals over each unit's domain from totals over the sheets attached to each unit."""
+    total = np.zeros(len(attached), dtype=attached.dtype)
+    for d in range(hierarchy.domains.shape[1]):
+        col = hierarchy.domains[:, d]
+        ok = col >= 0
+        np.add.at(total, col[ok], attached[ok])
+    return total
+
+
+def _peer_groups(hierarchy: Hierarchy) -> list[np.ndarray]:
+    """Unit indices of each peer group (same parent and kind); the root is in none."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for u in range(hierarchy.size):
+        p = int(hierarchy.parent[u])
+        if p >= 0:
+            groups.setdefault((p, hierarchy.kinds[u]), []).append(u)
+    return [np.array(g, dtype=np.int64) for g in groups.values()]
+
+
+def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """Sheets in `mask` sharing any of `keys` with another sheet of the same `anc` unit."""
+    out = np.zeros(len(anc), dtype=bool)
+    rows = np.flatnonzero(mask)
+    if len(rows) < 2:
+        return out
+    salt = np.uint64(0x9E3779B97F4A7C15)
+    unit_part = (anc[rows].astype(np.uint64) + np.uint64(1)) * salt
+    found = np.zeros(len(rows), dtype=bool)
+    for key in keys:
+        with np.errstate(over="ignore"):
+            k = key[rows] ^ unit_part
+        inverse, _ = pd.factorize(k)  # hashing, O(n)
+        found |= np.bincount(inverse)[inverse] >= 2
+    out[rows] = found
+    return out
+
+
+def _near_expected(
+    anc: np.ndarray,
+    eligible: np.ndarray,
+    keys: list[np.ndarray],
+    groups: list[np.ndarray],
+    depth: np.ndarray,
+    d: int,
+    n_eligible: np.ndarray,
+    expected: np.ndarray,
+) -> None:
+    """Expected near-duplicate share of each unit at depth `d` if its sheets were drawn from its peer
+    group's pooled sheets: mean over pooled sheets i of 1 − (1 − P_i)^(n − 1), where P_i is the share of
+    the other pooled sheets that are near-duplicates of i (inclusion–exclusion over the masked keys)."""
+    rows = np.flatnonzero(eligible)
+    if not len(rows):
+        return
+    group_of = np.full(len(expected), -1, dtype=np.int64)
+    level = [g for g in groups if depth[g[0]] == d]
+    for gi, g in enumerate(level):
+        group_of[g] = gi
+    gid = group_of[anc[rows]]
+    keep = gid >= 0
+    rows, gid = rows[keep], gid[keep]
+    if not len(rows):
+        return
+    salt = np.uint64(0xD1B54A32D192ED03)
+    gpart = (gid.astype(np.uint64) + np.uint64(1)) * salt
+    counts = []
+    for key in keys:
+        with np.errstate(over="ignore"):
+            k = key[rows] ^ gpart
+        inverse, _ = pd.factorize(k)
+        counts.append(np.bincount(inverse)[inverse].astype(np.int64))
+    m_masks = len(keys) - 1
+    if m_masks:
+        union = sum(counts[1:]) - (m_masks - 1) * counts[0]
+    else:
+        union = counts[0]
+    others = union - 1  # near-duplicates of the sheet among the other pooled sheets
+    size = np.bincount(gid, minlength=len(level))
+    order = np.argsort(gid, kind="stable")
+    bounds = np.searchsorted(gid[order], np.arange(len(level) + 1))
+    for gi, g in enumerate(level):
+        N = size[gi]
+        if N < 2:
+            continue
+        o = others[order[bounds[gi] : bounds[gi + 1]]]
+        values, mult = np.unique(o, return_counts=True)
+        P = values / (N - 1)
+        for u in g:
+            n = n_eligible[u]
+            if n >= 2:
+                expected[u] = float(np.dot(mult, 1.0 - (1.0 - P) ** (n - 1)) / N)
+
+
+def _leave_one_out_rates(groups: list[np.ndarray], hits: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    rate = np.full(len(hits), np.nan)
+    for g in groups:
+        H, T = hits[g].sum(), totals[g].sum()
+        rest_t = T - totals[g]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # +½ and +1: a rate of 0 among the peers still leaves room for chance (no zero variance)
+            rate[g] = np.where(rest_t > 0, (H - hits[g] + 0.5) / (rest_t + 1), np.nan)
+    return rate
+
+
+def _funnel(
+    groups: list[np.ndarray], hits: np.ndarray, totals: np.ndarray, expected: np.ndarray
+) -> list[tuple[float | None, float | None, bool]]:
+    """(share, null p99, flag) per unit: a funnel plot with additive overdispersion (Spiegelhalter 2005,
+    random-effects version) on the logit scale, where shares of honest units spread symmetrically.
+    y = logit((h + ½)/(n + 1)), target logit(E), V = 1/(n·E(1−E)); the group's z-scores, winsorised at
+    their 10th and 90th percentiles, give φ = mean z² / 0.6787 (the winsorised variance of a standard
+    normal) and τ² = (Gφ − (G − 1)) / (Σw − Σw²/Σw), w = 1/V; p99 = expit(logit E + t(0.99, G−1)·√(V + τ²))."""
+    U = len(hits)
+    share = np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.clip(expected, 1e-6, 1 - 1e-6)
+        y = _logit((hits + 0.5) / (totals + 1))
+        target = _logit(e)
+        var = 1 / (np.maximum(totals, 1) * e * (1 - e))
+        z = (y - target) / np.sqrt(var)
+    ok = (totals >= MIN_N) & np.isfinite(z) & np.isfinite(expected)
+    tau2 = np.full(U, np.nan)
+    quantile = np.full(U, np.nan)
+    for g in groups:
+        members = g[ok[g]]
+        G = len(members)
+        if G >= MIN_PEERS:
+            zz = z[members]
+            lo, hi = np.percentile(zz, [10, 90])
+            phi = float(np.mean(np.clip(zz, lo, hi) ** 2)) / WINSOR_VAR
+            w = 1 / var[members]
+            denom = float(w.sum() - (w**2).sum() / w.sum())
+            tau2[g] = max(0.0, (G * phi - (G - 1)) / denom) if denom > 0 else 0.0
+            quantile[g] = _t_quantile(0.99, G - 1)  # the spread is estimated from the group
+    out: list[tuple[float | None, float | None, bool]] = []
+    for u in range(U):
+        s = None if not np.isfinite(share[u]) else float(share[u])
+        if not (totals[u] >= MIN_N and np.isfinite(expected[u])):
+            out.append((s, None, False))
+            continue
+        if not np.isfinite(tau2[u]):  # too few peers to tell what honest spread looks like: not judged
+            out.append((s, None, False))
+            continue
+        limit = target[u] + quantile[u] * math.sqrt(var[u] + tau2[u])
+        p99 = float(1 / (1 + math.exp(-limit)))
+        out.append((s, p99, bool(y[u] > limit)))
+    return out
+
+
+def _rare_funnel(hits: np.ndarray, totals: np.ndarray, rate: np.ndarray) -> list[tuple[float | None, float | None, bool]]:
+    """(share, null p99, flag) for a rare event (identical free text): the 99th percentile of a binomial
+    with the peers' rate (the logit funnel's normal approximation fails near 0)."""
+    judged = (totals >= MIN_N) & np.isfinite(rate)
+    p99 = np.full(len(hits), np.nan)
+    if judged.any():
+        p99[judged] = binom.ppf(0.99, totals[judged], rate[judged]) / totals[judged]
+    out: list[tuple[float | None, float | None, bool]] = []
+    for u in range(len(hits)):
+        s = float(hits[u] / totals[u]) if totals[u] else None
+        if not judged[u]:
+            out.append((s, None, False))
+        else:
+            out.append((s, float(p99[u]), bool(s is not None and s > p99[u])))
+    return out
+
+
+# -- mode gap ---------------------------------------------------------------------------------
+
+
+def _mode_gaps(
+    groups: list[np.ndarray], hierarchy: Hierarchy, coded: CodedResponses, sheets: _Sheets
+) -> dict[int, dict]:
+    """QR minus other modes, mean sheet score, per unit; judged against the peer group's gaps with a
+    random-effects funnel (DerSimonian–Laird τ² over the group)."""
+    if sheets.is_qr is None:
+        return {}
+    U = hierarchy.size
+    ok = np.isfinite(sheets.score)
+    stats = {}
+    for name, sel in (("qr", ok & sheets.is_qr), ("other", ok & ~sheets.is_qr)):
+        a, x = coded.unit[sel], sheets.score[sel]
+        n = _rollup(hierarchy, np.bincount(a, minlength=U).astype(float))
+        s1 = _rollup(hierarchy, np.bincount(a, weights=x, minlength=U))
+        s2 = _rollup(hierarchy, np.bincount(a, weights=x**2, minlength=U))
+        stats[name] = (n, s1, s2)
+    (nq, q1, q2), (no, o1, o2) = stats["qr"], stats["other"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mq, mo = q1 / nq, o1 / no
+        vq = (q2 - nq * mq**2) / (nq - 1)
+        vo = (o2 - no * mo**2) / (no - 1)
+        diff = mq - mo
+        se = np.sqrt(vq / nq + vo / no)
+    valid = (nq >= MIN_MODE_N) & (no >= MIN_MODE_N) & np.isfinite(se) & (se > 0)
+    out: dict[int, dict] = {}
+    for g in groups:
+        members = g[valid[g]]
+        target, tau2 = _random_effects(diff[members], se[members] ** 2)
+        for u in members:
+            entry = {
+                "diff": float(diff[u]),
+                "se": float(se[u]),
+                "ci_low": float(diff[u] - 1.959964 * se[u]),
+                "ci_high": float(diff[u] + 1.959964 * se[u]),
+                "n_qr": int(nq[u]),
+                "n_other": int(no[u]),
+                "peer_diff": None,
+                "z": None,
+                "flag": False,
+            }
+            if target is not None:
+                z = (diff[u] - target) / math.sqrt(se[u] ** 2 + tau2)
+                limit = _t_quantile(0.999, len(members) - 1)  # two-sided 0.2%, τ² estimated from the group
+                entry.update(peer_diff=float(target), z=float(z), flag=bool(abs(z) > limit))
+            out[int(u)] = entry
+    return out
+
+
+def _random_effects(y: np.ndarray, v: np.ndarray) -> tuple[float | None, float]:
+    """DerSimonian–Laird: the pooled mean of `y` (variances `v`) and the between-unit variance τ²."""
+    if len(y) < MIN_PEERS:
+        return None, 0.0
+    w = 1 / v
+    mean = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - mean) ** 2))
+    c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (len(y) - 1)) / c) if c > 0 else 0.0
+    ws = 1 / (v + tau2)
+    return float(np.sum(ws * y) / np.sum(ws)), tau2
+
+
+# -- time clusters ----------------------------------------------------------------------------
+
+
+def _time_clusters(hierarchy: Hierarchy, coded: CodedResponses, sheets: _Sheets, seed: int) -> dict[int, dict]:
+    """The densest 24-hour window of each unit's own QR sheets (or of all its sheets when the mode is
+    unknown), and whether its answers differ from the unit's other sheets (docs/method.md)."""
+    if sheets.time_s is None:
+        return {}
+    t = sheets.time_s
+    cand = (t >= 0) & (sheets.is_qr if sheets.is_qr is not None else True)
+    rows = np.flatnonzero(cand)
+    out: dict[int, dict] = {}
+    if len(rows) < BURST_MIN:
+        return out
+    unit = coded.unit[rows]
+    order = np.lexsort((t[rows], unit))
+    rows, unit = rows[order], unit[order]
+    tt = t[rows]
+    big = np.int64(2**40)
+    key = unit.astype(np.int64) * big + tt
+    count = np.searchsorted(key, key + WINDOW_S, side="right") - np.arange(len(key))
+    starts = np.searchsorted(unit, np.arange(hierarchy.size + 1))
+    n_attached = np.bincount(coded.unit, minlength=hierarchy.size)
+    for u in np.flatnonzero(np.diff(starts) >= BURST_MIN):
+        lo, hi = starts[u], starts[u + 1]
+        i = lo + int(np.argmax(count[lo:hi]))
+        c = int(count[i])
+        span = max(float(tt[hi - 1] - tt[lo]), WINDOW_S)
+        average = (hi - lo) * WINDOW_S / span
+        if c < BURST_MIN or c < BURST_RATIO * average:
+            continue
+        burst = rows[i : i + c]
+        mine = np.flatnonzero(coded.unit == u)
+        out[int(u)] = _cluster_test(burst, mine, sheets, int(tt[i]), seed, hierarchy.codes[u], int(n_attached[u]))
+    return out
+
+
+def _cluster_test(
+    burst: np.ndarray, mine: np.ndarray, sheets: _Sheets, start: int, seed: int, code: str, n: int
+) -> dict:
+    b = len(burst)
+    rest = np.setdiff1d(mine, burst)
+    entry = {
+        "n": b,
+        "start": pd.Timestamp(start, unit="s", tz="UTC").isoformat(),
+        "hours": WINDOW_S / 3600,
+        "share_of_unit": b / n if n else None,
+        "pattern_share": None,
+        "pattern_share_rest": None,
+        "score": None,
+        "score_rest": None,
+        "p_pattern": None,
+        "p_score": None,
+        "flag": False,
+    }
+    if len(rest) < 5:
+        return entry
+    keys = sheets.near_keys[0]
+    score = np.where(np.isfinite(sheets.score), sheets.score, np.nan)
+
+    def modal_share(idx: np.ndarray) -> np.ndarray:
+        """Share of the most common exact pattern in each row of `idx` (R, b)."""
+        s = np.sort(keys[idx], axis=1)
+        change = np.ones(s.shape, dtype=bool)
+        change[:, 1:] = s[:, 1:] != s[:, :-1]
+        flat = change.ravel()
+        run = np.cumsum(flat) - 1
+        lengths = np.bincount(run)
+        run_row = np.flatnonzero(flat) // s.shape[1]
+        best = np.zeros(s.shape[0], dtype=np.int64)
+        np.maximum.at(best, run_row, lengths)
+        return best / s.shape[1]
+
+    obs_pattern = float(modal_share(burst[None, :])[0])
+    obs_score = float(np.nanmean(score[burst])) if np.isfinite(score[burst]).any() else math.nan
+    rng = np.random.default_rng([seed, zlib.crc32(("time:" + code).encode("utf-8"))])
+    pick = np.argpartition(rng.random((PERMUTATIONS, len(mine))), b - 1, axis=1)[:, :b]  # random b-subsets
+    idx = mine[pick]
+    perm_pattern = modal_share(idx)
+    with np.errstate(invalid="ignore"):
+        perm_score = np.nanmean(score[idx], axis=1)
+    p_pattern = (1 + int(np.sum(perm_pattern >= obs_pattern - 1e-12))) / (PERMUTATIONS + 1)
+    p_score = None
+    if math.isfinite(obs_score):
+        p_score = (1 + int(np.sum(perm_score >= obs_score - 1e-9))) / (PERMUTATIONS + 1)
+    rest_keys = keys[rest]
+    modal_key = np.unique(keys[burst], return_counts=True)
+    top = modal_key[0][np.argmax(modal_key[1])]
+    entry.update(
+        pattern_share=obs_pattern,
+        pattern_share_rest=float(np.mean(rest_keys == top)),
+        score=None if not math.isfinite(obs_score) else obs_score,
+        score_rest=float(np.nanmean(score[rest])) if np.isfinite(score[rest]).any() else None,
+        p_pattern=p_pattern,
+        p_score=p_score,
+    )
+    entry["flag"] = bool(p_pattern <= ALPHA_CLUSTER or (p_score is not None and p_score <= ALPHA_CLUSTER))
+    return entry
+
+
+# -- for the intake: how alike is a handful of sheets? -------------------------------------------
+
+
+def sheet_patterns(spec: QuestionnaireSpec, answers: list[dict]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The near-duplicate keys (as in `unit_integrity`) and eligibility of answer sheets given as dicts
+    (item key → option code)."""
+    scored = [it for it in spec.items if it.is_choice and it.is_scored]
+    m, n = len(scored), len(answers)
+    r = _item_weights(max(m, 1))
+    h = np.zeros(n, dtype=np.uint64)
+    parts = []
+    n_scored = np.zeros(n, dtype=np.int64)
+    with np.errstate(over="ignore"):
+        for j, it in enumerate(scored):
+            index = {o.code: i for i, o in enumerate(it.options)}
+            codes = [a.get(it.key) if isinstance(a, dict) else None for a in answers]
+            idx = np.array([index.get(c, -1) if isinstance(c, str) else -1 for c in codes], dtype=np.int64)
+            n_scored += np.array([isinstance(c, str) and c in it.scores for c in codes], dtype=bool)
+            part = (idx + 2).astype(np.uint64) * r[j]
+            parts.append(part)
+            h += part
+    keys = [h]
+    if min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9))) == 1:
+        with np.errstate(over="ignore"):
+            keys += [h - p for p in parts]
+    return keys, n_scored >= MIN_ITEMS
+
+
+def _row_partner_share(keys: list[np.ndarray]) -> np.ndarray:
+    """For key matrices (R, m): the share of each row's sheets sharing any key with another sheet of the row."""
+    found = np.zeros(keys[0].shape, dtype=bool)
+    for key in keys:
+        order = np.argsort(key, axis=1, kind="stable")
+        s = np.take_along_axis(key, order, axis=1)
+        same = np.zeros(s.shape, dtype=bool)
+        eq = s[:, 1:] == s[:, :-1]
+        same[:, 1:] |= eq
+        same[:, :-1] |= eq
+        back = np.zeros_like(same)
+        np.put_along_axis(back, order, same, axis=1)
+        found |= back
+    return found.mean(axis=1)
+
+
+def alike_share(keys: list[np.ndarray], eligible: np.ndarray) -> float | None:
+    """Share of the eligible sheets that have a near-duplicate among the others (None: fewer than 2)."""
+    rows = np.flatnonzero(eligible)
+    if len(rows) < 2:
+        return None
+    return float(_row_partner_share([k[rows][None, :] for k in keys])[0])
+
+
+def alike_null_p99(keys: list[np.ndarray], eligible: np.ndarray, size: int, draws: int = 200) -> float | None:
+    """The 99th percentile of `alike_share` over `draws` random sets of `size` sheets from the reference
+    sheets (without replacement; seeded, so deterministic). None when the reference has too few sheets."""
+    rows = np.flatnonzero(eligible)
+    if size < 2 or len(rows) < max(2 * size, 30):
+        return None
+    rng = np.random.default_rng(_HASH_SEED + size)
+    pick = rows[np.argpartition(rng.random((draws, len(rows))), size - 1, axis=1)[:, :size]]
+    shares = _row_partner_share([k[pick] for k in keys])
+    return float(np.quantile(shares, 0.99))
