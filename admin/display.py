@@ -19,6 +19,7 @@ from models.units import KIND_LABELS
 from models.waves import STATUS_LABELS
 from reports.formatting import COLOR_MEANINGS, DASH, LOCAL_TZ, WARNING_LABELS, ci, cn_date, num, pct, signed
 from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
+from reports.model import interval_text, place_text
 
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
 CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rechecked": "green", "closed": "done", "withdrawn": "grey"}
@@ -67,7 +68,7 @@ def context() -> dict:
     return {
         "fmt": SimpleNamespace(
             changes=changes, num=num, ci=ci, pct=pct, signed=signed, date=cn_date, when=when, duration=duration,
-            kind=KIND_LABELS.get, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
+            kind=KIND_LABELS.get, place=place_text, interval=interval_text, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),
             warning=lambda w: WARNING_LABELS.get(w, w), meaning=lambda c: COLOR_MEANINGS.get(c or "", ""),

@@ -28,8 +28,8 @@ from tests.admin.console import (  # noqa: F401  (fixtures)
 TODAY = case_service.today()
 
 
-def issue(client, slug: str = Q3):
-    return post(client, f"/admin/waves/{slug}/interviews")
+def issue(client, slug: str = Q3, data: dict | None = None):
+    return post(client, f"/admin/waves/{slug}/interviews", data)
 
 
 def case_of(code: str, slug: str = Q3) -> InterviewCase:
@@ -44,6 +44,13 @@ def cases_of(slug: str = Q3) -> list[InterviewCase]:
     return list(db.session.scalars(select(InterviewCase).where(InterviewCase.wave_id == wave(slug).id)))
 
 
+def listed(slug: str = Q3):
+    """The lines of the wave's interview list a case is issued for: units with respondents
+    (a unit without respondents is not a result, docs/method.md)."""
+    result = wave_result(wave(slug))
+    return [e for e in result.interview_list if result.unit(e.code).n > 0]
+
+
 def audit_actions(case: InterviewCase) -> list[str]:
     return list(db.session.scalars(
         select(AuditEntry.action).where(AuditEntry.entity == "case", AuditEntry.entity_id == str(case.id)).order_by(AuditEntry.id)
@@ -54,26 +61,27 @@ def test_issuing_the_list_creates_one_case_per_entry_and_is_idempotent(city):
     office = client_for(city, "office")
     response = issue(office)
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/cases?wave={Q3}")
-    listed = wave_result(wave(Q3)).interview_list
+    lines = listed()
+    n = len(lines)
     created = cases_of()
-    assert len(created) == len(listed) == 23
+    assert len(created) == n and n >= 15
     by_code = {c.unit.code: c for c in created}
-    for entry in listed:
+    for entry in lines:
         c = by_code[entry.code]
         assert (c.status, c.reason, c.rank, c.escalation) == ("scheduled", entry.reason, entry.rank, entry.escalation)
         assert audit_actions(c) == ["case.issue"]
     page = office.get(f"/admin/cases?wave={Q3}")
-    assert "约谈名单已下发:新建 23 件" in text(page)
+    assert f"约谈名单已下发:新建 {n} 件" in text(page)
 
     again = issue(office)
-    assert again.status_code == 302 and len(cases_of()) == 23
-    assert "未变 23 件" in text(office.get("/admin/cases"))
+    assert again.status_code == 302 and len(cases_of()) == n
+    assert f"未变 {n} 件" in text(office.get("/admin/cases"))
 
 
 def test_the_list_is_issued_only_for_a_closed_and_analysed_wave(city):
     office = client_for(city, "office")
     response = issue(office, Q2)  # published: fine
-    assert response.status_code == 302 and len(cases_of(Q2)) == 22
+    assert response.status_code == 302 and len(cases_of(Q2)) == len(listed(Q2)) > 0
 
     admin = client_for(city, "admin")
     assert post(admin, "/admin/waves/new", {
@@ -225,14 +233,18 @@ def test_reissuing_after_a_rerun_withdraws_reinstates_and_keeps_progressed_cases
     stored.payload = payload
     db.session.commit()
 
-    response = issue(office)
+    # Nothing is withdrawn silently: without the number the confirm step showed, nothing changes.
+    refused = issue(office)
+    assert refused.status_code == 409 and "将撤销 1 件" in text(refused)
+    assert case_of("510702001").status == "scheduled" and case_of("510703002").rank != 2
+    response = issue(office, data={"confirm_withdrawals": "1"})
     assert response.status_code == 302
     message = text(office.get("/admin/cases"))
     assert "按最新名单更新 1 件" in message and "撤销 1 件" in message and "1 件已在办理" in message
     assert case_of("510702001").status == "withdrawn"  # was scheduled: withdrawn, not deleted
     assert case_of("510702002").status == "held"  # progressed: kept as it is
     assert case_of("510703002").rank == 2
-    assert len(cases_of()) == 23
+    assert len(cases_of()) == len(listed()) + 2
     assert "已不在本期约谈名单中" in text(office.get(f"/admin/cases/{progressed.id}"))
 
     stored.payload = {**payload, "interview_list": [*entries, {"code": "510702001", "reason": "bottom_n", "rank": 2, "escalation": "key_management"}]}
@@ -246,10 +258,11 @@ def test_county_accounts_issue_and_see_only_their_own_cases(city):
     west = client_for(city, "west")
     assert issue(west).status_code == 302
     codes = {c.unit.code for c in cases_of()}
-    assert codes == {"510702", "510702001", "510702002", "510702003", "510702001001", "510702001002", "510702001003"}
+    assert codes == {e.code for e in listed() if e.code.startswith("510702")}  # 西山县's subtree
+    assert {"510702", "510702001", "510702002"} <= codes
     office = client_for(city, "office")
     issue(office)
-    assert len(cases_of()) == 23
+    assert len(cases_of()) == len(listed())
     east_case = case_of("510701005")
     assert west.get(f"/admin/cases/{east_case.id}").status_code == 404
     assert post(west, f"/admin/cases/{east_case.id}/hold", {"held_on": TODAY.isoformat(), "attendees": "a", "notes": "b"}).status_code == 404
@@ -284,4 +297,99 @@ def test_key_management_lists_escalated_units_with_their_history(city):
     assert [h.wave.slug for h in white.history] == [Q2, Q3]
     assert [h.unit.rank for h in white.history] == [1, 1]
     assert white.history[1].case is not None and white.history[0].case is None
-    assert db.session.scalar(select(func.count()).select_from(InterviewCase)) == 23
+    assert db.session.scalar(select(func.count()).select_from(InterviewCase)) == len(listed())
+
+
+def test_issuing_in_three_steps_preview_exclude_with_a_reason_confirm(city):
+    office = client_for(city, "office")
+    lines = listed()
+    bottom = next(e for e in lines if e.reason == "bottom_n")
+    unit = wave_result(wave(Q3)).unit(bottom.code)
+    # 1. Preview: every line with its composite, CI, 倒数第 k, P(末N), reason and what issuing does.
+    page = office.get(f"/admin/waves/{Q3}/interviews/issue")
+    assert page.status_code == 200
+    body = text(page)
+    assert "1. 预览名单" in body and "3. 确认下发" in body
+    assert body.count("新建案件") == len(lines)
+    assert f"{unit.composite.estimate:.2f}" in body and f"{unit.composite.ci_low:.1f}–{unit.composite.ci_high:.1f}" in body
+    assert f"倒数第 {bottom.rank} 名(共 {unit.group_size} 名)" in body and f"{100 * unit.p_bottom:.0f}%" in body
+    assert cases_of() == []  # a preview stores nothing
+    # 2. Taking a unit off without a reason is refused at its line; nothing is stored.
+    url = f"/admin/waves/{Q3}/interviews/issue"
+    missing = post(office, url, {"exclude": bottom.code, f"reason-{bottom.code}": "  "})
+    assert missing.status_code == 422 and f"撤下单位 {bottom.code} 须写明理由" in text(missing)
+    assert f'id="reason-{bottom.code}-error"' in missing.get_data(as_text=True)
+    assert office.post(url, data={"exclude": bottom.code, f"reason-{bottom.code}": "x"}).status_code == 400  # no CSRF token
+    # 3. Confirm: how many cases issuing creates, and the exclusion with its reason.
+    reason = "该单位已于上月整体撤并,由市委政法委另行督办"
+    review = post(office, url, {"exclude": bottom.code, f"reason-{bottom.code}": reason})
+    assert review.status_code == 200
+    body = text(review)
+    assert f"将新建约谈案件 {len(lines) - 1} 件" in body and "将撤销已下发的案件 0 件" in body and "撤下 1 个单位" in body
+    assert reason in body and cases_of() == []
+    done = issue(office, data={"exclude": bottom.code, f"reason-{bottom.code}": reason, "confirm_withdrawals": "0"})
+    assert done.status_code == 302
+    assert {c.unit.code for c in cases_of()} == {e.code for e in lines} - {bottom.code}
+    excluded = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "interviews.exclude"))
+    assert excluded.entity_id == bottom.code and excluded.after["exclusion_reason"] == reason
+    issued = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "interviews.issue"))
+    assert issued.after["excluded"] == {bottom.code: reason} and issued.after["created"] == len(lines) - 1
+
+    # Taking an issued (scheduled) unit off later withdraws its case: the preview says so first.
+    other = next(e for e in lines if e.code != bottom.code)
+    again = text(post(office, url, {"exclude": other.code, f"reason-{other.code}": "复核后确认测评组织无误"}))
+    assert "将新建约谈案件 1 件" in again and "将撤销已下发的案件 1 件" in again  # bottom back on, other withdrawn
+    refused = issue(office, data={"exclude": other.code, f"reason-{other.code}": "复核后确认测评组织无误"})
+    assert refused.status_code == 409 and case_of(other.code).status == "scheduled"
+    issue(office, data={"exclude": other.code, f"reason-{other.code}": "复核后确认测评组织无误", "confirm_withdrawals": "1"})
+    assert case_of(other.code).status == "withdrawn" and case_of(bottom.code).status == "scheduled"
+
+
+def test_the_preview_diff_after_a_reanalysis_shows_added_and_withdrawn(city):
+    office_user = user("office")
+    case_service.issue_interview_list(wave(Q3), office_user)
+    stored = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(Q3).id))
+    lines = listed()
+    gone = lines[0].code
+    stored.payload = {**stored.payload, "interview_list": [e for e in stored.payload["interview_list"] if e["code"] != gone]}
+    db.session.commit()
+    preview = case_service.preview_issue(wave(Q3), office_user)
+    assert preview.to_create == 0 and preview.to_withdraw == 1 and preview.unchanged == len(lines) - 1
+    assert [w.case.unit.code for w in preview.off_list] == [gone]
+    with pytest.raises(case_service.Conflict):
+        case_service.issue_interview_list(wave(Q3), office_user)
+    assert case_of(gone).status == "scheduled"
+    summary = case_service.issue_interview_list(wave(Q3), office_user, confirm_withdrawals=1)
+    assert summary.withdrawn == 1 and case_of(gone).status == "withdrawn"
+
+
+def test_the_command_line_issues_with_exclusions_or_refuses_and_stores_nothing(city):
+    runner = city.test_cli_runner()
+    lines = listed()
+    bottom = next(e for e in lines if e.reason == "bottom_n")
+    for args, message in (
+        (["--exclude", "999999", "--reason", "x"], "错误: 单位代码 “999999” 不存在"),
+        (["--exclude", "510700", "--reason", "x"], "错误: 单位 510700 不在本期约谈名单中"),
+        (["--exclude", bottom.code], "错误: --exclude 与 --reason 应一一对应"),
+        (["--exclude", bottom.code, "--reason", " "], f"错误: 撤下单位 {bottom.code} 须写明理由"),
+    ):
+        result = runner.invoke(args=["interviews", "issue", "--wave", Q3, *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert cases_of() == [] and db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("interviews.%"))) == 0
+    result = runner.invoke(args=["interviews", "issue", "--wave", Q3, "--exclude", bottom.code, "--reason", "已并入相邻乡镇"])
+    assert result.exit_code == 0, result.output
+    assert f"约谈名单已下发:新建 {len(lines) - 1} 件" in result.output and "撤下 1 个单位" in result.output
+    assert "倒数第" in result.output
+    assert {c.unit.code for c in cases_of()} == {e.code for e in lines} - {bottom.code}
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "interviews.exclude"))
+    assert entry.actor == "cli" and entry.after["exclusion_reason"] == "已并入相邻乡镇"
+    # Re-issuing without the exclusion: no withdrawal, so no confirmation needed.
+    again = runner.invoke(args=["interviews", "issue", "--wave", Q3])
+    assert again.exit_code == 0 and "新建 1 件" in again.output
+    # Taking a scheduled unit off withdraws its case: only with --yes.
+    other = next(e for e in lines if e.code != bottom.code)
+    refused = runner.invoke(args=["interviews", "issue", "--wave", Q3, "--exclude", other.code, "--reason", "复核"])
+    assert refused.exit_code == 1 and "加 --yes 确认" in refused.output and case_of(other.code).status == "scheduled"
+    ok = runner.invoke(args=["interviews", "issue", "--wave", Q3, "--exclude", other.code, "--reason", "复核", "--yes"])
+    assert ok.exit_code == 0 and case_of(other.code).status == "withdrawn"
