@@ -62,6 +62,14 @@ def changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str
     return [(k, _show(before.get(k)) if before else "", _show(after.get(k)) if after else "", before.get(k) != after.get(k)) for k in keys]
 
 
+def _wave_totals(wave):
+    from flask_login import current_user
+
+    from admin.results import wave_totals
+
+    return wave_totals(current_user, wave)
+
+
 def context() -> dict:
     """What every admin template gets besides Flask's own."""
     rules = {r.rule for r in current_app.url_map.iter_rules()}
@@ -75,6 +83,7 @@ def context() -> dict:
             status_color=lambda s: STATUS_COLORS.get(s, "grey"), case_color=lambda s: CASE_COLORS.get(s, "grey"),
         ),
         "can": can,
+        "wave_totals": _wave_totals,
         # The API tokens page is another part of the console; link to it once it exists.
         "tokens_url": request.script_root + "/admin/tokens" if "/admin/tokens" in rules else None,
     }

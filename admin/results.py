@@ -152,6 +152,15 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
     )
 
 
+def wave_totals(user: User, wave: Wave) -> model.Totals | None:
+    """The totals of the wave's stored analysis within the account's scope (reports.model.totals,
+    the one definition the results page, the XLSX and the PDFs print); None when not analysed."""
+    stored = stored_result(wave)
+    if stored is None:
+        return None
+    return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
+
+
 def charts(view: ResultsView) -> list:
     """The composite with its 95% CI per unit of the level shown, on the grade bands
     (reports.charts), the interview list in red; split into charts of at most 42 rows."""

@@ -319,6 +319,15 @@ class Listed:
     def interval(self) -> str:
         return interval_text(self.unit)
 
+    @property
+    def interval_words(self) -> str:
+        """'考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间' ('' when unranked)."""
+        iv = place_interval(self.unit)
+        if iv is None:
+            return ""
+        where = f"第 {iv[0]} 名" if iv[0] == iv[1] else f"第 {iv[0]} 名到第 {iv[1]} 名之间"
+        return f"考虑抽样误差后,名次有 95% 的把握在本组{where}"
+
     def note(self, bottom_n: int) -> str | None:
         return indistinct_note(self.unit, bottom_n, self.group) if self.entry.reason == "bottom_n" else None
 

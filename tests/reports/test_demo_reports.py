@@ -19,7 +19,7 @@ from models import ShortLink, Unit
 from reports import data as report_data
 from reports.build import build_report
 from reports.formatting import cn_date, ci, num
-from reports.model import peer_groups
+from reports.model import interval_text, peer_groups, totals
 from reports.posters import render_posters_html
 from reports.render import board_context, render_board_html, render_quarterly_html
 from survey.links import format_code, read_token
@@ -106,11 +106,13 @@ def test_interview_list_and_appendix(quarterly, result):
     assert f"本期共{len(result.interview_list)}个单位" in listed
     for entry in result.interview_list:
         unit = result.unit(entry.code)
-        why = f"倒数第{entry.rank}" if entry.rank is not None else "样本不足"
+        interval = interval_text(unit).replace(" ", "")
+        why = (f"倒数第{entry.rank}名" + (f",{interval}" if interval else "")) if entry.rank is not None else "样本不足"
         key = ";重点管理" if entry.escalation == "key_management" else ""
         assert f"{unit.name}({why};{num(unit.composite.estimate)}{key})" in listed, unit.name
     appendix = text[text.index("附录测评方法说明"):]
-    for phrase in ("迭代比例加权", "95%置信区间是什么意思", "为什么样本不足的单位不排名", "末3名概率", "少于30份"):
+    for phrase in ("迭代比例加权", "95%置信区间是什么意思", "为什么样本不足的单位不排名", "末3名概率", "少于30份",
+                   "“位次区间”是什么意思", "位次区间是考虑抽样误差后,一个单位的名次有95%的把握落在的范围"):
         assert phrase in appendix, phrase
 
 
@@ -191,7 +193,7 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result):
         assert unit.name in listing
         if entry.reason == "bottom_n":
             assert f"综合指数为{num(unit.composite.estimate)}分(95%置信区间{ci(unit.composite)}" in text
-            assert f"参加排名的{unit.group_size}个单位中居倒数第{entry.rank}位" in text
+            assert f"参加排名的{unit.group_size}个单位中居倒数第{entry.rank}名" in text
         else:
             assert f"有效答卷仅{unit.n}份,少于参加排名所需的30份" in text
         assert ("按规定列为重点管理单位" in text) == (entry.escalation == "key_management")
@@ -209,15 +211,23 @@ def test_board_pdf_shows_every_unit_in_its_colour(demo, result, tmp_path):
     pages = pdf_pages(build_report(wave, "board", ISSUED), tmp_path)
     text = flat("".join(pages))
     assert "安澜市2026年第三季度平安建设测评结果公示" in text
-    assert f"蓝平安{sum(1 for u in result.units[1:] if u.color == 'blue')}个" in text
+    min_n = wave.questionnaire_version.to_spec().ranking.min_n
+    graded = [u for u in result.units[1:] if u.n >= min_n]
+    assert f"蓝平安{sum(1 for u in graded if u.color == 'blue')}个" in text
+    sums = totals(result)
+    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份,部门{sums.departments}份)" in text
     for u in result.units[1:]:
-        assert u.name in text
+        assert (u.name in text) == (u.n > 0), u.name
     html = render_board_html(report_data.load(wave, "board", ISSUED))
-    for u in result.units:  # every tile is painted with its unit's colour, and names its grade
-        tile = f'<div class="tile tile-{u.color or "none"}'
+    for u in result.units:  # every tile is painted with its unit's colour, and names its grade; 样本不足 under min_n
+        if u.n == 0:
+            continue
+        tile = f'<div class="tile tile-{(u.color if u.n >= min_n else None) or "none"}'
         at = html.index(f'<div class="name">{u.name}</div>', html.index("board-head"))
         assert html.rfind(tile, 0, at) == html.rfind('<div class="tile', 0, at), u.name
         assert f'<div class="value">{num(u.composite.estimate)}</div>' in html[at:at + 200]
+        grade = html[at:at + 300].split('<div class="grade">', 1)[1].split("</div>", 1)[0]
+        assert (grade == "样本不足") == (u.n < min_n), u.name
 
 
 # ---------------------------------------------------------------- posters and door cards
