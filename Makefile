@@ -60,6 +60,7 @@ r-reference: install
 	@sh scripts/install-debs.sh $(R_DEBS)
 	$(PY) tests/fixtures/analysis/make_dataset.py
 	Rscript tests/fixtures/analysis/make_reference.R
+	Rscript tests/fixtures/analysis/make_reference.R practice
 
 clean:
 	rm -rf $(VENV) .pytest_cache

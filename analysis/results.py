@@ -22,6 +22,10 @@ def _int(x: Any) -> int | None:
     return None if x is None else int(x)
 
 
+def _interval(x: Any) -> tuple[int, int] | None:
+    return None if x is None else (int(x[0]), int(x[1]))
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A domain estimate: `n` for an indicator (respondents with a value), `deff` for the composite."""
@@ -39,8 +43,10 @@ class Estimate:
 
     @classmethod
     def from_estimate(cls, estimate: float, se: float, n: int | None = None, deff: float | None = None) -> Estimate:
-        """Estimate ± 1.959964·SE."""
-        return cls(float(estimate), float(se), float(estimate - Z95 * se), float(estimate + Z95 * se), n=n, deff=deff)
+        """Estimate ± 1.959964·SE, clipped to [0, 100] (docs/method.md "Intervals")."""
+        lo = min(max(estimate - Z95 * se, 0.0), 100.0)
+        hi = min(max(estimate + Z95 * se, 0.0), 100.0)
+        return cls(float(estimate), float(se), float(lo), float(hi), n=n, deff=deff)
 
     def indicator_dict(self) -> dict[str, Any]:
         return {"estimate": self.estimate, "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
@@ -74,7 +80,7 @@ class Difference:
     se: float
     ci_low: float
     ci_high: float
-    significant: bool  # the 95% CI excludes 0
+    significant: bool  # the 95% CI excludes 0 and both periods have n ≥ min_n
     previous: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,8 +144,9 @@ class UnitResult:
     rank: int | None
     group_size: int | None
     p_bottom: float | None
-    grade: str | None
-    color: str | None
+    rank_ci: tuple[int, int] | None = None  # simultaneous 95% interval of the rank (docs/method.md)
+    grade: str | None = None  # None under min_n
+    color: str | None = None
     flags: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     change: Change | None = None
@@ -162,6 +169,7 @@ class UnitResult:
             "rank": self.rank,
             "group_size": self.group_size,
             "p_bottom": self.p_bottom,
+            "rank_ci": None if self.rank_ci is None else [self.rank_ci[0], self.rank_ci[1]],
             "grade": self.grade,
             "color": self.color,
             "flags": list(self.flags),
@@ -186,6 +194,7 @@ class UnitResult:
             rank=_int(d.get("rank")),
             group_size=_int(d.get("group_size")),
             p_bottom=_num(d.get("p_bottom")),
+            rank_ci=_interval(d.get("rank_ci")),
             grade=d.get("grade"),
             color=d.get("color"),
             flags=tuple(d.get("flags") or ()),
@@ -196,19 +205,29 @@ class UnitResult:
 
 @dataclass(frozen=True)
 class InterviewEntry:
-    """One line of the 约谈名单: reason `bottom_n` (with rank) or `insufficient_sample` (rank None)."""
+    """One line of the 约谈名单: reason `bottom_n` (with rank and rank interval) or `insufficient_sample`
+    (rank None)."""
 
     code: str
     reason: str
     rank: int | None
     escalation: str | None  # "key_management" (重点管理) or None
+    rank_ci: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "reason": self.reason, "rank": self.rank, "escalation": self.escalation}
+        return {
+            "code": self.code,
+            "reason": self.reason,
+            "rank": self.rank,
+            "rank_ci": None if self.rank_ci is None else [self.rank_ci[0], self.rank_ci[1]],
+            "escalation": self.escalation,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> InterviewEntry:
-        return cls(str(d["code"]), str(d["reason"]), _int(d.get("rank")), d.get("escalation"))
+        return cls(
+            str(d["code"]), str(d["reason"]), _int(d.get("rank")), d.get("escalation"), _interval(d.get("rank_ci"))
+        )
 
 
 @dataclass(frozen=True)

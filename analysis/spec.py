@@ -93,10 +93,24 @@ class Indicator:
         return self.share_item is not None
 
 
+RANKABLE_KINDS = ("city", "county", "town", "village", "grid", "department")
+DEFAULT_RANKED_KINDS = ("county", "town", "department")
+
+
 @dataclass(frozen=True)
 class Ranking:
+    """`min_group`: the fewest ranked units a peer group needs to list its bottom_n (default 2 × bottom_n);
+    `kinds`: the unit kinds that are ranked (docs/method.md "Ranking")."""
+
     bottom_n: int = 3
     min_n: int = 30
+    min_group: int | None = None  # None: 2 × bottom_n
+    kinds: tuple[str, ...] = DEFAULT_RANKED_KINDS
+
+    def __post_init__(self) -> None:
+        if self.min_group is None:
+            object.__setattr__(self, "min_group", 2 * self.bottom_n)
+        object.__setattr__(self, "kinds", tuple(self.kinds))
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,12 @@ class QuestionnaireSpec:
             "version": self.version,
             "items": items,
             "indicators": indicators,
-            "ranking": {"bottom_n": self.ranking.bottom_n, "min_n": self.ranking.min_n},
+            "ranking": {
+                "bottom_n": self.ranking.bottom_n,
+                "min_n": self.ranking.min_n,
+                "min_group": self.ranking.min_group,
+                "kinds": list(self.ranking.kinds),
+            },
             "grades": [{"min": g.min, "label": g.label, "color": g.color} for g in self.grades],
         }
 
@@ -332,6 +351,22 @@ def _parse_grades(raw: Any, path: Path) -> tuple[Grade, ...]:
     return tuple(grades)
 
 
+def _parse_kinds(raw: Any, path: Path) -> tuple[str, ...]:
+    """The ranked unit kinds: a non-empty list of known kinds, each once (absent: county, town, department)."""
+    if raw is None:
+        return DEFAULT_RANKED_KINDS
+    kinds = _sequence(raw, path, "排名的单位类型")
+    out: list[str] = []
+    for i, k in enumerate(kinds):
+        kind = _text(k, path + (i,), "单位类型")
+        if kind not in RANKABLE_KINDS:
+            raise SpecError(path + (i,), f"单位类型应为 {'、'.join(RANKABLE_KINDS)} 之一,实际为 “{kind}”")
+        if kind in out:
+            raise SpecError(path + (i,), f"单位类型 “{kind}” 重复")
+        out.append(kind)
+    return tuple(out)
+
+
 def parse_questionnaire(data: Any) -> QuestionnaireSpec:
     """Validate a loaded questionnaire mapping (DESIGN.md §3) and freeze it."""
     data = _mapping(data, ())
@@ -367,9 +402,15 @@ def parse_questionnaire(data: Any) -> QuestionnaireSpec:
     ranking = Ranking()
     if data.get("ranking") is not None:
         raw_ranking = _mapping(data["ranking"], ("ranking",))
+        bottom_n = _integer(raw_ranking.get("bottom_n", 3), ("ranking", "bottom_n"), "约谈名额 bottom_n", 0)
+        min_group = raw_ranking.get("min_group")
         ranking = Ranking(
-            bottom_n=_integer(raw_ranking.get("bottom_n", 3), ("ranking", "bottom_n"), "约谈名额 bottom_n", 0),
+            bottom_n=bottom_n,
             min_n=_integer(raw_ranking.get("min_n", 30), ("ranking", "min_n"), "最少样本 min_n", 1),
+            min_group=None
+            if min_group is None
+            else _integer(min_group, ("ranking", "min_group"), "最少排名单位数 min_group", 1),
+            kinds=_parse_kinds(raw_ranking.get("kinds"), ("ranking", "kinds")),
         )
     grades = _parse_grades(data["grades"] if data.get("grades") is not None else list(DEFAULT_GRADES), ("grades",))
 

@@ -1,8 +1,9 @@
-"""`analyse_wave`: one wave's responses in, a frozen `WaveResult` out (DESIGN.md §4)."""
+"""`analyse_wave`: one wave's responses in, a frozen `WaveResult` out (docs/method.md)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +13,8 @@ from .design import build_design
 from .errors import AnalysisError
 from .estimates import DomainEstimates, estimate_domains
 from .hierarchy import Hierarchy, build_hierarchy
-from .ranking import BOTTOM_N, INSUFFICIENT_SAMPLE, interview_list, rank_groups
+from .intervals import domain_degf, share_interval
+from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
 from .spec import QuestionnaireSpec
@@ -50,13 +52,18 @@ def analyse_wave(
     weight_cap: float = 5.0,
     seed: int = 20260701,
     draws: int = 20000,
+    previous_issued: Iterable[str] | None = None,
 ) -> WaveResult:
     """Weights, domain estimates with linearised SEs, composite, ranking, grades and the interview list.
 
     `units`: the wave's scope subtree (code, name, kind, parent_code; the root has no parent).
     `margins`: unit_code, dimension, category, count (may be empty). `responses`: response_id, unit_code,
     psu, flagged and one column per choice item holding the option code (None/NaN = not answered).
-    `previous`: the previous wave's result of the same series and scope, for escalation and change.
+    `previous`: the previous wave's result of the same series and scope, for the change columns.
+    `previous_issued`: codes of the units to whom the previous wave's interview list was issued for bottom_n
+    (escalation to key_management follows the issued list, not the computed one).
+
+    Units whose domain holds no respondent are not results (the root, the wave's scope, is always kept).
     """
     if weight_cap is None or not math.isfinite(weight_cap) or weight_cap < 0:
         raise AnalysisError("bad_parameter", f"权重上限应为不小于 0 的数(0 表示不截尾),实际为 {weight_cap}")
@@ -77,6 +84,22 @@ def analyse_wave(
     for h in design.single_psu_strata:
         unit_warnings.setdefault(int(h), set()).add(SINGLE_PSU)
 
+    shares = [k for k, ind in enumerate(spec.indicators) if ind.is_share]
+    share_ci: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if shares:
+        present = ~np.isnan(Y[:, shares])
+        degf = domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, present)
+        for j, k in enumerate(shares):
+            # a domain where every respondent with a value is in (or out of) the share: exactly 100 (0), SE 0,
+            # as R computes it; the floating-point sum would give 100 ± 1e-13 and a spurious SE
+            hits = _domain_sums(np.bincount(design.stratum, weights=Y[:, k] == 100, minlength=hierarchy.size), hierarchy)
+            nk = table.n_value[:, k]
+            table.estimate[(nk > 0) & (hits == nk), k] = 100.0
+            table.estimate[(nk > 0) & (hits == 0), k] = 0.0
+            table.se[(nk > 0) & ((hits == nk) | (hits == 0)), k] = 0.0
+            share_ci[k] = share_interval(table.estimate[:, k], table.se[:, k], nk, degf[:, j])
+
+    ranking = spec.ranking
     parent_codes = [hierarchy.parent_code(u) for u in range(hierarchy.size)]
     ranked = rank_groups(
         hierarchy.codes,
@@ -90,23 +113,31 @@ def analyse_wave(
         spec.ranking.bottom_n,
         seed,
         draws,
-    )
-    previous_bottom = (
-        {e.code for e in previous.interview_list if e.reason == BOTTOM_N} if previous is not None else set()
+        ranked_kinds=ranking.kinds,
     )
     interviews = interview_list(
-        hierarchy.codes, hierarchy.kinds, parent_codes, ranked, spec.ranking.bottom_n, previous_bottom
+        hierarchy.codes,
+        hierarchy.kinds,
+        parent_codes,
+        ranked,
+        ranking.bottom_n,
+        previous_issued or (),
+        min_group=ranking.min_group,
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
 
     results = []
+    ranked_kinds = set(ranking.kinds)
     for u in range(hierarchy.size):
-        indicators = {ind.key: _indicator(table, u, k) for k, ind in enumerate(spec.indicators)}
+        if parent_codes[u] is not None and table.n[u] == 0:
+            continue  # no respondent in its domain: not a result
+        indicators = {ind.key: _indicator(table, u, k, share_ci.get(k)) for k, ind in enumerate(spec.indicators)}
         composite = _composite(table, u)
-        grade = spec.grade_for(composite.estimate)
+        enough = table.n[u] >= ranking.min_n
+        grade = spec.grade_for(composite.estimate) if enough else None
         r = ranked[u]
         warnings = unit_warnings.get(u, set())
-        if parent_codes[u] is not None and table.n[u] >= spec.ranking.min_n and r.rank is None:
+        if parent_codes[u] is not None and hierarchy.kinds[u] in ranked_kinds and enough and r.rank is None:
             warnings = warnings | {COMPOSITE_MISSING}
         result = UnitResult(
             code=hierarchy.codes[u],
@@ -121,6 +152,7 @@ def analyse_wave(
             rank=r.rank,
             group_size=r.group_size,
             p_bottom=r.p_bottom,
+            rank_ci=r.rank_ci,
             grade=None if grade is None else grade.label,
             color=None if grade is None else grade.color,
             flags=(INSUFFICIENT_SAMPLE,) if r.insufficient else (),
@@ -129,7 +161,7 @@ def analyse_wave(
         )
         prev = previous_units.get(result.code)
         if prev is not None:
-            result = _with_change(result, prev)
+            result = _with_change(result, prev, ranking.min_n)
         results.append(result)
 
     return WaveResult(
@@ -141,12 +173,29 @@ def analyse_wave(
     )
 
 
-def _indicator(table: DomainEstimates, u: int, k: int) -> Estimate:
+def _domain_sums(per_stratum: np.ndarray, hierarchy: Hierarchy) -> np.ndarray:
+    """Sum a per-stratum quantity over every unit's domain."""
+    out = np.zeros(hierarchy.size)
+    for L in range(hierarchy.domains.shape[1]):
+        strata = np.nonzero(hierarchy.domains[:, L] >= 0)[0]
+        total = np.bincount(hierarchy.domains[strata, L], weights=per_stratum[strata], minlength=hierarchy.size)
+        targets = hierarchy.depth == L
+        out[targets] = total[targets]
+    return out
+
+
+def _indicator(
+    table: DomainEstimates, u: int, k: int, share_ci: tuple[np.ndarray, np.ndarray] | None = None
+) -> Estimate:
+    """A score indicator: estimate ± 1.959964·SE clipped to [0, 100]; a share: its Korn–Graubard interval."""
     n_k = int(table.n_value[u, k])
     est = table.estimate[u, k]
     if not math.isfinite(est):
         return Estimate.missing(n=n_k)
-    return Estimate.from_estimate(est, table.se[u, k], n=n_k)
+    if share_ci is None:
+        return Estimate.from_estimate(est, table.se[u, k], n=n_k)
+    lo, hi = share_ci
+    return Estimate(float(est), float(table.se[u, k]), _f(lo[u]), _f(hi[u]), n=n_k)
 
 
 def _composite(table: DomainEstimates, u: int) -> Estimate:
@@ -156,22 +205,24 @@ def _composite(table: DomainEstimates, u: int) -> Estimate:
     return Estimate.from_estimate(est, table.composite_se[u], deff=_f(table.composite_deff[u]))
 
 
-def difference(current: Estimate, previous: Estimate) -> Difference | None:
-    """current − previous, SE √(se₁² + se₂²), 95% CI; significant when the CI excludes 0."""
+def difference(current: Estimate, previous: Estimate, comparable: bool = True) -> Difference | None:
+    """current − previous, SE √(se₁² + se₂²), 95% CI; significant when the CI excludes 0 and the two periods
+    are `comparable` (both have n ≥ min_n)."""
     if current.estimate is None or previous.estimate is None or current.se is None or previous.se is None:
         return None
     diff = current.estimate - previous.estimate
     se = math.sqrt(current.se**2 + previous.se**2)
     lo, hi = diff - Z95 * se, diff + Z95 * se
-    return Difference(diff, se, lo, hi, bool(lo > 0 or hi < 0), previous.estimate)
+    return Difference(diff, se, lo, hi, bool(comparable and (lo > 0 or hi < 0)), previous.estimate)
 
 
-def _with_change(result: UnitResult, prev: UnitResult) -> UnitResult:
+def _with_change(result: UnitResult, prev: UnitResult, min_n: int) -> UnitResult:
+    comparable = result.n >= min_n and prev.n >= min_n
     indicators = {}
     for key, est in result.indicators.items():
         p = prev.indicators.get(key)
-        indicators[key] = None if p is None else difference(est, p)
-    change = Change(difference(result.composite, prev.composite), indicators)
+        indicators[key] = None if p is None else difference(est, p, comparable)
+    change = Change(difference(result.composite, prev.composite, comparable), indicators)
     return replace(result, change=change)
 
 

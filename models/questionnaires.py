@@ -38,6 +38,9 @@ class QuestionnaireVersion(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     bottom_n: Mapped[int] = mapped_column(Integer)
     min_n: Mapped[int] = mapped_column(Integer)
+    # the fewest ranked units a peer group needs to list its bottom_n; the ranked unit kinds
+    min_group: Mapped[int | None] = mapped_column(Integer)  # None (rows before 0006): 2 × bottom_n
+    ranked_kinds: Mapped[list | None] = mapped_column(JSONType)  # None (rows before 0006): the default
     grades: Mapped[list] = mapped_column(JSONType)  # [{"min", "label", "color"}], highest first
     source: Mapped[str] = mapped_column(Text)  # the YAML as loaded, kept for the record
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
@@ -88,7 +91,12 @@ class QuestionnaireVersion(db.Model):
                 )
                 for ind in self.indicators
             ),
-            ranking=qspec.Ranking(bottom_n=self.bottom_n, min_n=self.min_n),
+            ranking=qspec.Ranking(
+                bottom_n=self.bottom_n,
+                min_n=self.min_n,
+                min_group=self.min_group,
+                kinds=tuple(self.ranked_kinds) if self.ranked_kinds is not None else qspec.DEFAULT_RANKED_KINDS,
+            ),
             grades=tuple(qspec.Grade(g["min"], g["label"], g["color"]) for g in self.grades),
         )
 

@@ -143,6 +143,8 @@ def _version_from_spec(questionnaire: Questionnaire, spec: QuestionnaireSpec, so
         title=spec.title,
         bottom_n=spec.ranking.bottom_n,
         min_n=spec.ranking.min_n,
+        min_group=spec.ranking.min_group,
+        ranked_kinds=list(spec.ranking.kinds),
         grades=[{"min": g.min, "label": g.label, "color": g.color} for g in spec.grades],
         source=source,
         items=[

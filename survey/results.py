@@ -20,6 +20,7 @@ from analysis.spec import QuestionnaireSpec
 from errors import Conflict, PinganError
 from extensions import db
 from models import AnalysisResult, PopulationMargin, Response, Unit, Wave
+from models.interviews import InterviewCase
 from survey.waves import previous_wave
 
 DEFAULT_WEIGHT_CAP = 5.0
@@ -160,6 +161,24 @@ def previous_result(wave: Wave, weight_cap: float) -> WaveResult | None:
     return analyse_wave(data.spec, data.units, data.margins, data.responses, previous=None, weight_cap=weight_cap)
 
 
+def issued_bottom_codes(wave: Wave | None) -> set[str]:
+    """Codes of the units to whom the wave's interview list was issued for bottom_n (a case with reason
+    bottom_n, not withdrawn): the units a listing in the next wave escalates to 重点管理."""
+    if wave is None:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Unit.code)
+            .join(InterviewCase, InterviewCase.unit_id == Unit.id)
+            .where(
+                InterviewCase.wave_id == wave.id,
+                InterviewCase.reason == "bottom_n",
+                InterviewCase.status != "withdrawn",
+            )
+        )
+    )
+
+
 def compute(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> tuple[WaveResult, WaveData]:
     """Analyse the wave from the database, without storing anything."""
     if weight_cap < 0:
@@ -171,6 +190,7 @@ def compute(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> tuple[WaveRes
         result = analyse_wave(
             data.spec, data.units, data.margins, data.responses,
             previous=previous_result(wave, weight_cap), weight_cap=weight_cap,
+            previous_issued=issued_bottom_codes(previous_wave(wave)),
         )
     except AnalysisError as e:
         raise PinganError(e.message, code=e.code) from None

@@ -50,6 +50,20 @@ def design_var(z, strata, psus):
     return total
 
 
+def korn_graubard(est, se, n, df):
+    """R survey 4.1's svyciprop(method="beta") written out; Clopper–Pearson where it gives no interval."""
+    from scipy.stats import beta, t
+
+    p, var = est / 100, (se / 100) ** 2
+    if 0 < p < 1 and var > 0 and n > 1 and df > 0:
+        n_eff = p * (1 - p) / var * (t.ppf(0.025, n - 1) / t.ppf(0.025, df)) ** 2
+        return 100 * beta.ppf(0.025, n_eff * p, n_eff * (1 - p) + 1), 100 * beta.ppf(0.975, n_eff * p + 1, n_eff * (1 - p))
+    x = p * n
+    lo = 0.0 if x == 0 else beta.ppf(0.025, x, n - x + 1)
+    hi = 1.0 if x == n else beta.ppf(0.975, x + 1, n - x)
+    return 100 * lo, 100 * hi
+
+
 def brute_force(spec, units, margins, responses):
     h = build_hierarchy(units)
     coded = code_responses(spec, h, responses)
@@ -68,9 +82,12 @@ def brute_force(spec, units, margins, responses):
             out[code] = res
             continue
         res["n_eff"] = w[d].sum() ** 2 / (w[d] ** 2).sum()
-        ests, ses, zs = [], [], []
+        ests, ses, zs, dfs, ns = [], [], [], [], []
         for k in range(Y.shape[1]):
             sel = d & ~np.isnan(Y[:, k])
+            ns.append(int(sel.sum()))
+            # R's degf(subset(des, sel)): PSUs in the subset minus strata in the subset
+            dfs.append(len({(s, p) for s, p in zip(strata[sel], psus[sel])}) - len(set(strata[sel])))
             if not sel.any():
                 ests.append(np.nan), ses.append(np.nan), zs.append(None)
                 continue
@@ -78,6 +95,7 @@ def brute_force(spec, units, margins, responses):
             z = np.where(sel, w * (np.nan_to_num(Y[:, k]) - yhat) / w[sel].sum(), 0.0)
             ests.append(yhat), ses.append(np.sqrt(design_var(z, strata, psus))), zs.append(z)
         res["est"], res["se"] = np.array(ests), np.array(ses)
+        res["df"], res["nk"] = dfs, ns
         if all(zs[k] is not None for k in np.nonzero(a)[0]):
             z = sum(a[k] * zs[k] for k in np.nonzero(a)[0])
             var = design_var(z, strata, psus)
@@ -120,7 +138,13 @@ def test_every_domain_matches_the_brute_force_formulas(spec, city_data):
             e = u.indicators[ind.key]
             assert_allclose(e.estimate, r["est"][k], rtol=1e-12, err_msg=f"{u.code} {ind.key}")
             assert_allclose(e.se, r["se"][k], rtol=1e-9, atol=1e-12, err_msg=f"{u.code} {ind.key} se")
-            assert_allclose(e.ci_low, r["est"][k] - 1.959964 * r["se"][k], rtol=1e-9)
+            if ind.is_share:
+                lo, hi = korn_graubard(r["est"][k], r["se"][k], r["nk"][k], r["df"][k])
+            else:
+                lo = min(max(r["est"][k] - 1.959964 * r["se"][k], 0), 100)
+                hi = min(max(r["est"][k] + 1.959964 * r["se"][k], 0), 100)
+            assert_allclose([e.ci_low, e.ci_high], [lo, hi], rtol=1e-9, atol=1e-12, err_msg=f"{u.code} {ind.key} ci")
+            assert 0 <= e.ci_low <= e.estimate <= e.ci_high <= 100
         assert_allclose(u.composite.estimate, r["comp"], rtol=1e-12)
         assert_allclose(u.composite.se, r["comp_se"], rtol=1e-9, atol=1e-12, err_msg=f"{u.code} composite se")
         assert_allclose(u.composite.deff, r["deff"], rtol=1e-9, err_msg=f"{u.code} deff")
@@ -163,19 +187,17 @@ def test_share_of_and_unscored_answers(spec):
     assert root.composite.estimate == pytest.approx(0.6 * 50 + 0.4 * 40)
 
 
-def test_units_without_respondents_still_appear(spec, city_data):
+def test_units_without_respondents_are_not_results(spec, city_data):
     units, margins, resp = city_data
     result = analyse_wave(spec, units, margins, resp)
-    k2 = result.unit("K2")  # T21, T22 have respondents; make a unit without any:
-    assert k2.n > 0
+    assert result.unit("T22").n > 0
     resp = resp[resp["unit_code"] != "T22"]
     result = analyse_wave(spec, units, margins, resp)
-    t22 = result.unit("T22")
-    assert t22.n == 0 and t22.n_eff is None and t22.n_flagged == 0
-    assert t22.indicators["safety"].estimate is None and t22.indicators["safety"].n == 0
-    assert t22.composite.estimate is None and t22.composite.deff is None
-    assert t22.grade is None and t22.color is None and t22.rank is None
-    assert t22.flags == ("insufficient_sample",)
+    with pytest.raises(KeyError):
+        result.unit("T22")
+    assert "T22" not in [e.code for e in result.interview_list]
+    assert result.unit("T21").group_size == 1  # its peer group lost T22
+    assert "T22" not in {u.code for u in result.units}
 
 
 def test_composite_is_null_when_a_weighted_indicator_is_missing(spec):

@@ -6,7 +6,7 @@ from analysis import analyse_wave
 from analysis.ranking import interview_list, p_bottom, rank_groups
 from analysis.results import InterviewEntry
 
-from .conftest import margins_frame, responses_frame, units_frame
+from .conftest import make_spec, margins_frame, responses_frame, units_frame
 
 NAN = np.nan
 
@@ -44,9 +44,10 @@ def test_min_n_units_are_not_ranked_and_flagged():
     parents = [None, "C", "C", "C", "C"]
     r = rank(codes, kinds, parents, [100, 4, 5, 0, 9], [80, 10, 70, NAN, 75])
     assert [x.rank for x in r] == [None, None, 1, None, 1]
-    assert [x.insufficient for x in r] == [False, True, False, True, False]
-    assert [x.group_size for x in r] == [None, 1, 1, 1, 1]
+    assert [x.insufficient for x in r] == [False, True, False, False, False]  # T3: no respondent, no result
+    assert [x.group_size for x in r] == [None, 1, 1, None, 1]
     assert [x.p_bottom for x in r] == [None, None, 1.0, None, 1.0]  # groups with ≤ bottom_n ranked units
+    assert [x.rank_ci for x in r] == [None, None, (1, 1), None, (1, 1)]  # a group of one
 
 
 def test_unit_with_enough_respondents_but_no_composite_is_neither_ranked_nor_flagged():
@@ -97,7 +98,7 @@ def test_interview_list_order_and_escalation():
     n = [500, 100, 100, 100, 2, 40, 50, 50, 3, 50]
     comp = [80, 75, 70, 72, NAN, 60, 81, 79, NAN, 50]
     r = rank(codes, kinds, parents, n, comp, bottom_n=2)
-    lst = interview_list(codes, kinds, parents, r, 2, previous_bottom={"K2", "T21", "D1"})
+    lst = interview_list(codes, kinds, parents, r, 2, previous_issued={"K2", "T21", "D1"})
     assert [(e.code, e.reason, e.rank, e.escalation) for e in lst] == [
         ("K2", "bottom_n", 1, "key_management"),
         ("K3", "bottom_n", 2, None),
@@ -112,26 +113,80 @@ def test_interview_list_order_and_escalation():
     assert all(isinstance(e, InterviewEntry) for e in lst)
 
 
-def test_analyse_wave_ranks_grades_and_escalates(spec):
-    units = units_frame([("K", "county", None)] + [(f"T{i}", "town", "K") for i in range(1, 5)])
-    answers = {"T1": "A", "T2": "B", "T3": "C", "T4": "A"}
+def test_analyse_wave_ranks_grades_and_escalates_only_after_issuing(spec):
+    # min_n 5, bottom_n 2, min_group 4 (2 × bottom_n)
+    units = units_frame([("K", "county", None)] + [(f"T{i}", "town", "K") for i in range(1, 7)])
+    answers = {"T1": "A", "T2": "B", "T3": "C", "T4": "A", "T5": "B", "T6": "A"}
     rows = [{"unit_code": t, "q1": a, "q2": a, "psu": f"P{j % 2}"} for t, a in answers.items() for j in range(6)]
-    rows += [{"unit_code": "T4", "q1": "C", "q2": "C"}]
+    rows += [{"unit_code": "T4", "q1": "C", "q2": "C"}, {"unit_code": "T5", "q1": "C", "q2": "C"}]
     rows = [r for r in rows if not (r["unit_code"] == "T1" and r["psu"] == "P1")]  # T1: 3 respondents < min_n 5
     result = analyse_wave(spec, units, margins_frame([]), responses_frame(rows))
     by = {u.code: u for u in result.units}
-    assert by["T3"].rank == 1 and by["T2"].rank == 2 and by["T4"].rank == 3 and by["T1"].rank is None
-    assert by["T1"].flags == ("insufficient_sample",) and by["T1"].group_size == 3
+    assert [by[t].rank for t in ("T3", "T5", "T2", "T4", "T6")] == [1, 2, 3, 4, 5]
+    assert by["T1"].rank is None and by["T1"].rank_ci is None and by["T1"].p_bottom is None
+    assert by["T1"].flags == ("insufficient_sample",) and by["T1"].group_size == 5
     assert by["T3"].grade == "不合格" and by["T3"].color == "red"
-    assert by["T1"].grade == "优秀" and by["T1"].color == "blue"  # every unit with a composite gets a grade
-    assert [(e.code, e.reason, e.escalation) for e in result.interview_list] == [
-        ("T3", "bottom_n", None),
-        ("T2", "bottom_n", None),
-        ("T1", "insufficient_sample", None),
+    assert by["T1"].grade is None and by["T1"].color is None  # under min_n: no grade, no colour
+    assert by["T1"].composite.estimate == pytest.approx(100)  # … though its estimate is reported
+    assert [(e.code, e.reason, e.rank, e.escalation) for e in result.interview_list] == [
+        ("T3", "bottom_n", 1, None),
+        ("T5", "bottom_n", 2, None),
+        ("T1", "insufficient_sample", None, None),
     ]
+    assert result.interview_list[0].rank_ci == by["T3"].rank_ci
+    # the previous list computed but never issued escalates nobody
     again = analyse_wave(spec, units, margins_frame([]), responses_frame(rows), previous=result)
-    assert [e.escalation for e in again.interview_list] == ["key_management", "key_management", None]
+    assert [e.escalation for e in again.interview_list] == [None, None, None]
+    # issued to T3 only (T5 taken off): T3 escalates; an insufficient_sample unit issued for bottom_n too
+    issued = analyse_wave(spec, units, margins_frame([]), responses_frame(rows), previous=result,
+                          previous_issued={"T3", "T1"})
+    assert [e.escalation for e in issued.interview_list] == ["key_management", None, "key_management"]
     assert again.unit("T3").p_bottom == result.unit("T3").p_bottom
+
+
+def test_small_peer_groups_list_nobody_for_bottom_n(spec):
+    spec = make_spec(ranking={"bottom_n": 2, "min_n": 5, "min_group": 3})
+    units = units_frame(
+        [("C", "city", None), ("K1", "county", "C"), ("K2", "county", "C")]
+        + [(f"A{i}", "town", "K1") for i in range(3)]
+        + [(f"B{i}", "town", "K2") for i in range(2)]
+    )
+    rows = [{"unit_code": t, "q1": "ABC"[i % 3], "q2": "ABC"[j % 3]} for i, t in enumerate(["A0", "A1", "A2", "B0", "B1"]) for j in range(8)]
+    rows += [{"unit_code": "B1", "q1": "C", "q2": "C"}]
+    result = analyse_wave(spec, units, margins_frame([]), responses_frame(rows))
+    listed = [(e.code, e.reason) for e in result.interview_list]
+    # K1's towns: 3 ranked = min_group → bottom 2 listed; K2's towns: 2 ranked < 3 → ranked, nobody listed;
+    # the counties: 2 ranked < 3
+    assert [c for c, _ in listed] == [u.code for u in sorted(
+        (result.unit(c) for c in ("A0", "A1", "A2")), key=lambda u: u.rank)][:2]
+    assert result.unit("B0").rank is not None and result.unit("B0").group_size == 2
+    assert result.unit("K1").rank is not None
+
+
+def test_only_ranked_kinds_are_ranked_or_flagged(spec):
+    units = units_frame(
+        [("K", "county", None)]
+        + [(f"T{i}", "town", "K") for i in range(1, 5)]
+        + [("V1", "village", "T1"), ("V2", "village", "T1"), ("V3", "village", "T1")]
+    )
+    rows = [{"unit_code": f"T{i}", "q1": "ABC"[(i + j) % 3], "q2": "AB"[j % 2]} for i in range(2, 5) for j in range(6)]
+    rows += [{"unit_code": "V1", "q1": "A", "q2": "B"} for _ in range(6)]  # 6 ≥ min_n
+    rows += [{"unit_code": "V2", "q1": "C", "q2": "B"} for _ in range(2)]  # 2 < min_n
+    result = analyse_wave(spec, units, margins_frame([]), responses_frame(rows))
+    codes = [u.code for u in result.units]
+    assert "V3" not in codes  # no respondent: not a result
+    v1, v2, t1 = result.unit("V1"), result.unit("V2"), result.unit("T1")
+    for v in (v1, v2):
+        assert (v.rank, v.rank_ci, v.p_bottom, v.group_size, v.flags) == (None, None, None, None, ())
+    assert v1.grade is not None and v2.grade is None  # grades follow min_n, ranked or not
+    assert t1.n == 8 and t1.rank is not None and t1.group_size == 4  # T1's respondents are its villages'
+    assert not any(e.code.startswith("V") for e in result.interview_list)
+    # villages ranked when the questionnaire says so
+    spec_v = make_spec(ranking={"bottom_n": 2, "min_n": 5, "kinds": ["town", "village"]})
+    rv = analyse_wave(spec_v, units, margins_frame([]), responses_frame(rows))
+    assert rv.unit("V1").rank == 1 and rv.unit("V2").flags == ("insufficient_sample",)
+    assert rv.root.rank is None
+    assert ("V2", "insufficient_sample") in [(e.code, e.reason) for e in rv.interview_list]
 
 
 def test_p_bottom_through_analyse_wave_is_seeded(spec):

@@ -23,6 +23,7 @@ SECTION5_UNIT_KEYS = {
     "rank",
     "group_size",
     "p_bottom",
+    "rank_ci",
     "grade",
     "color",
     "flags",
@@ -59,7 +60,9 @@ def test_json_shape(two_waves):
     assert root["parent_code"] is None and root["peer_group"] is None and root["rank"] is None
     assert d["units"][1]["peer_group"] == "department:C"
     for e in d["interview_list"]:
-        assert set(e) == {"code", "reason", "rank", "escalation"}
+        assert list(e) == ["code", "reason", "rank", "rank_ci", "escalation"]
+    keys = list(d["units"][1])
+    assert keys[keys.index("p_bottom") + 1] == "rank_ci"
     # distributions over the root domain (departments excluded)
     q1 = d["distributions"]["q1"]
     assert list(q1) == ["A", "B", "C", "X"]
@@ -114,17 +117,18 @@ def test_change_is_null_per_key_when_one_side_is_missing(spec):
 
 def test_units_order_depth_then_code(spec):
     units = units_frame([("Z", "town", "K"), ("K", "county", None), ("A", "town", "K"), ("V", "village", "A")])
-    result = analyse_wave(spec, units, margins_frame([]), responses_frame([{"unit_code": "V", "q1": "A"}]))
+    rows = [{"unit_code": "V", "q1": "A"}, {"unit_code": "Z", "q1": "B"}]
+    result = analyse_wave(spec, units, margins_frame([]), responses_frame(rows))
     assert [u.code for u in result.units] == ["K", "A", "Z", "V"]
-    assert result.units[0].n == 1 and result.unit("Z").n == 0
+    assert result.units[0].n == 2 and result.unit("Z").n == 1
 
 
 def test_no_responses_at_all(spec):
     units = units_frame([("K", "county", None), ("T", "town", "K")])
     result = analyse_wave(spec, units, margins_frame([]), responses_frame([]))
     assert result.root.n == 0 and result.root.composite.estimate is None
-    assert result.unit("T").flags == ("insufficient_sample",)
-    assert [e.code for e in result.interview_list] == ["T"]
+    assert [u.code for u in result.units] == ["K"]  # the root is always kept; T has no respondent
+    assert result.interview_list == ()
     json.dumps(result.to_dict(), allow_nan=False)
 
 
@@ -181,3 +185,41 @@ def test_blank_strings_and_nan_are_unanswered(spec):
     assert result.root.indicators["satisfaction"].n == 2
     assert result.root.n_flagged == 1
     assert "single_psu_stratum" not in result.root.warnings  # three own PSUs
+
+
+def test_cis_stay_inside_the_scale_and_shares_use_korn_graubard(spec):
+    # every respondent answers A: estimates at 100, SE 0 → CIs [100, 100] for scores, Clopper–Pearson for
+    # the share; a mixed town near 100% must not pass 100 either
+    units = units_frame([("K", "county", None), ("T1", "town", "K"), ("T2", "town", "K")])
+    rows = [{"unit_code": "T1", "q1": "A", "q2": "A", "psu": f"P{j % 3}"} for j in range(9)]
+    rows += [{"unit_code": "T2", "q1": "A" if j else "C", "q2": "A", "psu": f"P{j % 3}"} for j in range(30)]
+    result = analyse_wave(spec, units, margins_frame([]), responses_frame(rows))
+    t1 = result.unit("T1")
+    assert (t1.indicators["safety"].ci_low, t1.indicators["safety"].ci_high) == (100.0, 100.0)
+    rate = t1.indicators["rate"]
+    assert rate.estimate == 100 and rate.ci_high == 100.0
+    assert rate.ci_low == pytest.approx(100 * 0.025 ** (1 / 9))  # Clopper–Pearson, x = n = 9
+    for u in result.units:
+        for e in [*u.indicators.values(), u.composite]:
+            assert 0 <= e.ci_low <= e.estimate <= e.ci_high <= 100, u.code
+    t2 = result.unit("T2")
+    assert t2.indicators["safety"].estimate + 1.959964 * t2.indicators["safety"].se > 100
+    assert t2.indicators["safety"].ci_high == 100.0
+
+
+def test_changes_are_significant_only_when_both_periods_have_min_n(spec):
+    units = units_frame([("K", "county", None), ("T1", "town", "K"), ("T2", "town", "K")])
+
+    def wave(t2_n, answer):
+        rows = [{"unit_code": "T1", "q1": answer, "q2": answer, "psu": f"P{j % 3}"} for j in range(12)]
+        rows += [{"unit_code": "T1", "q1": "B", "q2": "B", "psu": "P0"}]
+        rows += [{"unit_code": "T2", "q1": answer, "q2": answer, "psu": f"P{j % 2}"} for j in range(t2_n)]
+        rows += [{"unit_code": "T2", "q1": "B", "q2": "B", "psu": "P1"}]
+        return responses_frame(rows)
+
+    first = analyse_wave(spec, units, margins_frame([]), wave(3, "C"))  # T2: n = 4 < min_n 5
+    second = analyse_wave(spec, units, margins_frame([]), wave(12, "A"), previous=first)
+    t1, t2 = second.unit("T1").change.composite, second.unit("T2").change.composite
+    assert t1.significant and t1.ci_low > 0
+    assert t2.ci_low > 0 and not t2.significant  # the CI excludes 0, but the previous n was 4
+    assert not second.unit("T2").change.indicators["safety"].significant

@@ -1,6 +1,8 @@
 """`analysis run` + `analysis export` through the command line, against R's survey package.
 
-The reference values come from tests/fixtures/analysis/make_reference.R (see its README).
+The reference values come from tests/fixtures/analysis/make_reference.R (see its README): both datasets,
+both waves, wave 1's list issued (minus one unit) before wave 2 is analysed, so escalation is checked end
+to end.
 """
 
 import csv
@@ -12,12 +14,17 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from admin import cases
+from admin.accounts import create_user
 from extensions import db
-from models import AnalysisResult, AuditEntry, Response
+from models import AnalysisResult, AuditEntry, Response, Wave
+from models.interviews import InterviewCase
+from survey.results import issued_bottom_codes
+from tests.analysis.reference import DATASETS, assert_matches_reference, reference
 from tests.survey.helpers import count
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "analysis"
-TOL = 1e-6
+SLUGS = {"city": ("2026Q2-city", "2026Q3-city"), "practice": ("2026Q2-practice", "2026Q3-practice")}
 
 
 def invoke(runner, *args):
@@ -26,59 +33,98 @@ def invoke(runner, *args):
     return result
 
 
-@pytest.fixture
-def two_waves(runner):
-    invoke(runner, "units", "import", str(FIXTURES / "units.csv"), "--population", str(FIXTURES / "population.csv"))
-    invoke(runner, "questionnaire", "load", str(FIXTURES / "questionnaire.yaml"))
-    for slug, period, file in (("2026Q2-city", "2026Q2", "responses_w1.csv"), ("2026Q3-city", "2026Q3", "responses_w2.csv")):
-        invoke(runner, "wave", "create", "--slug", slug, "--questionnaire", "safety", "--scope", "510700", "--period", period)
-        invoke(runner, "responses", "import", "--wave", slug, str(FIXTURES / file))
+def load(runner, dataset="city"):
+    d = DATASETS[dataset]
+    invoke(runner, "units", "import", str(d / "units.csv"), "--population", str(d / "population.csv"))
+    invoke(runner, "questionnaire", "load", str(d / "questionnaire.yaml"))
+    for slug, period, file in zip(SLUGS[dataset], ("2026Q2", "2026Q3"), ("responses_w1.csv", "responses_w2.csv")):
+        invoke(runner, "wave", "create", "--slug", slug, "--questionnaire", "safety", "--scope", d_root(d), "--period", period)
+        invoke(runner, "responses", "import", "--wave", slug, str(d / file))
     return runner
 
 
-def assert_matches_reference(ours: dict, reference: dict) -> None:
-    units = {u["code"]: u for u in ours["units"]}
-    assert set(units) == {u["code"] for u in reference["units"]}
-    for ref in reference["units"]:
-        u = units[ref["code"]]
-        numbers = [("n", u["n"], ref["n"]), ("n_eff", u["n_eff"], ref["n_eff"])]
-        for key, e in ref["indicators"].items():
-            numbers += [(f"{key}.{f}", u["indicators"][key][f], e[f]) for f in ("estimate", "se", "ci_low", "ci_high", "n")]
-        numbers += [(f"composite.{f}", u["composite"][f], ref["composite"][f]) for f in ("estimate", "se", "ci_low", "ci_high", "deff")]
-        for name, got, want in numbers:
-            if want is None:
-                assert got is None, (ref["code"], name, got)
-            else:
-                assert got == pytest.approx(want, abs=TOL), (ref["code"], name)
-        for field in ("rank", "group_size", "grade", "color", "flags", "warnings"):
-            assert u[field] == ref[field], (ref["code"], field)
-        if ref["p_bottom"] is None:
-            assert u["p_bottom"] is None
-        else:
-            assert u["p_bottom"] == pytest.approx(ref["p_bottom"], abs=0.02), ref["code"]
-    assert ours["interview_list"] == reference["interview_list"]
+def d_root(d: Path) -> str:
+    return next(r["code"] for r in csv.DictReader(io.StringIO((d / "units.csv").read_text(encoding="utf-8"))) if not r["parent_code"])
+
+
+@pytest.fixture
+def two_waves(runner):
+    return load(runner)
+
+
+def issue_first_wave(runner, dataset="city"):
+    """Close wave 1 and issue its list through the console's service, then take off the one unit the R
+    reference leaves out of the issued set (its case withdrawn, as when the office takes a unit off)."""
+    first = SLUGS[dataset][0]
+    invoke(runner, "wave", "open", first)
+    invoke(runner, "wave", "close", first)
+    wave = db.session.scalar(select(Wave).where(Wave.slug == first))
+    admin = create_user("issuer", "a-long-password-1", "admin")
+    cases.issue_interview_list(wave, admin)
+    issued = set(reference(dataset, 2)["previous_issued"])
+    for case in db.session.scalars(select(InterviewCase).where(InterviewCase.wave_id == wave.id)):
+        if case.reason == "bottom_n" and case.unit.code not in issued:
+            case.status = "withdrawn"
+    db.session.commit()
+    assert issued_bottom_codes(wave) == issued
 
 
 def export_json(runner, slug):
     return json.loads(invoke(runner, "analysis", "export", "--wave", slug, "--format", "json").stdout)
 
 
-def test_both_waves_match_r(two_waves):
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_both_waves_match_r(runner, dataset):
+    load(runner, dataset)
+    first, second = SLUGS[dataset]
+    invoke(runner, "analysis", "run", "--wave", first)
+    issue_first_wave(runner, dataset)
+    invoke(runner, "analysis", "run", "--wave", second)
+    for slug, wave in ((first, 1), (second, 2)):
+        ours = export_json(runner, slug)
+        assert (ours["wave"], ours["series"]) == (slug, "safety")
+        assert_matches_reference(ours, reference(dataset, wave))
+    listed = export_json(runner, second)["interview_list"]
+    assert any(e["escalation"] == "key_management" for e in listed)
+    units = {r["code"]: r["kind"] for r in csv.DictReader(io.StringIO((DATASETS[dataset] / "units.csv").read_text(encoding="utf-8")))}
+    assert not any(units[e["code"]] == "village" for e in listed)
+
+
+def test_a_list_never_issued_escalates_nobody(two_waves):
     invoke(two_waves, "analysis", "run", "--wave", "2026Q2-city")
     invoke(two_waves, "analysis", "run", "--wave", "2026Q3-city")
-    for slug, ref in (("2026Q2-city", "reference_w1.json"), ("2026Q3-city", "reference_w2.json")):
-        ours = export_json(two_waves, slug)
-        assert (ours["wave"], ours["series"]) == (slug, "safety")
-        assert_matches_reference(ours, json.loads((FIXTURES / ref).read_text()))
-    escalated = [e for e in export_json(two_waves, "2026Q3-city")["interview_list"] if e["escalation"] == "key_management"]
-    assert escalated  # the dataset is built so that some units are listed twice in a row
+    listed = export_json(two_waves, "2026Q3-city")["interview_list"]
+    assert listed and all(e["escalation"] is None for e in listed)
 
 
 def test_the_previous_wave_need_not_have_been_analysed(two_waves):
-    """Escalation and change use the previous wave, computed on the fly when never run."""
+    """Change uses the previous wave, computed on the fly when never run (nothing was issued for it)."""
     invoke(two_waves, "analysis", "run", "--wave", "2026Q3-city")
-    assert_matches_reference(export_json(two_waves, "2026Q3-city"), json.loads((FIXTURES / "reference_w2.json").read_text()))
+    ours = export_json(two_waves, "2026Q3-city")
+    ref = reference("city", 2)
+    for e in ref["interview_list"]:
+        e["escalation"] = None  # nothing issued in wave 1 here
+    assert_matches_reference(ours, ref)
     assert count(AnalysisResult) == 1  # the previous wave's results were not stored as a side effect
+
+
+def test_ranking_settings_are_stored_with_the_questionnaire(runner, tmp_path):
+    from models import QuestionnaireVersion
+
+    text = (FIXTURES / "questionnaire.yaml").read_text(encoding="utf-8")
+    changed = tmp_path / "q.yaml"
+    changed.write_text(text.replace("ranking: {bottom_n: 3, min_n: 30}",
+                                    "ranking: {bottom_n: 2, min_n: 20, min_group: 5, kinds: [town, village]}"),
+                       encoding="utf-8")
+    invoke(runner, "questionnaire", "load", str(changed))
+    r = db.session.scalars(select(QuestionnaireVersion)).one().to_spec().ranking
+    assert (r.bottom_n, r.min_n, r.min_group, r.kinds) == (2, 20, 5, ("town", "village"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("ranking: {bottom_n: 3, min_n: 30}", "ranking: {bottom_n: 3, min_n: 30,\n  kinds: [town, hamlet]}"),
+                   encoding="utf-8")
+    result = runner.invoke(args=["questionnaire", "load", str(bad)])
+    line = text[: text.index("ranking:")].count("\n") + 2
+    assert result.exit_code != 0 and f"bad.yaml:{line}:" in result.output and "hamlet" in result.output, result.output
 
 
 def test_rerun_replaces_results_and_rejected_responses_are_left_out(two_waves):
@@ -103,6 +149,8 @@ def test_rerun_replaces_results_and_rejected_responses_are_left_out(two_waves):
 
 
 def test_csv_and_xlsx_exports(two_waves, tmp_path):
+    invoke(two_waves, "analysis", "run", "--wave", "2026Q2-city")
+    issue_first_wave(two_waves)  # so that wave 2's list escalates
     invoke(two_waves, "analysis", "run", "--wave", "2026Q3-city")
     data = export_json(two_waves, "2026Q3-city")
     rows = list(csv.DictReader(io.StringIO(invoke(two_waves, "analysis", "export", "--wave", "2026Q3-city", "--format", "csv").stdout)))
