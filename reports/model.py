@@ -32,7 +32,7 @@ def has_respondents(unit: UnitResult) -> bool:
 
 def rank_interval(unit: UnitResult) -> tuple[int, int] | None:
     """The stored simultaneous 95% rank interval [lo, hi] (1 = lowest), None for an unranked unit."""
-    ci = getattr(unit, "rank_ci", None)  # UnitResult.rank_ci (branch `method`); absent in older stored results
+    ci = unit.rank_ci
     return None if unit.rank is None or ci is None else (int(ci[0]), int(ci[1]))
 
 

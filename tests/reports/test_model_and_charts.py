@@ -32,7 +32,8 @@ GRADES = (Grade(90, "优秀", "blue"), Grade(80, "良好", "blue"), Grade(70, "�
 
 def unit(code, name, kind, parent, est, rank=None, size=None, n=100, color="blue", grade="良好", flags=()):
     composite = Estimate.missing() if est is None else Estimate.from_estimate(est, 1.0)
-    return UnitResult(code, name, kind, parent, n, float(n), 0, {}, composite, rank, size, None, grade, color, flags)
+    return UnitResult(code, name, kind, parent, n, float(n), 0, {}, composite, rank, size, None,
+                      grade=grade, color=color, flags=flags)
 
 
 def city() -> WaveResult:
@@ -150,11 +151,7 @@ def test_trend_and_distribution_charts():
 
 def with_rank_ci(u: UnitResult, lo: int, hi: int) -> UnitResult:
     """The unit with its stored rank interval (JSON order, 1 = lowest)."""
-    try:
-        return replace(u, rank_ci=(lo, hi))
-    except TypeError:  # UnitResult.rank_ci comes with docs/method.md "Rank intervals"
-        object.__setattr__(u, "rank_ci", (lo, hi))
-        return u
+    return replace(u, rank_ci=(lo, hi))
 
 
 def test_rank_intervals_read_in_peoples_order_with_the_plain_note():
@@ -175,7 +172,7 @@ def test_rank_intervals_read_in_peoples_order_with_the_plain_note():
     assert interval_text(alone) == "位次区间 1" and place_text(alone) == "第 1 名 / 共 1 名"
     unranked = unit("x", "新镇", "town", "1", 99.0, n=12, flags=("insufficient_sample",))
     assert place_interval(unranked) is None and interval_text(unranked) == "" and indistinct_note(unranked, 3) is None
-    line = Listed("2026Q3-001", InterviewEntry("a", "bottom_n", 1, None, **({"rank_ci": (1, 5)} if "rank_ci" in InterviewEntry.__dataclass_fields__ else {})), low, group)
+    line = Listed("2026Q3-001", InterviewEntry("a", "bottom_n", 1, None, (1, 5)), low, group)
     assert line.bottom_text == "倒数第 1 名(共 12 名)"
     assert line.interval_words == "考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间"
     assert line.note(3) == "与倒数第 4、5 名(丁镇、戊镇)在统计上无法区分"
