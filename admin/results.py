@@ -164,12 +164,13 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
 def charts(view: ResultsView) -> list:
     """The composite with its 95% CI per unit of the level shown, on the grade bands
     (reports.charts), the interview list in red; split into charts of at most 42 rows."""
-    from reports.charts import dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
+    from reports.charts import composite_range, dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
 
     if view.level is None:
         return []
     groups = [(g.title, g.units) for g in view.level.groups]
-    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes) for blocks in dot_plot_blocks(groups)]
+    x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
+    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range) for blocks in dot_plot_blocks(groups)]
 
 
 def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:

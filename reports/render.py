@@ -70,13 +70,14 @@ class QuestionFigure:
 def _dot_figures(secs: Sequence[Section], spec: QuestionnaireSpec, first_number: int, listed: frozenset[str]) -> list[Figure]:
     figures = []
     number = first_number
+    x_range = charts.composite_range([u for s in secs for u in s.units])  # one axis for every panel
     for s in secs:
         parts = charts.dot_plot_blocks([(g.title, g.units) for g in s.groups])
         for i, blocks in enumerate(parts, start=1):
             suffix = f"(之{i})" if len(parts) > 1 else ""
             figures.append(
                 Figure(number, f"{s.label}综合指数及95%置信区间{suffix}",
-                       charts.ranked_dot_plot(blocks, spec.grades, listed))
+                       charts.ranked_dot_plot(blocks, spec.grades, listed, x_range))
             )
             number += 1
     return figures

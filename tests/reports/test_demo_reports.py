@@ -19,7 +19,7 @@ from models import ShortLink, Unit
 from reports import data as report_data
 from reports.build import build_report
 from reports.formatting import cn_date, ci, num
-from reports.model import interval_text, peer_groups, totals
+from reports.model import interval_text, peer_groups, place_interval, totals
 from reports.posters import render_posters_html
 from reports.render import board_context, render_board_html, render_quarterly_html
 from survey.links import format_code, read_token
@@ -96,8 +96,12 @@ def test_every_unit_is_in_the_ranked_tables_with_its_figures(quarterly, result):
         assert g.title in tables
         for u in g.units:
             place = str(g.place(u)) if u.rank is not None else "—"
-            figures = (u.name, num(u.composite.estimate), ci(u.composite), str(u.n), u.grade or "—")
-            assert any(line.split()[:1] == [place] and all(f in line for f in figures) for line in rows), u.name
+            figures = (u.name, num(u.composite.estimate), ci(u.composite), str(u.n), u.grade or "样本不足")
+            at = [i for i, line in enumerate(rows) if line.split()[:1] == [place] and all(f in line for f in figures)]
+            assert at, u.name
+            if u.rank is not None:  # the rank interval, best first, under the place
+                a, b = place_interval(u)
+                assert rows[at[0] + 1].split()[:1] == [f"{a}–{b}" if a != b else str(a)], u.name
 
 
 def test_interview_list_and_appendix(quarterly, result):
@@ -180,7 +184,7 @@ def interviews(demo, tmp_path_factory):
 
 def test_interview_list_then_one_notice_per_listed_unit(interviews, result):
     listed = result.interview_list
-    assert len(listed) > 20
+    assert len(listed) >= 10
     notices = [p for p in interviews if "约谈通知书" in p and "编号:" in p]
     assert len(notices) == len(listed)
     listing = flat("".join(p for p in interviews if p not in notices))
@@ -268,3 +272,23 @@ def test_poster_qr_codes_carry_the_signed_link_of_their_unit_and_mode(town_wave)
             link = read_token(url.rsplit("/", 1)[1])
             assert (link.wave.slug, link.unit.code, link.mode) == ("posters-town", p.code, mode)
             assert "data:image/png;base64," + base64.b64encode(qr_png(url)).decode() in html
+
+
+def test_the_demo_list_calls_in_few_of_the_ranked_units_and_no_village(result):
+    """The list is something an office can hand out: no village (villages are reported, never ranked),
+    no peer group too small to have a bottom 3, and bottom_n of a group at most."""
+    ranked = [u for u in result.units if u.rank is not None]
+    kinds = {u.code: u.kind for u in result.units}
+    listed = result.interview_list
+    assert not any(kinds[e.code] == "village" for e in listed)
+    assert not any(u.kind == "village" for u in ranked) and any(u.kind == "village" for u in result.units)
+    by_group: dict[str, int] = {}
+    for e in listed:
+        if e.reason == "bottom_n":
+            u = result.unit(e.code)
+            assert u.group_size >= 6 and e.rank <= 3  # min_group = 2 × bottom_n
+            by_group[u.peer_group] = by_group.get(u.peer_group, 0) + 1
+    assert all(n <= 3 for n in by_group.values())
+    # 3 of 8 city departments and 3 of 7 towns in each of 4 counties: 15 of 50 ranked units (30%).
+    # A quarter needs peer groups of 12 or more, which the demo's counties (7 towns each) do not have.
+    assert len(listed) <= 0.3 * len(ranked)

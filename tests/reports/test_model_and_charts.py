@@ -129,7 +129,21 @@ def test_dot_plot_names_every_unit_in_the_cjk_font():
     for u in result.units[1:]:
         assert (u.name in texts) == (u.n > 0), u.name  # 丁镇 (no respondents) has no row
     assert "优秀" in texts and "合格" in texts  # the grade bands are named
-    assert chart.height_in == pytest.approx(11 * charts.ROW_IN + 0.55)  # 4 headings, 7 units
+    assert chart.height_in == pytest.approx(11 * charts.ROW_IN + 0.55 + charts.LEGEND_IN)  # 4 headings, 7 units, the legend
+    for mark in ("参加排名", "样本不足,不排名", "95%置信区间", "名称红色加粗:列入约谈名单", "优秀、良好区间", "合格区间", "不合格区间"):
+        assert mark in texts, mark  # a legend entry for every mark
+
+
+def test_dot_plot_panels_share_one_axis():
+    low = [unit(f"a{i}", f"甲{i}", "town", "1", 60 + i) for i in range(3)]
+    high = [unit(f"b{i}", f"乙{i}", "town", "2", 90 + i) for i in range(3)]
+    x_range = charts.composite_range(low + high)
+    assert x_range == (56, 96)  # 60 − 1.96 − 1.5 and 92 + 1.96 + 1.5, to whole points
+    ticks = []
+    for units in (low, high):
+        svg = charts.ranked_dot_plot([charts.DotBlock("组", tuple(units))], GRADES, frozenset(), x_range).svg
+        ticks.append([t for t in re.findall(r">([^<>]+)</text>", svg) if t.isdigit()])
+    assert ticks[0] == ticks[1] and "60" in ticks[0] and "90" in ticks[0]  # the same scale in both panels
 
 
 def test_trend_and_distribution_charts():
