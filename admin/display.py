@@ -20,6 +20,7 @@ from models.units import KIND_LABELS
 from models.waves import STATUS_LABELS
 from reports.formatting import COLOR_MEANINGS, DASH, WARNING_LABELS, ci, cn_date, num, pct, signed
 from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
+from reports.model import interval_text, place_text
 
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
 CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rechecked": "green", "closed": "done", "withdrawn": "grey"}
@@ -60,19 +61,28 @@ def changes(before: dict | None, after: dict | None) -> list[tuple[str, str, str
     return [(k, _show(before.get(k)) if before else "", _show(after.get(k)) if after else "", before.get(k) != after.get(k)) for k in keys]
 
 
+def _wave_totals(wave):
+    from flask_login import current_user
+
+    from admin.results import wave_totals
+
+    return wave_totals(current_user, wave)
+
+
 def context() -> dict:
     """What every admin template gets besides Flask's own."""
     rules = {r.rule for r in current_app.url_map.iter_rules()}
     return {
         "fmt": SimpleNamespace(
             changes=changes, num=num, ci=ci, pct=pct, signed=signed, date=cn_date, when=when, duration=duration,
-            kind=KIND_LABELS.get, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
+            kind=KIND_LABELS.get, place=place_text, interval=interval_text, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),
             warning=lambda w: WARNING_LABELS.get(w, w), meaning=lambda c: COLOR_MEANINGS.get(c or "", ""),
             status_color=lambda s: STATUS_COLORS.get(s, "grey"), case_color=lambda s: CASE_COLORS.get(s, "grey"),
         ),
         "can": can,
+        "wave_totals": _wave_totals,
         # The API tokens page is another part of the console; link to it once it exists.
         "tokens_url": request.script_root + "/admin/tokens" if "/admin/tokens" in rules else None,
     }

@@ -9,6 +9,7 @@ from admin import bp, cases, results, waves
 from admin.access import permission_required
 from admin.formflow import attempt
 from admin.forms import ActionForm, AnalysisForm
+from errors import PinganError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -56,12 +57,58 @@ def results_xlsx(wave_slug: str):
     })
 
 
+def _exclusions() -> dict[str, str]:
+    """The units the office takes off the list (checkboxes `exclude`), each with its `reason-CODE`."""
+    return {code: request.form.get(f"reason-{code}", "") for code in request.form.getlist("exclude")}
+
+
+def _issue_page(wave, step: int, preview=None, exclusions=None, error=None, error_code=None, status=200):
+    return render_template(
+        "admin/issue.html", wave=wave, period=waves.period_label(wave), step=step, preview=preview,
+        exclusions=exclusions or {}, error=error, error_code=error_code, form=ActionForm(),
+    ), status
+
+
+@bp.get("/waves/<wave_slug>/interviews/issue")
+@permission_required("cases.manage")
+def issue_preview(wave_slug: str):
+    """Step 1 and 2: the computed list with its numbers and notes, and what issuing would change;
+    units may be taken off, each with a written reason."""
+    wave = waves.get_wave(current_user, wave_slug)
+    try:
+        preview = cases.preview_issue(wave, current_user)
+    except PinganError as e:
+        return _results_page(wave, error=e.message, status=e.status)
+    return _issue_page(wave, 1, preview)
+
+
+@bp.post("/waves/<wave_slug>/interviews/issue")
+@permission_required("cases.manage")
+def issue_review(wave_slug: str):
+    """Step 3: the exclusions checked, what issuing will do (created, withdrawn), and the confirm button."""
+    wave = waves.get_wave(current_user, wave_slug)
+    exclusions = _exclusions()
+    form = ActionForm()
+    if not form.validate():
+        return _issue_page(wave, 1, cases.preview_issue(wave, current_user), exclusions, "页面已过期,请刷新页面后重试", status=400)
+    try:
+        preview = cases.preview_issue(wave, current_user, exclusions)
+    except cases.ExclusionError as e:
+        return _issue_page(wave, 1, cases.preview_issue(wave, current_user), exclusions, e.message, e.unit_code, e.status)
+    except PinganError as e:
+        return _results_page(wave, error=e.message, status=e.status)
+    return _issue_page(wave, 3, preview, exclusions)
+
+
 @bp.post("/waves/<wave_slug>/interviews")
 @permission_required("cases.manage")
 def issue_interviews(wave_slug: str):
-    """Issue the interview list: one case per listed unit in the account's scope (see admin.cases)."""
+    """Issue the interview list: one case per listed unit in the account's scope, minus the units
+    taken off (see admin.cases); withdrawals only with the number the confirm step showed."""
     wave = waves.get_wave(current_user, wave_slug)
-    outcome = attempt(ActionForm(), lambda: cases.issue_interview_list(wave, current_user))
+    confirm = request.form.get("confirm_withdrawals", type=int)
+    exclusions = _exclusions()
+    outcome = attempt(ActionForm(), lambda: cases.issue_interview_list(wave, current_user, exclusions, confirm))
     if outcome:
         flash(str(outcome.value))
         return redirect(url_for("admin.cases_list", wave=wave.slug))

@@ -21,20 +21,16 @@ from errors import NotFound
 from extensions import db
 from models import AnalysisResult, InterviewCase, Unit, User, Wave
 from models.units import KIND_LABELS, KIND_ORDER
+from reports import model
+from reports.model import PeerGroup
 from survey.results import DEFAULT_WEIGHT_CAP, run_analysis, stored_result
 
 
 
 @dataclass(frozen=True)
-class PeerGroup:
-    kind: str
-    parent_code: str | None
-    title: str
-    units: tuple[UnitResult, ...]  # best first, the unranked at the end
-
-
-@dataclass(frozen=True)
 class Level:
+    """The peer groups of one kind (reports.model's one peer-group model), within the scope."""
+
     kind: str
     label: str
     groups: tuple[PeerGroup, ...]
@@ -52,6 +48,7 @@ class Listed:
     unit: UnitResult
     group_title: str
     case: InterviewCase | None
+    line: model.Listed | None = None  # the report's line: 倒数第 k, the rank interval, the note
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,7 @@ class ResultsView:
     listed_codes: frozenset[str]
     covers: bool  # the account's scope holds the whole wave
     issued: int  # cases of the wave within the scope (withdrawn ones left out)
+    totals: model.Totals | None = None
 
 
 def scoped_result(result: WaveResult, user: User) -> WaveResult:
@@ -93,40 +91,16 @@ def scoped_result(result: WaveResult, user: User) -> WaveResult:
     )
 
 
-def _title(kind: str, parent: UnitResult | None) -> str:
-    if parent is None:
-        return KIND_LABELS[kind]
-    if kind == "department":
-        return f"{parent.name}直属部门"
-    return f"{parent.name}各{KIND_LABELS[kind]}"
-
-
-def _order(u: UnitResult) -> tuple:
-    if u.rank is not None:
-        return (0, -u.rank, u.code)
-    return (1, u.composite.estimate is None, -(u.composite.estimate or 0.0), u.code)
-
-
 def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
-    names = {u.code: u for u in full.units}
-    groups: dict[tuple[str, str | None], list[UnitResult]] = {}
-    for u in scoped.units:
-        groups.setdefault((u.kind, u.parent_code), []).append(u)
+    """The levels of the scoped result: the peer groups of the whole wave (titles and order from
+    reports.model) restricted to the units the account sees; the wave's top unit as a level of its own."""
+    visible = {u.code for u in scoped.units}
     out = []
-    for kind in KIND_ORDER:
-        keys = [k for k in groups if k[0] == kind]
-        if not keys:
-            continue
-        out.append(
-            Level(
-                kind,
-                KIND_LABELS[kind],
-                tuple(
-                    PeerGroup(kind, parent, _title(kind, names.get(parent) if parent else None), tuple(sorted(groups[(kind, parent)], key=_order)))
-                    for kind, parent in keys
-                ),
-            )
-        )
+    if full.root.code in visible:
+        root = full.root
+        out.append(Level(root.kind, KIND_LABELS[root.kind], (model.PeerGroup(root.kind, root, KIND_LABELS[root.kind], (root,)),)))
+    for section in model.sections(model.scoped_groups(full, visible)):
+        out.append(Level(section.kind, section.label, section.groups))
     return tuple(out)
 
 
@@ -149,11 +123,16 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
     chosen = level if any(lv.kind == level for lv in levels) else default_level(levels)
     shown = next((lv for lv in levels if lv.kind == chosen), None)
     cases = {code: c for code, c in wave_cases(wave).items() if c.status != "withdrawn"}
-    titles = {u.code: g.title for lv in levels for g in lv.groups for u in g.units}
+    groups = model.peer_groups(full)
+    lines = {x.entry.code: x for x in model.interview_list(full, groups, wave.period)}
     listed_by_kind: dict[str, list[Listed]] = {}
     for entry in scoped.interview_list:
-        unit = scoped.unit(entry.code)
-        listed_by_kind.setdefault(unit.kind, []).append(Listed(entry, unit, titles.get(unit.code, ""), cases.get(unit.code)))
+        line = lines.get(entry.code)
+        if line is None:  # a unit without respondents (results stored before docs/method.md said so)
+            continue
+        listed_by_kind.setdefault(line.unit.kind, []).append(
+            Listed(entry, line.unit, line.group.title, cases.get(entry.code), line)
+        )
     interview = tuple(ListedLevel(k, KIND_LABELS[k], tuple(listed_by_kind[k])) for k in KIND_ORDER if k in listed_by_kind)
     visible_codes = {u.code for u in scoped.units}
     return ResultsView(
@@ -165,21 +144,32 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
         levels=levels,
         level=shown,
         interview=interview,
-        listed_codes=frozenset(e.code for e in scoped.interview_list),
+        listed_codes=frozenset(x.entry.code for lv in interview for x in lv.lines),
         covers=covers_wave(user, wave),
         issued=sum(1 for code in cases if code in visible_codes),
+        totals=model.totals(scoped, stored.n_rejected),
     )
+
+
+def wave_totals(user: User, wave: Wave) -> model.Totals | None:
+    """The totals of the wave's stored analysis within the account's scope (reports.model.totals,
+    the one definition the results page, the XLSX and the PDFs print); None when not analysed."""
+    stored = stored_result(wave)
+    if stored is None:
+        return None
+    return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
 
 
 def charts(view: ResultsView) -> list:
     """The composite with its 95% CI per unit of the level shown, on the grade bands
     (reports.charts), the interview list in red; split into charts of at most 42 rows."""
-    from reports.charts import dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
+    from reports.charts import composite_range, dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
 
     if view.level is None:
         return []
     groups = [(g.title, g.units) for g in view.level.groups]
-    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes) for blocks in dot_plot_blocks(groups)]
+    x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
+    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range) for blocks in dot_plot_blocks(groups)]
 
 
 def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:
@@ -196,7 +186,8 @@ def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
     stored = stored_result(wave)
     if stored is None:
         raise NotFound(f"调查 “{wave.slug}” 还没有分析结果")
-    result = scoped_result(WaveResult.from_dict(stored.payload), user)
+    full = WaveResult.from_dict(stored.payload)
+    result = scoped_result(full, user)
     title = f"{result.root.name}{period_label(wave)}公众安全感测评结果"
     name = f"{wave.slug}-results.xlsx" if covers_wave(user, wave) else f"{wave.slug}-{result.root.code}-results.xlsx"
-    return to_xlsx(result, wave.questionnaire_version.to_spec(), title), name
+    return to_xlsx(result, wave.questionnaire_version.to_spec(), title, rejected=stored.n_rejected, full=full), name

@@ -144,34 +144,43 @@ def dot_plot_blocks(groups: Sequence[tuple[str, Sequence[UnitResult]]], max_rows
     return charts
 
 
-def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlight: frozenset[str] = frozenset()) -> Chart:
+LEGEND_IN = 0.3  # the legend row under a dot plot
+
+
+def composite_range(units: Sequence[UnitResult]) -> tuple[float, float]:
+    """The x range of the composite for every panel of one indicator: all the 95% intervals of
+    `units` with a margin, at least 10 points wide, inside [0, 100]. Every dot plot of a report
+    (and of a results page) uses the same range, so panels can be compared by eye."""
+    values = [(u.composite.ci_low, u.composite.ci_high) for u in units
+              if u.composite.estimate is not None and u.composite.ci_low is not None]
+    lows = [lo for lo, _ in values] or [60.0]
+    highs = [hi for _, hi in values] or [100.0]
+    x_lo = max(0.0, math.floor(min(lows) - 1.5))
+    x_hi = min(100.0, math.ceil(max(highs) + 1.5))
+    if x_hi - x_lo < 10:
+        x_lo = max(0.0, x_hi - 10)
+    return x_lo, x_hi
+
+
+def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlight: frozenset[str] = frozenset(),
+                    x_range: tuple[float, float] | None = None) -> Chart:
     """Composite index with its 95% CI per unit, best at the top of each block, on the grade bands.
 
     Filled dot: ranked; hollow: not ranked (under min_n); red bold name: a unit in `highlight`
-    (the interview list).
+    (the interview list). `x_range`: the axis shared by every panel (`composite_range` of all the
+    units shown); by default the range of this panel's units. A legend names every mark.
     """
     with _styled():
         rows = sum(len(b.units) + 1 for b in blocks)
         names = [u.name for b in blocks for u in b.units]
         label_in = min(2.6, max((_text_width_in(n, 7.5) for n in names), default=1.0) + 0.15)
-        height = rows * ROW_IN + 0.55
+        height = rows * ROW_IN + 0.55 + LEGEND_IN
         fig = _figure(WIDTH_IN, height)
         left, right = label_in / WIDTH_IN, 1 - 0.2 / WIDTH_IN
-        bottom, top = 0.42 / height, 1 - 0.13 / height
+        bottom, top = (0.42 + LEGEND_IN) / height, 1 - 0.13 / height
         ax = fig.add_axes((left, bottom, right - left, top - bottom))
 
-        values = [
-            (u.composite.ci_low, u.composite.ci_high)
-            for b in blocks
-            for u in b.units
-            if u.composite.estimate is not None and u.composite.ci_low is not None
-        ]
-        lows = [lo for lo, _ in values] or [60.0]
-        highs = [hi for _, hi in values] or [100.0]
-        x_lo = max(0.0, math.floor(min(lows) - 1.5))
-        x_hi = min(100.0, math.ceil(max(highs) + 1.5))
-        if x_hi - x_lo < 10:
-            x_lo = max(0.0, x_hi - 10)
+        x_lo, x_hi = x_range or composite_range([u for b in blocks for u in b.units])
         ax.set_xlim(x_lo, x_hi)
         ax.set_ylim(rows - 0.5, -0.5)
 
@@ -214,7 +223,30 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("综合指数(点为估计值,横线为95%置信区间)")
         ax.tick_params(axis="x", length=2)
+        _dot_legend(fig, grades, bool(highlight))
         return _svg(fig)
+
+
+def _dot_legend(fig, grades: Sequence[Grade], listed: bool) -> None:
+    """One legend entry for every mark of the dot plot: the dots, the bar, the name in red, the bands."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Line2D([], [], ls="none", marker="o", ms=4.6, mfc=GREY, mec="#222222", label="参加排名"),
+        Line2D([], [], ls="none", marker="o", ms=4.6, mfc="white", mec=GREY, label="样本不足,不排名"),
+        Line2D([], [], color="#333333", lw=0.8, label="95%置信区间"),
+    ]
+    if listed:
+        handles.append(Line2D([], [], ls="none", marker="s", ms=4, mfc="#b71c1c", mec="#b71c1c", label="名称红色加粗:列入约谈名单"))
+    seen = []
+    for g in sorted(grades, key=lambda g: -g.min):
+        if g.color not in seen:
+            seen.append(g.color)
+            handles.append(Patch(color=COLOR_TINT.get(g.color, "#eeeeee"), alpha=0.55, lw=0,
+                                 label="、".join(x.label for x in grades if x.color == g.color) + "区间"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=6.5, frameon=False,
+               handlelength=1.4, columnspacing=1.0, borderaxespad=0.15)
 
 
 def _grade_bands(ax, grades: Sequence[Grade], x_lo: float, x_hi: float) -> None:

@@ -13,9 +13,9 @@ from openpyxl.utils import get_column_letter
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
-from models.interviews import ESCALATION_LABELS, REASON_LABELS
-from models.units import KIND_LABELS, KIND_ORDER
+from models.units import KIND_LABELS
 from reports.cells import safe_row, safe_workbook
+from reports import model
 from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
 
 COLOR_LABELS = {c: f"{COLOR_NAMES[c]}({COLOR_MEANINGS[c]})" for c in COLOR_NAMES}
@@ -58,31 +58,44 @@ def to_csv(result: WaveResult) -> str:
     return out.getvalue()
 
 
-def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str) -> bytes:
-    """A workbook for people: a summary sheet, one sheet per level, and the 约谈名单."""
+def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str, rejected: int | None = None,
+            full: WaveResult | None = None) -> bytes:
+    """A workbook for people: a summary sheet, one sheet per level, and the 约谈名单. Ranks read as
+    everywhere people read them (reports.model): 第 k 名 / 共 G 名 with 1 the best, the rank interval
+    in the same order, 倒数第 k on the list; units without respondents have no row. `full`: the whole
+    wave's result when `result` is an account's part of it (peer groups keep their titles and places)."""
     workbook = Workbook()
     summary = workbook.active
     summary.title = "概况"
     root = result.root
+    sums = model.totals(result, rejected)
     summary.append([title])
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([])
     summary.append(["范围", root.name])
-    summary.append(["样本量", root.n])
+    summary.append(["有效答卷", sums.responses])
+    if sums.departments:
+        summary.append(["其中辖区居民", sums.residents])
+        summary.append(["其中部门", sums.departments])
+    if rejected is not None:
+        summary.append(["审核剔除", rejected])
+    summary.append([f"样本 n({root.name},不含部门)" if sums.departments else "样本 n", root.n])
     summary.append(["综合指数", _round(root.composite.estimate)])
     for ind in spec.indicators:
         summary.append([ind.label, _round(root.indicators[ind.key].estimate)])
-    summary.append(["约谈单位数", len(result.interview_list)])
-    summary.column_dimensions["A"].width = 16
+    groups = model.peer_groups(result) if full is None else model.scoped_groups(full, {u.code for u in result.units})
+    listed = model.interview_list(result, groups, "")
+    summary.append(["约谈单位数", len(listed)])
+    if sums.departments:
+        summary.append(["说明", f"{root.name}的指数和样本 n 只含辖区居民;部门单独测评、单独排名,不计入地区合计。"])
+    summary.column_dimensions["A"].width = 22
     summary.column_dimensions["B"].width = 24
 
-    by_kind: dict[str, list[UnitResult]] = {}
-    for u in result.units:
-        by_kind.setdefault(u.kind, []).append(u)
-    for kind in KIND_ORDER:
-        if kind in by_kind:
-            _level_sheet(workbook, KIND_LABELS[kind], by_kind[kind], spec)
-    _interview_sheet(workbook, result)
+    if model.has_respondents(root) and all(root.code != u.code for g in groups for u in g.units):
+        _level_sheet(workbook, KIND_LABELS[root.kind], [(None, root)], spec)
+    for section in model.sections(groups):
+        _level_sheet(workbook, section.label, [(g, u) for g in section.groups for u in g.units], spec)
+    _interview_sheet(workbook, listed, spec.ranking.bottom_n)
     safe_workbook(workbook)  # unit names and questionnaire labels are never formulas
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -93,26 +106,30 @@ def _round(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def _level_sheet(workbook: Workbook, name: str, units: list[UnitResult], spec: QuestionnaireSpec) -> None:
+RANK_HEADERS = ("同组名次(1=最高)", "同组参评数", "位次区间(1=最高)")
+
+
+def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup | None, UnitResult]], spec: QuestionnaireSpec) -> None:
     sheet = workbook.create_sheet(name)
-    header = ["单位代码", "单位名称", "上级代码", "样本量", "有效样本量"]
+    header = ["单位代码", "单位名称", "同级组", "样本量", "有效样本量"]
     for ind in spec.indicators:
         header += [ind.label, f"{ind.label}标准误", f"{ind.label}95%下限", f"{ind.label}95%上限"]
-    header += ["综合指数", "综合指数标准误", "95%下限", "95%上限", "设计效应", "同组排名(1=最低)", "同组参评数", "居末位概率", "等次", "颜色", "较上期变化", "变化是否显著", "标记", "提示"]
+    header += ["综合指数", "综合指数标准误", "95%下限", "95%上限", "设计效应", *RANK_HEADERS, "居末位概率", "等次", "颜色", "较上期变化", "变化是否显著", "标记", "提示"]
     sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
-    # Rank order within each peer group reads like the published tables.
-    ordered = sorted(units, key=lambda u: (u.parent_code or "", u.rank is None, u.rank or 0, u.code))
-    for u in ordered:
-        row: list[Any] = [u.code, u.name, u.parent_code, u.n, _round(u.n_eff, 1)]
+    # Peer groups in the report's order, best first inside each (reports.model).
+    for group, u in rows:
+        row: list[Any] = [u.code, u.name, group.title if group is not None else "", u.n, _round(u.n_eff, 1)]
         for ind in spec.indicators:
             e = u.indicators[ind.key]
             row += [e.estimate, e.se, e.ci_low, e.ci_high]
         c = u.composite
         d = u.change.composite if u.change else None
-        row += [c.estimate, c.se, c.ci_low, c.ci_high, c.deff, u.rank, u.group_size, u.p_bottom, u.grade,
+        iv = model.place_interval(u)
+        row += [c.estimate, c.se, c.ci_low, c.ci_high, c.deff, model.place(u), u.group_size,
+                None if iv is None else f"{iv[0]}–{iv[1]}", u.p_bottom, u.grade or ("样本不足" if "insufficient_sample" in u.flags else None),
                 COLOR_LABELS.get(u.color or "", ""), d.estimate if d else None,
                 ("是" if d.significant else "否") if d else None,
                 "、".join(FLAG_LABELS.get(f, f) for f in u.flags), "、".join(WARNING_LABELS.get(w, w) for w in u.warnings)]
@@ -120,25 +137,27 @@ def _level_sheet(workbook: Workbook, name: str, units: list[UnitResult], spec: Q
         if u.color in COLOR_FILLS:
             fill = PatternFill("solid", fgColor=COLOR_FILLS[u.color])
             sheet.cell(row=sheet.max_row, column=header.index("颜色") + 1).fill = fill
-    number_columns = [i + 1 for i, h in enumerate(header) if h not in ("单位代码", "单位名称", "上级代码", "样本量", "同组排名(1=最低)", "同组参评数", "等次", "颜色", "变化是否显著", "标记", "提示")]
+    text_columns = ("单位代码", "单位名称", "同级组", "样本量", *RANK_HEADERS, "等次", "颜色", "变化是否显著", "标记", "提示")
+    number_columns = [i + 1 for i, h in enumerate(header) if h not in text_columns]
     for col in number_columns:
         for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
             cell.number_format = "0.00" if header[col - 1] != "居末位概率" else "0.0%"
     for i, h in enumerate(header, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = 18 if h == "单位名称" else 12
+        sheet.column_dimensions[get_column_letter(i)].width = 18 if h in ("单位名称", "同级组") else 12
     sheet.freeze_panes = "C2"
 
 
-def _interview_sheet(workbook: Workbook, result: WaveResult) -> None:
+def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: int) -> None:
     sheet = workbook.create_sheet("约谈名单")
-    sheet.append(["单位代码", "单位名称", "类型", "上级代码", "原因", "同组排名(1=最低)", "综合指数", "处理"])
+    sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "位次区间(1=最高)", "说明", "综合指数", "处理"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for entry in result.interview_list:
-        u = result.unit(entry.code)
+    for x in listed:
+        u = x.unit
         sheet.append([
-            u.code, u.name, KIND_LABELS[u.kind], u.parent_code, REASON_LABELS.get(entry.reason, entry.reason),
-            entry.rank, _round(u.composite.estimate), ESCALATION_LABELS.get(entry.escalation or "", "约谈"),
+            u.code, u.name, KIND_LABELS[u.kind], x.group.title, x.reason_label, x.bottom_text,
+            x.interval.removeprefix("位次区间 ") or None, x.note(bottom_n), _round(u.composite.estimate), x.action_label,
         ])
-    for col, width in zip("ABCDEFGH", (14, 20, 10, 14, 10, 10, 10, 10)):
+    for col, width in zip("ABCDEFGHIJ", (14, 20, 10, 20, 10, 18, 14, 30, 10, 14)):
         sheet.column_dimensions[col].width = width
+

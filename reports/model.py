@@ -3,9 +3,13 @@
 Pure functions of result objects: no database, no Flask, no arithmetic on the estimates
 beyond ordering and counting (the numbers themselves were computed by `analysis`).
 
-Ranks in the results run upwards (rank 1 = lowest composite, DESIGN.md §4). People read
-a table best first, so tables show the place from the top (`PeerGroup.place`: 1 = best)
-and the notices say 倒数第 rank 位; both are the same rank.
+Ranks in the results run upwards (rank 1 = lowest composite, `rank_ci` likewise; docs/method.md).
+People read ranks one way everywhere — on screen, in the XLSX and in the PDFs: 第 k 名 / 共 G 名
+with 1 the best (`place`), the rank interval as 位次区间 a–b in the same order (`place_interval`),
+and the interview list says 倒数第 rank 名. This module is the one peer-group model: the console
+(admin.results), the XLSX (reports.exports) and every PDF (reports.render) read it.
+
+Units without respondents (n = 0) are not results (docs/method.md): they have no row anywhere.
 """
 
 from __future__ import annotations
@@ -18,6 +22,65 @@ from models.interviews import ESCALATION_LABELS, REASON_LABELS
 from models.units import KIND_LABELS, KIND_RANK
 from reports.formatting import ci, change_words, num
 
+
+
+def has_respondents(unit: UnitResult) -> bool:
+    """A unit is a result only when its domain holds respondents of the wave."""
+    return unit.n > 0
+
+
+def rank_interval(unit: UnitResult) -> tuple[int, int] | None:
+    """The stored simultaneous 95% rank interval [lo, hi] (1 = lowest), None for an unranked unit."""
+    ci = unit.rank_ci
+    return None if unit.rank is None or ci is None else (int(ci[0]), int(ci[1]))
+
+
+def place(unit: UnitResult) -> int | None:
+    """The place from the top (1 = the highest composite of the group); None when unranked."""
+    if unit.rank is None or unit.group_size is None:
+        return None
+    return unit.group_size - unit.rank + 1
+
+
+def place_interval(unit: UnitResult) -> tuple[int, int] | None:
+    """The rank interval in people's order (1 = best): [G − hi + 1, G − lo + 1]."""
+    ci = rank_interval(unit)
+    if ci is None or unit.group_size is None:
+        return None
+    g = unit.group_size
+    return g - ci[1] + 1, g - ci[0] + 1
+
+
+def place_text(unit: UnitResult) -> str:
+    """'第 3 名 / 共 12 名', or '不排名'."""
+    p = place(unit)
+    return "不排名" if p is None else f"第 {p} 名 / 共 {unit.group_size} 名"
+
+
+def interval_text(unit: UnitResult) -> str:
+    """'位次区间 3–7' (people's order), or '' for an unranked unit."""
+    iv = place_interval(unit)
+    if iv is None:
+        return ""
+    return f"位次区间 {iv[0]}" if iv[0] == iv[1] else f"位次区间 {iv[0]}–{iv[1]}"
+
+
+def indistinct_note(unit: UnitResult, bottom_n: int, group: PeerGroup | None = None) -> str | None:
+    """For a unit listed for bottom_n whose rank interval reaches past bottom_n, the plain words of
+    docs/method.md: '与倒数第 4、5 名(某镇、某乡)在统计上无法区分'. None when it is certainly among the
+    bottom N (hi ≤ bottom_n) or not ranked."""
+    ci = rank_interval(unit)
+    if ci is None or ci[1] <= bottom_n:
+        return None
+    ks = list(range(bottom_n + 1, ci[1] + 1))
+    places = "、".join(str(k) for k in ks) if len(ks) <= 3 else f"{ks[0]}–{ks[-1]}"
+    names = ""
+    if group is not None:
+        by_rank = {u.rank: u.name for u in group.units if u.rank is not None}
+        found = [by_rank[k] for k in ks if k in by_rank]
+        if found and len(found) <= 3:
+            names = f"({'、'.join(found)})"
+    return f"与倒数第 {places} 名{names}在统计上无法区分"
 
 
 @dataclass(frozen=True)
@@ -62,7 +125,8 @@ class Section:
 
 
 def department_group_name(parent: UnitResult) -> str:
-    """安澜市 → 安澜市市直部门, 澜江区 → 澜江区区直部门, 青石县 → 青石县县直部门."""
+    """The one title of a group of departments (console, XLSX and PDFs alike):
+    安澜市 → 安澜市市直部门, 澜江区 → 澜江区区直部门, 青石县 → 青石县县直部门."""
     for suffix in ("市", "区", "县", "旗"):
         if parent.name.endswith(suffix):
             return f"{parent.name}{suffix}直部门"
@@ -83,11 +147,12 @@ def _display_order(unit: UnitResult) -> tuple:
 
 
 def peer_groups(result: WaveResult) -> list[PeerGroup]:
-    """Every peer group of the wave (the root has none), by kind then by the parent's order."""
+    """Every peer group of the wave (the root has none), by kind then by the parent's order;
+    units without respondents are left out."""
     position = {u.code: i for i, u in enumerate(result.units)}
     members: dict[tuple[str, str], list[UnitResult]] = {}
     for u in result.units[1:]:
-        if u.parent_code is not None:
+        if u.parent_code is not None and has_respondents(u):
             members.setdefault((u.kind, u.parent_code), []).append(u)
     order = sorted(
         members,
@@ -102,6 +167,17 @@ def peer_groups(result: WaveResult) -> list[PeerGroup]:
     return groups
 
 
+def scoped_groups(full: WaveResult, visible: set[str] | frozenset[str]) -> list[PeerGroup]:
+    """The peer groups of the whole wave (titles, order, sizes) restricted to the units an account
+    sees: a county account's county keeps its place among the counties."""
+    out = []
+    for g in peer_groups(full):
+        units = tuple(u for u in g.units if u.code in visible)
+        if units:
+            out.append(PeerGroup(g.kind, g.parent, g.title, units))
+    return out
+
+
 def sections(groups: list[PeerGroup]) -> list[Section]:
     by_kind: dict[str, list[PeerGroup]] = {}
     for g in groups:
@@ -112,6 +188,39 @@ def sections(groups: list[PeerGroup]) -> list[Section]:
 def group_of(groups: list[PeerGroup]) -> dict[str, PeerGroup]:
     """unit code → its peer group."""
     return {u.code: g for g in groups for u in g.units}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The one definition of every total a page prints (docs/method.md): 有效答卷 = the responses used
+    in the indices (not rejected in review), within the result's scope; the geographic units' residents
+    and the departments' respondents apart, since departments are never part of a geographic total."""
+
+    responses: int  # 有效答卷: residents + departments
+    residents: int  # the top unit's n (its geographic domain)
+    departments: int  # the respondents of the departments within the scope
+    rejected: int | None = None  # rejected in review (whole wave), when known
+
+    @property
+    def text(self) -> str:
+        """'有效答卷 4132 份(辖区居民 3513 份,部门 619 份)'."""
+        if not self.departments:
+            return f"有效答卷 {self.responses} 份"
+        return f"有效答卷 {self.responses} 份(辖区居民 {self.residents} 份,部门 {self.departments} 份)"
+
+    @property
+    def residents_text(self) -> str:
+        """What a geographic total (the top unit's index) rests on: '辖区居民有效答卷 3513 份(不含部门)'."""
+        return f"辖区居民有效答卷 {self.residents} 份" + ("(不含部门)" if self.departments else "")
+
+
+def totals(result: WaveResult, rejected: int | None = None) -> Totals:
+    """The totals of a (possibly scoped) result: see `Totals`."""
+    kinds = {u.code: u.kind for u in result.units}
+    departments = sum(u.n for u in result.units if u.kind == "department" and kinds.get(u.parent_code or "") != "department")
+    root = result.root
+    residents = 0 if root.kind == "department" else root.n
+    return Totals(residents + departments, residents, departments, rejected)
 
 
 @dataclass(frozen=True)
@@ -197,13 +306,38 @@ class Listed:
     def key_management(self) -> bool:
         return self.entry.escalation == "key_management"
 
+    @property
+    def bottom_text(self) -> str:
+        """'倒数第 1 名(共 12 名)' for bottom_n, '不排名' otherwise."""
+        if self.entry.rank is None:
+            return "不排名"
+        size = self.unit.group_size or self.group.size
+        return f"倒数第 {self.entry.rank} 名(共 {size} 名)"
+
+    @property
+    def interval(self) -> str:
+        return interval_text(self.unit)
+
+    @property
+    def interval_words(self) -> str:
+        """'考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间' ('' when unranked)."""
+        iv = place_interval(self.unit)
+        if iv is None:
+            return ""
+        where = f"第 {iv[0]} 名" if iv[0] == iv[1] else f"第 {iv[0]} 名到第 {iv[1]} 名之间"
+        return f"考虑抽样误差后,名次有 95% 的把握在本组{where}"
+
+    def note(self, bottom_n: int) -> str | None:
+        return indistinct_note(self.unit, bottom_n, self.group) if self.entry.reason == "bottom_n" else None
+
 
 def interview_list(result: WaveResult, groups: list[PeerGroup], period: str) -> list[Listed]:
     """The stored interview list, in its order, with units and groups resolved and notices numbered."""
     of = group_of(groups)
+    entries = [e for e in result.interview_list if e.code in of]  # never a unit without respondents
     return [
         Listed(f"{period}-{i:03d}", entry, result.unit(entry.code), of[entry.code])
-        for i, entry in enumerate(result.interview_list, start=1)
+        for i, entry in enumerate(entries, start=1)
     ]
 
 

@@ -21,6 +21,8 @@ from reports.data import MODE_LABELS, RECHECK_DAYS, ReportData
 from reports.formatting import WARNING_LABELS
 from reports.model import (
     Section,
+    interval_text,
+    totals,
     grade_rows,
     headlines,
     interview_list,
@@ -68,13 +70,14 @@ class QuestionFigure:
 def _dot_figures(secs: Sequence[Section], spec: QuestionnaireSpec, first_number: int, listed: frozenset[str]) -> list[Figure]:
     figures = []
     number = first_number
+    x_range = charts.composite_range([u for s in secs for u in s.units])  # one axis for every panel
     for s in secs:
         parts = charts.dot_plot_blocks([(g.title, g.units) for g in s.groups])
         for i, blocks in enumerate(parts, start=1):
             suffix = f"(之{i})" if len(parts) > 1 else ""
             figures.append(
                 Figure(number, f"{s.label}综合指数及95%置信区间{suffix}",
-                       charts.ranked_dot_plot(blocks, spec.grades, listed))
+                       charts.ranked_dot_plot(blocks, spec.grades, listed, x_range))
             )
             number += 1
     return figures
@@ -145,15 +148,18 @@ def render_quarterly_html(data: ReportData) -> str:
         mode_labels=MODE_LABELS,
         warning_labels=WARNING_LABELS,
         unit_warnings=[(u, w) for u in result.units for w in u.warnings],
-        counts_by_kind=_counts_by_kind(result),
+        counts_by_kind=_counts_by_kind(groups),
         recheck_days=RECHECK_DAYS,
+        totals=totals(result, data.info.n_rejected),
+        interval=interval_text,
     )
 
 
-def _counts_by_kind(result: WaveResult) -> list[tuple[str, int]]:
+def _counts_by_kind(groups) -> list[tuple[str, int]]:
+    """Units with results (respondents) per kind."""
     counts: dict[str, int] = {}
-    for u in result.units[1:]:
-        counts[u.kind] = counts.get(u.kind, 0) + 1
+    for g in groups:
+        counts[g.kind] = counts.get(g.kind, 0) + len(g.units)
     return [(KIND_LABELS[k], counts[k]) for k in KIND_ORDER if k in counts]
 
 
@@ -177,12 +183,13 @@ def render_interviews_html(data: ReportData) -> str:
 
 def board_context(result: WaveResult, spec: QuestionnaireSpec) -> dict[str, Any]:
     """What the 公示 board shows, for the PDF and for the web page alike."""
-    groups = peer_groups(result)
-    units = result.units[1:]
+    groups = peer_groups(result)  # units without respondents are not on the board
+    units = [u for g in groups for u in g.units]
     return {
         "root": result.root,
+        "totals": totals(result),
         "sections": sections(groups),
-        "color_counts": {c: sum(1 for u in units if u.color == c) for c in ("blue", "yellow", "red")},
+        "color_counts": {c: sum(1 for u in units if u.color == c and u.n >= spec.ranking.min_n) for c in ("blue", "yellow", "red")},
         "grades": spec.grades,
     }
 

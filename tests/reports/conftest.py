@@ -60,8 +60,8 @@ def demo(module_app):
 @pytest.fixture(scope="module")
 def reference(module_app):
     """The R reference dataset (tests/fixtures/analysis): two quarterly waves of 示例市, both analysed,
-    2026Q2 published. Small, and full of edge cases (a unit with no respondents, single-PSU strata,
-    units under min_n, 重点管理 escalations)."""
+    2026Q2 published and its interview list issued. Small, and full of edge cases (a unit with no
+    respondents, single-PSU strata, units under min_n, 重点管理 escalations)."""
     runner = module_app.test_cli_runner()
     invoke(runner, "units", "import", str(FIXTURES / "units.csv"), "--population", str(FIXTURES / "population.csv"))
     invoke(runner, "questionnaire", "load", str(FIXTURES / "questionnaire.yaml"))
@@ -69,8 +69,11 @@ def reference(module_app):
         invoke(runner, "wave", "create", "--slug", slug, "--questionnaire", "safety", "--scope", "510700", "--period", period)
         invoke(runner, "responses", "import", "--wave", slug, str(FIXTURES / file))
         invoke(runner, "analysis", "run", "--wave", slug)
-    for action in ("open", "close", "publish"):
-        invoke(runner, "wave", action, "2026Q2-city")
+        if slug == "2026Q2-city":  # the office issues wave 1's list: wave 2's 重点管理 follows it
+            for action in ("open", "close"):
+                invoke(runner, "wave", action, slug)
+            invoke(runner, "interviews", "issue", "--wave", slug)
+    invoke(runner, "wave", "publish", "2026Q2-city")
     return module_app
 
 

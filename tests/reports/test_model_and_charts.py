@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -12,14 +13,27 @@ from analysis.spec import Grade
 from reports import charts
 from reports.data import short_period_label
 from reports.formatting import ci, change, change_words, cn_date, cn_datetime, num, pct, signed
-from reports.model import department_group_name, interview_list, peer_groups, sections
+from reports.model import (
+    Listed,
+    department_group_name,
+    indistinct_note,
+    interval_text,
+    interview_list,
+    peer_groups,
+    place,
+    place_interval,
+    place_text,
+    sections,
+    totals,
+)
 
 GRADES = (Grade(90, "优秀", "blue"), Grade(80, "良好", "blue"), Grade(70, "合格", "yellow"), Grade(0, "不合格", "red"))
 
 
 def unit(code, name, kind, parent, est, rank=None, size=None, n=100, color="blue", grade="良好", flags=()):
     composite = Estimate.missing() if est is None else Estimate.from_estimate(est, 1.0)
-    return UnitResult(code, name, kind, parent, n, float(n), 0, {}, composite, rank, size, None, grade, color, flags)
+    return UnitResult(code, name, kind, parent, n, float(n), 0, {}, composite, rank, size, None,
+                      grade=grade, color=color, flags=flags)
 
 
 def city() -> WaveResult:
@@ -68,9 +82,12 @@ def test_peer_groups_best_first_unranked_last_and_places():
     groups = peer_groups(city())
     assert [g.title for g in groups] == ["示例市各县(区)", "东区各乡镇(街道)", "西县各乡镇(街道)", "示例市市直部门"]
     towns = groups[1]
-    assert [u.name for u in towns.units] == ["乙镇", "甲镇", "丙镇", "丁镇"]
-    assert [towns.place(u) for u in towns.units] == [1, 2, None, None]
-    assert towns.size == 2 and [u.name for u in towns.unranked] == ["丙镇", "丁镇"]
+    # 丁镇 has no respondents: not a result, so in no group (docs/method.md).
+    assert [u.name for u in towns.units] == ["乙镇", "甲镇", "丙镇"]
+    assert [towns.place(u) for u in towns.units] == [1, 2, None]
+    assert [place(u) for u in towns.units] == [1, 2, None]
+    assert [place_text(u) for u in towns.units] == ["第 1 名 / 共 2 名", "第 2 名 / 共 2 名", "不排名"]
+    assert towns.size == 2 and [u.name for u in towns.unranked] == ["丙镇"]
     assert [s.label for s in sections(groups)] == ["县(区)", "乡镇(街道)", "部门"]
 
 
@@ -84,7 +101,7 @@ def test_interview_list_keeps_the_stored_order_and_numbers_it():
     result = city()
     listed = interview_list(result, peer_groups(result), "2026Q3")
     assert [x.number for x in listed][:2] == ["2026Q3-001", "2026Q3-002"]
-    assert [x.entry.code for x in listed] == [e.code for e in result.interview_list]
+    assert [x.entry.code for x in listed] == [e.code for e in result.interview_list if e.code != "114"]  # 丁镇: n = 0
     assert listed[1].action_label == "约谈·重点管理" and listed[0].action_label == "约谈"
     assert listed[5].reason_label == "样本不足" and listed[5].group.title == "东区各乡镇(街道)"
 
@@ -110,10 +127,23 @@ def test_dot_plot_names_every_unit_in_the_cjk_font():
     assert "font-family: 'Noto Sans CJK SC'" in svg
     texts = re.findall(r">([^<>]+)</text>", svg)
     for u in result.units[1:]:
-        assert u.name in texts
-    assert "无有效答卷" in texts  # 丁镇 has no estimate
+        assert (u.name in texts) == (u.n > 0), u.name  # 丁镇 (no respondents) has no row
     assert "优秀" in texts and "合格" in texts  # the grade bands are named
-    assert chart.height_in == pytest.approx(12 * charts.ROW_IN + 0.55)  # 4 headings, 8 units
+    assert chart.height_in == pytest.approx(11 * charts.ROW_IN + 0.55 + charts.LEGEND_IN)  # 4 headings, 7 units, the legend
+    for mark in ("参加排名", "样本不足,不排名", "95%置信区间", "名称红色加粗:列入约谈名单", "优秀、良好区间", "合格区间", "不合格区间"):
+        assert mark in texts, mark  # a legend entry for every mark
+
+
+def test_dot_plot_panels_share_one_axis():
+    low = [unit(f"a{i}", f"甲{i}", "town", "1", 60 + i) for i in range(3)]
+    high = [unit(f"b{i}", f"乙{i}", "town", "2", 90 + i) for i in range(3)]
+    x_range = charts.composite_range(low + high)
+    assert x_range == (56, 96)  # 60 − 1.96 − 1.5 and 92 + 1.96 + 1.5, to whole points
+    ticks = []
+    for units in (low, high):
+        svg = charts.ranked_dot_plot([charts.DotBlock("组", tuple(units))], GRADES, frozenset(), x_range).svg
+        ticks.append([t for t in re.findall(r">([^<>]+)</text>", svg) if t.isdigit()])
+    assert ticks[0] == ticks[1] and "60" in ticks[0] and "90" in ticks[0]  # the same scale in both panels
 
 
 def test_trend_and_distribution_charts():
@@ -131,3 +161,42 @@ def test_trend_and_distribution_charts():
     assert "44.2%(2452人)" in texts and "—" in texts
     assert "$1 &lt;b&gt;x&lt;/b&gt; &amp; y" in texts  # a label is text: escaped, and no TeX
     assert dist.data_uri.startswith("data:image/svg+xml;base64,")
+
+
+def with_rank_ci(u: UnitResult, lo: int, hi: int) -> UnitResult:
+    """The unit with its stored rank interval (JSON order, 1 = lowest)."""
+    return replace(u, rank_ci=(lo, hi))
+
+
+def test_rank_intervals_read_in_peoples_order_with_the_plain_note():
+    # A group of 12: the lowest (rank 1) may truly be anywhere from rank 1 to rank 5 (JSON order).
+    low = with_rank_ci(unit("a", "甲镇", "town", "1", 70.0, rank=1, size=12), 1, 5)
+    assert place(low) == 12 and place_interval(low) == (8, 12)  # [G − hi + 1, G − lo + 1]
+    assert interval_text(low) == "位次区间 8–12" and place_text(low) == "第 12 名 / 共 12 名"
+    fourth = unit("d", "丁镇", "town", "1", 74.0, rank=4, size=12)
+    fifth = unit("e", "戊镇", "town", "1", 75.0, rank=5, size=12)
+    from reports.model import PeerGroup
+
+    group = PeerGroup("town", unit("1", "东区", "county", None, 80.0), "东区各乡镇(街道)", (fifth, fourth, low))
+    assert indistinct_note(low, 3, group) == "与倒数第 4、5 名(丁镇、戊镇)在统计上无法区分"
+    assert indistinct_note(low, 3) == "与倒数第 4、5 名在统计上无法区分"
+    sure = with_rank_ci(unit("b", "乙镇", "town", "1", 60.0, rank=1, size=12), 1, 3)
+    assert indistinct_note(sure, 3) is None and interval_text(sure) == "位次区间 10–12"  # certainly among the bottom 3
+    alone = with_rank_ci(unit("c", "丙镇", "town", "1", 60.0, rank=1, size=1), 1, 1)
+    assert interval_text(alone) == "位次区间 1" and place_text(alone) == "第 1 名 / 共 1 名"
+    unranked = unit("x", "新镇", "town", "1", 99.0, n=12, flags=("insufficient_sample",))
+    assert place_interval(unranked) is None and interval_text(unranked) == "" and indistinct_note(unranked, 3) is None
+    line = Listed("2026Q3-001", InterviewEntry("a", "bottom_n", 1, None, (1, 5)), low, group)
+    assert line.bottom_text == "倒数第 1 名(共 12 名)"
+    assert line.interval_words == "考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间"
+    assert line.note(3) == "与倒数第 4、5 名(丁镇、戊镇)在统计上无法区分"
+
+
+def test_totals_count_departments_apart_from_the_geographic_units():
+    result = city()  # 示例市 n = 100 (its residents), one department 示例市公安局 n = 100
+    sums = totals(result, rejected=7)
+    assert (sums.responses, sums.residents, sums.departments, sums.rejected) == (200, 100, 100, 7)
+    assert sums.text == "有效答卷 200 份(辖区居民 100 份,部门 100 份)"
+    assert sums.residents_text == "辖区居民有效答卷 100 份(不含部门)"
+    no_departments = WaveResult(tuple(u for u in result.units if u.kind != "department"))
+    assert totals(no_departments).text == "有效答卷 100 份"

@@ -21,7 +21,7 @@ from tests.reports.conftest import ISSUED, flat, pdf_pages
 
 W2 = "2026Q3-city"
 EMPTY_VILLAGE = "510702001003"  # 新建村: no respondents at all
-CASE_UNIT = "510701003"  # 柳林镇: bottom 3 in both waves, so 重点管理 in w2
+CASE_UNIT = "510701006"  # 新城镇: bottom 3 in both waves, w1's list issued, so 重点管理 in w2
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +45,37 @@ def pdfs(reference, case, tmp_path_factory):
     return {kind: pdf_pages(build_report(wave, kind, ISSUED), tmp) for kind in ("quarterly", "interviews", "board")}
 
 
-def test_a_unit_without_respondents_and_the_warnings(pdfs):
+def test_a_unit_without_respondents_has_no_row_and_the_warnings(pdfs):
+    """新建村 has no respondents: it is not a result, so no report names it (docs/method.md); a unit
+    under min_n with respondents is on the board as 样本不足, without a grade or a colour."""
+    result = wave_result(get_wave(W2))
+    assert EMPTY_VILLAGE not in {u.code for u in result.units}
     text = flat("".join(pdfs["quarterly"]))
-    assert "新建村" in text and "无有效答卷" in text  # named in the table and in its dot plot
+    for kind in ("quarterly", "interviews", "board"):
+        assert "新建村" not in flat("".join(pdfs[kind])), kind
+    assert "无有效答卷" not in text
     assert "下坝村:单一初级抽样单元" in text  # single_psu_stratum, in the appendix's data notes
     assert "人口类别合并" in text  # merged_category
-    assert "新建村" in flat("".join(pdfs["board"]))
     html = render_board_html(report_data.load(get_wave(W2), "board", ISSUED))
-    tile = html[html.rindex('<div class="tile', 0, html.index("新建村")):]
+    assert "新建村" not in html
+    small = next(u for u in result.units if 0 < u.n < 30)
+    tile = html[html.rindex('<div class="tile', 0, html.index(f'<div class="name">{small.name}</div>')):]
     tile = flat(tile[:tile.index("</div>\n</div>")])
-    assert tile.startswith('<divclass="tiletile-none">') and "<divclass=\"value\">—</div>" in tile
-    assert "未评定" in tile and "样本不足,未排名" in tile
+    assert tile.startswith('<divclass="tiletile-none">') and f'<divclass="value">{num(small.composite.estimate)}</div>' in tile
+    assert '<divclass="grade">样本不足</div>' in tile and "样本不足,未排名" in tile
 
 
-def test_notice_of_a_unit_with_no_figures_at_all(pdfs):
+def test_no_notice_for_a_unit_without_respondents_and_no_none_anywhere(pdfs):
     result = wave_result(get_wave(W2))
-    notice = next(flat(p) for p in pdfs["interviews"] if "新建村:" in flat(p))
-    assert "你单位本期有效答卷仅0份" in notice
-    assert "综合指数—" in notice  # the figures table says "—", never "None" or "nan"
-    assert "None" not in notice and "nan" not in notice
-    assert result.unit(EMPTY_VILLAGE).composite.estimate is None
+    assert EMPTY_VILLAGE not in {u.code for u in result.units}
+    assert not any("新建村:" in flat(p) for p in pdfs["interviews"])
+    small = [result.unit(e.code) for e in result.interview_list if e.reason == "insufficient_sample" and result.unit(e.code).n > 0]
+    assert small
+    for u in small:
+        notice = next(flat(p) for p in pdfs["interviews"] if f"{u.name}:" in flat(p) and "编号:" in p)
+        assert f"你单位本期有效答卷仅{u.n}份" in notice
+    for page in pdfs["interviews"]:
+        assert "None" not in page and "nan" not in page
 
 
 def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
@@ -83,9 +94,10 @@ def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
 def test_escalations_match_the_stored_interview_list(pdfs):
     result = wave_result(get_wave(W2))
     notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
-    assert len(notices) == len(result.interview_list)
-    escalated = {result.unit(e.code).name for e in result.interview_list if e.escalation == "key_management"}
-    assert {"柳林镇", "石桥镇", "市人民检察院"} <= escalated
+    lines = [e for e in result.interview_list if result.unit(e.code).n > 0]  # a unit without respondents has no notice
+    assert len(notices) == len(lines)
+    escalated = {result.unit(e.code).name for e in lines if e.escalation == "key_management"}
+    assert escalated == {"新城镇", "石桥镇"}  # issued in w1 for bottom_n and listed again
     for notice in notices:
         name = notice[notice.index("编号:") + len("编号:2026Q3-001"):].split(":")[0]
         assert ("按规定列为重点管理单位" in notice) == (name in escalated), name
@@ -129,8 +141,9 @@ def test_board_page_of_a_published_wave(reference):
     result = wave_result(get_wave("2026Q2-city"))
     assert "示例市2026年第二季度平安建设测评结果公示" in html
     for u in result.units:
-        assert u.name in html
-        assert f'<div class="value">{num(u.composite.estimate)}</div>' in html
+        assert (u.name in html) == (u.n > 0), u.name
+        if u.n > 0:
+            assert f'<div class="value">{num(u.composite.estimate)}</div>' in html
     assert "tile-blue" in html and "tile-yellow" in html and "tile-red" in html
     published = get_wave("2026Q2-city").published_at
     assert published.utcoffset() == timedelta(0)  # aware UTC, on SQLite as on PostgreSQL

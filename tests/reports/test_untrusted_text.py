@@ -181,7 +181,7 @@ def test_pages_escape_names_and_answers(city):
         "response": admin.get(f"/admin/waves/{WAVE}/responses/{evil[1].id}").get_data(as_text=True),
         "flagged response": admin.get(f"/admin/waves/{WAVE}/responses/{evil[0].id}").get_data(as_text=True),
         "review": admin.get(f"/admin/waves/{WAVE}/review?queue=all").get_data(as_text=True),
-        "results": admin.get(f"/admin/waves/{WAVE}/results").get_data(as_text=True),
+        "results": admin.get(f"/admin/waves/{WAVE}/results?level=town").get_data(as_text=True),
         "board": city.test_client().get(f"/board/{WAVE}").get_data(as_text=True),
     }
     evil[0].review_status, evil[0].flags = "clean", []
