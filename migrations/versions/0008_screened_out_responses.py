@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0007'  # '0003' on its own; chained after the merged branch `items` (0007) for one head
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
