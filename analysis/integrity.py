@@ -172,9 +172,7 @@ def _item_weights(m: int) -> np.ndarray:
     return np.random.default_rng(_HASH_SEED).integers(1, 2**63, size=m, dtype=np.uint64) | np.uint64(1)
 
 
-def _sheets(
-    spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None
-) -> _Sheets:
+def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None) -> _Sheets:
     scored = [it for it in spec.items if it.is_choice and it.is_scored]
     n = coded.n
     m = len(scored)
@@ -196,7 +194,7 @@ def _sheets(
             h += part
     eligible = n_scored >= MIN_ITEMS
     all_max = eligible & at_max
-    k = min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9)))
+    k = min(1, math.floor((1 - NEAR_MATCH) * m + 1e-9))
     keys = [h]
     if k == 1:
         with np.errstate(over="ignore"):
@@ -410,7 +408,9 @@ def _funnel(
     return out
 
 
-def _rare_funnel(hits: np.ndarray, totals: np.ndarray, rate: np.ndarray) -> list[tuple[float | None, float | None, bool]]:
+def _rare_funnel(
+    hits: np.ndarray, totals: np.ndarray, rate: np.ndarray
+) -> list[tuple[float | None, float | None, bool]]:
     """(share, null p99, flag) for a rare event (identical free text): the 99th percentile of a binomial
     with the peers' rate (the logit funnel's normal approximation fails near 0)."""
     judged = (totals >= MIN_N) & np.isfinite(rate)
@@ -613,7 +613,7 @@ def sheet_patterns(spec: QuestionnaireSpec, answers: list[dict]) -> tuple[list[n
             parts.append(part)
             h += part
     keys = [h]
-    if min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9))) == 1:
+    if min(1, math.floor((1 - NEAR_MATCH) * m + 1e-9)) == 1:
         with np.errstate(over="ignore"):
             keys += [h - p for p in parts]
     return keys, n_scored >= MIN_ITEMS
