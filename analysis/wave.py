@@ -56,7 +56,8 @@ def analyse_wave(
 
     `units`: the wave's scope subtree (code, name, kind, parent_code; the root has no parent).
     `margins`: unit_code, dimension, category, count (may be empty). `responses`: response_id, unit_code,
-    psu, flagged and one column per choice item holding the option code (None/NaN = not answered).
+    psu, flagged and one column per choice item holding the option code (None/NaN = not answered); optional
+    `submitted_at`, `mode` and free-text item columns feed the unit-level integrity checks (analysis.integrity).
     `previous`: the previous wave's result of the same series and scope, for escalation and change.
     """
     if weight_cap is None or not math.isfinite(weight_cap) or weight_cap < 0:
