@@ -10,12 +10,12 @@ Signals (a flag is raised when the unit's figure is beyond its null's 99th perce
 - `near_duplicates`: share of eligible sheets (≥ 3 scored answers) with a near-duplicate in the same
   unit (the same answer on all but at most k of the scored items, k = ⌊0.15·m⌋ capped at 1; a blank
   matches only a blank). Null: the peer group's pooled sheets drawn to the unit's size (closed form
-  of the expected share), with the funnel plot's multiplicative overdispersion estimated from the
-  peers (Spiegelhalter 2005).
+  of the expected share), on a funnel plot with additive overdispersion on the logit scale
+  (Spiegelhalter 2005), τ² estimated from the peers.
 - `all_maximum`: share of sheets answering every scored item with its highest score; the same funnel
   against the peers' pooled share (leaving the unit out).
 - `same_text`: share of sheets whose free text (≥ 6 characters once blanks are removed) is identical to
-  another sheet's of the unit; the same funnel, and at least 3 such sheets.
+  another sheet's of the unit; a binomial with the peers' rate (a rare event), and at least 3 such sheets.
 - `time_cluster`: among the sheets attached to the unit, the densest 24-hour window of QR sheets, when
   it holds ≥ 10 sheets and ≥ 3× the unit's average for a 24-hour window; its sheets are compared with
   random sets of the same size from the unit (exact permutation test, 999 seeded draws) on two
@@ -23,7 +23,8 @@ Signals (a flag is raised when the unit's figure is beyond its null's 99th perce
   p ≤ 0.005 (Bonferroni for two). Organised honest sessions cluster in time but answer like
   everyone else, and pass.
 - `mode_gap`: QR sheets' mean sheet score minus the other modes' (door, phone, paper), with its SE and
-  95% CI, against the peers' gaps (random-effects funnel, DerSimonian–Laird τ²); flag when |z| > 2.576.
+  95% CI, against the peers' gaps (random-effects funnel, DerSimonian–Laird τ²); flag when |z| exceeds
+  the two-sided 0.2% t quantile.
 
 Everything is deterministic: draws come from generators seeded by the wave's seed and the unit's code.
 """
@@ -172,9 +173,7 @@ def _item_weights(m: int) -> np.ndarray:
     return np.random.default_rng(_HASH_SEED).integers(1, 2**63, size=m, dtype=np.uint64) | np.uint64(1)
 
 
-def _sheets(
-    spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None
-) -> _Sheets:
+def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None) -> _Sheets:
     scored = [it for it in spec.items if it.is_choice and it.is_scored]
     n = coded.n
     m = len(scored)
@@ -196,7 +195,7 @@ def _sheets(
             h += part
     eligible = n_scored >= MIN_ITEMS
     all_max = eligible & at_max
-    k = min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9)))
+    k = min(1, math.floor((1 - NEAR_MATCH) * m + 1e-9))
     keys = [h]
     if k == 1:
         with np.errstate(over="ignore"):
@@ -410,7 +409,9 @@ def _funnel(
     return out
 
 
-def _rare_funnel(hits: np.ndarray, totals: np.ndarray, rate: np.ndarray) -> list[tuple[float | None, float | None, bool]]:
+def _rare_funnel(
+    hits: np.ndarray, totals: np.ndarray, rate: np.ndarray
+) -> list[tuple[float | None, float | None, bool]]:
     """(share, null p99, flag) for a rare event (identical free text): the 99th percentile of a binomial
     with the peers' rate (the logit funnel's normal approximation fails near 0)."""
     judged = (totals >= MIN_N) & np.isfinite(rate)
@@ -613,7 +614,7 @@ def sheet_patterns(spec: QuestionnaireSpec, answers: list[dict]) -> tuple[list[n
             parts.append(part)
             h += part
     keys = [h]
-    if min(1, int(math.floor((1 - NEAR_MATCH) * m + 1e-9))) == 1:
+    if min(1, math.floor((1 - NEAR_MATCH) * m + 1e-9)) == 1:
         with np.errstate(over="ignore"):
             keys += [h - p for p in parts]
     return keys, n_scored >= MIN_ITEMS

@@ -60,7 +60,8 @@ def analyse_wave(
 
     `units`: the wave's scope subtree (code, name, kind, parent_code; the root has no parent).
     `margins`: unit_code, dimension, category, count (may be empty). `responses`: response_id, unit_code,
-    psu, flagged and one column per choice item holding the option code (None/NaN = not answered).
+    psu, flagged and one column per choice item holding the option code (None/NaN = not answered); optional
+    `submitted_at`, `mode` and free-text item columns feed the unit-level integrity checks (analysis.integrity).
     `previous`: the previous wave's result of the same series and scope, for the change columns.
     `previous_issued`: codes of the units to whom the previous wave's interview list was issued for bottom_n
     (escalation to key_management follows the issued list, not the computed one).

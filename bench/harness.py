@@ -55,6 +55,9 @@ def server_of(database_url: str) -> str:
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "FLASK_"))}
+    # Several gunicorn workers need a shared rate-limit store (gunicorn.conf.py refuses memory://);
+    # if Redis is down the limits fall back to each process (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED).
+    env.setdefault("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/15")
     env.update(
         DATABASE_URL=database_url,
         SECRET_KEY=SECRET_KEY,

@@ -23,12 +23,21 @@ from analysis.responses import code_responses
 from analysis.spec import parse_questionnaire
 from demo.model import AGE_EFFECT, CUTS, DONT_KNOW, ITEM_OFFSET, MODE_EFFECT, MODE_MIX, SCORED
 
-SPEC = parse_questionnaire(yaml.safe_load((Path(__file__).parents[2] / "demo" / "questionnaire.yaml").read_text("utf-8")))
+SPEC = parse_questionnaire(
+    yaml.safe_load((Path(__file__).parents[2] / "demo" / "questionnaire.yaml").read_text("utf-8"))
+)
 LETTERS = np.array(list("EDCBA"), dtype=object)
 START = np.datetime64("2026-08-04T00:00:00", "s")
 DAYS = 50
 VILLAGES = 11  # per town
-REFERENCE = {"safety": "A", "night_safety": "A", "sat_police": "A", "sat_justice": "B", "sat_mediation": "A", "sat_prevention": "A"}
+REFERENCE = {
+    "safety": "A",
+    "night_safety": "A",
+    "sat_police": "A",
+    "sat_justice": "B",
+    "sat_mediation": "A",
+    "sat_prevention": "A",
+}
 
 
 def _sheets(rng, n: int, level: float, modes: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -221,9 +230,15 @@ def test_one_differing_item_is_a_near_duplicate_from_seven_scored_items():
     extra = dict(data["items"][2], key="sat_extra")
     data["items"].insert(6, extra)
     spec = parse_questionnaire(data)
-    units = pd.DataFrame([("T", "T", "town", None), ("V", "V", "village", "T")], columns=["code", "name", "kind", "parent_code"])
+    units = pd.DataFrame(
+        [("T", "T", "town", None), ("V", "V", "village", "T")], columns=["code", "name", "kind", "parent_code"]
+    )
     base = dict.fromkeys([*SCORED, "sat_extra"], "B")
-    sheets = [base, {**base, "safety": "A"}, {**base, "safety": "A", "night_safety": "A", "sat_police": "C", "sat_justice": "C"}]
+    sheets = [
+        base,
+        {**base, "safety": "A"},
+        {**base, "safety": "A", "night_safety": "A", "sat_police": "C", "sat_justice": "C"},
+    ]
     sheets += [{**base, "safety": "C", "night_safety": "C"}]  # two away from the first: not a near-duplicate of it
     responses = pd.DataFrame(sheets)
     responses["unit_code"] = "V"

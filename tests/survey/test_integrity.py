@@ -218,3 +218,15 @@ def test_a_reviewed_response_keeps_its_status_when_a_burst_flags_it(make_app):
         assert second.flags == ["burst"] and second.review_status == "flagged"
     finally:
         close_app(ctx)
+
+
+def test_the_analysis_frame_carries_time_mode_and_free_text_for_the_unit_level_checks(resident_app):
+    from survey.results import load_wave_data
+
+    answer(resident_app.test_client(), link(), headers={"User-Agent": "phone 0"})
+    answer(resident_app.test_client(), link(mode="door"), {**ANSWERS, "comment": ""}, headers={"User-Agent": "phone 1"})
+    frame = load_wave_data(wave()).responses
+    assert list(frame["mode"]) == ["qr", "door"]
+    assert str(frame["submitted_at"].dtype).startswith("datetime64") and str(frame["submitted_at"].dt.tz) == "UTC"
+    assert frame["submitted_at"].notna().all()
+    assert frame["comment"].iloc[0] == ANSWERS["comment"] and frame["comment"].isna().iloc[1]

@@ -95,12 +95,16 @@ def test_alike_is_judged_against_how_alike_honest_sheets_of_the_place_are():
     assert alike_threshold(SPEC, 10, [], rules) == ALIKE_WITHOUT_REFERENCE
     varied = residents(200, level=0.5)
     assert alike_threshold(SPEC, 10, varied, rules) == pytest.approx(0.5)  # the floor: honest ones rarely match
-    content = [dict(s, **dict.fromkeys(SCORED, "A")) if i % 10 < 8 else s for i, s in enumerate(residents(200, level=1.6))]
+    content = [
+        dict(s, **dict.fromkeys(SCORED, "A")) if i % 10 < 8 else s for i, s in enumerate(residents(200, level=1.6))
+    ]
     assert alike_threshold(SPEC, 10, content, rules) == 1.0  # where 80% answer 安全/满意 throughout, alike is normal
 
 
 def test_the_per_device_limit(make_app):
-    app, ctx = open_wave_app(make_app, RATELIMIT_ENABLED=True, SURVEY_DEVICE_RATE_LIMIT="3 per minute", SPEEDER_SECONDS=0)
+    app, ctx = open_wave_app(
+        make_app, RATELIMIT_ENABLED=True, SURVEY_DEVICE_RATE_LIMIT="3 per minute", SPEEDER_SECONDS=0
+    )
     try:
         phone = app.test_client()
         hidden = hidden_fields(text(phone.get(link())))
@@ -132,7 +136,9 @@ def test_a_ticket_posted_from_another_device_is_treated_like_an_expired_form(mak
         assert second.post(link(), data=form_data(ANSWERS, fresh)).status_code == 200
         assert len(responses()) == 1
         # The phone the ticket was issued to can still use it ... for its own answer.
-        assert "提交成功" in text(first.post(link(), data=form_data(ANSWERS, {**hidden_fields(text(first.get(link()))), "ticket": ticket})))
+        assert "提交成功" in text(
+            first.post(link(), data=form_data(ANSWERS, {**hidden_fields(text(first.get(link()))), "ticket": ticket}))
+        )
         assert len(responses()) == 2
     finally:
         close_app(ctx)
@@ -171,6 +177,7 @@ def test_the_speeder_flag_uses_the_scaled_threshold(make_app, seconds, flagged):
 def _gunicorn(env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--check-config", "app:create_app()"],
+        check=False,
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -180,7 +187,11 @@ def _gunicorn(env: dict[str, str], timeout: float = 180) -> subprocess.Completed
 
 
 def test_gunicorn_refuses_several_workers_on_per_process_rate_limits(tmp_path):
-    env = {"RATELIMIT_STORAGE_URI": "memory://", "GUNICORN_WORKERS": "4", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env = {
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "GUNICORN_WORKERS": "4",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
     refused = _gunicorn(env)
     assert refused.returncode != 0
     assert "RATELIMIT_STORAGE_URI" in refused.stderr and "redis://" in refused.stderr
