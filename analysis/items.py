@@ -221,19 +221,19 @@ def _weak_items(
     change = np.zeros((hierarchy.size, J))
     np.add.at(change, eu_a, term)
 
+    ranked_a = np.array(ranked)
+    par = hierarchy.parent[ranked_a]
+    diff = estimate[ranked_a] - estimate[par]
+    with np.errstate(invalid="ignore"):
+        s_diff = np.sqrt(np.maximum(se[par] ** 2 + change[ranked_a], 0.0))
+        weak = np.isfinite(diff) & np.isfinite(s_diff) & (diff < -Z95 * s_diff)
     result: dict[int, list[dict[str, Any]]] = {}
-    for u in ranked:
-        par = int(hierarchy.parent[u])
-        rows = []
-        for j, it in enumerate(items):
-            yu_, yp_ = estimate[u, j], estimate[par, j]
-            var = se[par, j] ** 2 + change[u, j]
-            if not (math.isfinite(yu_) and math.isfinite(yp_) and math.isfinite(var)):
-                continue
-            d = float(yu_ - yp_)
-            s = math.sqrt(max(var, 0.0))
-            if d < -Z95 * s:
-                rows.append({"item": it.key, "estimate": float(yu_), "parent_estimate": float(yp_), "diff": d, "se": s})
+    for i, u in enumerate(ranked):
+        rows = [
+            {"item": items[j].key, "estimate": float(estimate[u, j]), "parent_estimate": float(estimate[par[i], j]),
+             "diff": float(diff[i, j]), "se": float(s_diff[i, j])}
+            for j in np.flatnonzero(weak[i])
+        ]
         rows.sort(key=lambda r: (r["diff"], r["item"]))
         result[u] = rows[:WEAK_MAX]
     return result
