@@ -221,19 +221,19 @@ def _weak_items(
     change = np.zeros((hierarchy.size, J))
     np.add.at(change, eu_a, term)
 
+    ranked_a = np.array(ranked)
+    par = hierarchy.parent[ranked_a]
+    diff = estimate[ranked_a] - estimate[par]
+    with np.errstate(invalid="ignore"):
+        s_diff = np.sqrt(np.maximum(se[par] ** 2 + change[ranked_a], 0.0))
+        weak = np.isfinite(diff) & np.isfinite(s_diff) & (diff < -Z95 * s_diff)
     result: dict[int, list[dict[str, Any]]] = {}
-    for u in ranked:
-        par = int(hierarchy.parent[u])
-        rows = []
-        for j, it in enumerate(items):
-            yu_, yp_ = estimate[u, j], estimate[par, j]
-            var = se[par, j] ** 2 + change[u, j]
-            if not (math.isfinite(yu_) and math.isfinite(yp_) and math.isfinite(var)):
-                continue
-            d = float(yu_ - yp_)
-            s = math.sqrt(max(var, 0.0))
-            if d < -Z95 * s:
-                rows.append({"item": it.key, "estimate": float(yu_), "parent_estimate": float(yp_), "diff": d, "se": s})
+    for i, u in enumerate(ranked):
+        rows = [
+            {"item": items[j].key, "estimate": float(estimate[u, j]), "parent_estimate": float(estimate[par[i], j]),
+             "diff": float(diff[i, j]), "se": float(s_diff[i, j])}
+            for j in np.flatnonzero(weak[i])
+        ]
         rows.sort(key=lambda r: (r["diff"], r["item"]))
         result[u] = rows[:WEAK_MAX]
     return result
@@ -271,17 +271,25 @@ def _drivers(
     if not keys or coded.n == 0:
         return result
     col = {it.key: j for j, it in enumerate(scored)}
-    X_all = np.column_stack([np.ones(coded.n)] + [S[:, col[k]] for k in keys])
     y_all = Y[:, 0]
-    complete = np.flatnonzero(~np.isnan(y_all) & ~np.isnan(X_all).any(axis=1))
+    S_x = S[:, [col[k] for k in keys]]
+    complete = np.flatnonzero(~np.isnan(y_all) & ~np.isnan(S_x).any(axis=1))
     names = [INTERCEPT] + keys
+    X_all = np.ones((coded.n, len(names)))
+    X_all[complete, 1:] = S_x[complete]
     # Respondents with the same scores share a row of the design matrix: WLS on those rows, weighted by
     # their weight totals, with the weighted mean of y, has the same normal equations (X'WX, X'Wy) as
     # WLS on the respondents, so the same coefficients, at the cost of a few hundred rows.
-    pattern = np.zeros(len(complete), dtype=np.int64)
-    for k in keys:
-        answer = coded.answers[k][complete].astype(np.int64)
-        pattern = pd.factorize(pattern * (len(spec.item(k).options) + 1) + answer)[0]
+    radix = [len(spec.item(k).options) + 1 for k in keys]
+    if math.prod(radix) < 2**62:
+        pattern = np.zeros(len(complete), dtype=np.int64)
+        for k, r in zip(keys, radix):
+            pattern = pattern * r + coded.answers[k][complete]
+        pattern = pd.factorize(pattern)[0]
+    else:  # very many items: number the patterns one item at a time
+        pattern = np.zeros(len(complete), dtype=np.int64)
+        for k, r in zip(keys, radix):
+            pattern = pd.factorize(pattern * r + coded.answers[k][complete])[0]
     n_pattern = int(pattern.max()) + 1 if len(pattern) else 0
     pattern_x = np.zeros((n_pattern, len(names)))
     pattern_x[pattern] = X_all[complete]
@@ -310,9 +318,11 @@ def _drivers(
         if np.linalg.matrix_rank(xtwx) < len(names):
             continue
         beta = np.asarray(sm.WLS(y_g, X_g, weights=W_g).fit().params)
-        resid = y - X @ beta
-        influence = ((w * resid)[:, None] * X) @ np.linalg.inv(xtwx)
-        cov = linearised_variance(design, influence, rows=rows)
+        resid = y - X.dot(beta)
+        # The influence functions are h_i = w_i r_i x_iᵀ (X'WX)⁻¹; the variance is linear in them, so
+        # Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹, without forming the tall product.
+        a_inv = np.linalg.inv(xtwx)
+        cov = a_inv.T @ linearised_variance(design, (w * resid)[:, None] * X, rows=rows) @ a_inv
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
         result[u] = {
             "n": int(len(rows)),
