@@ -131,7 +131,7 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
         d = u.change.composite if u.change else None
         iv = model.place_interval(u)
         row += [c.estimate, c.se, c.ci_low, c.ci_high, c.deff, model.place(u), u.group_size,
-                None if iv is None else f"{iv[0]}–{iv[1]}", u.p_bottom, u.grade or ("样本不足" if "insufficient_sample" in u.flags else None),
+                None if iv is None else f"{iv[0]}–{iv[1]}", u.p_bottom, u.grade or ("样本不足" if u.n < spec.ranking.min_n else None),
                 COLOR_LABELS.get(u.color or "", ""), d.estimate if d else None,
                 ("是" if d.significant else "否") if d else None,
                 "、".join(FLAG_LABELS.get(f, f) for f in u.flags), "、".join(WARNING_LABELS.get(w, w) for w in u.warnings)]
