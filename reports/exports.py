@@ -13,7 +13,6 @@ from openpyxl.utils import get_column_letter
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
-from models.interviews import ESCALATION_LABELS, REASON_LABELS
 from models.units import KIND_LABELS
 from reports.cells import safe_row, safe_workbook
 from reports import model
