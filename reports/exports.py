@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
+from models.interviews import ESCALATION_LABELS
 from models.units import KIND_LABELS
 from reports.cells import safe_row, safe_workbook
 from reports import model
@@ -150,15 +151,15 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
 
 def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: int) -> None:
     sheet = workbook.create_sheet("约谈名单")
-    sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "位次区间(1=最高)", "说明", "综合指数", "处理"])
+    sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "综合指数", "处理", "位次区间(1=最高)", "说明"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for x in listed:
         u = x.unit
         sheet.append([
             u.code, u.name, KIND_LABELS[u.kind], x.group.title, x.reason_label, x.bottom_text,
-            x.interval.removeprefix("位次区间 ") or None, x.note(bottom_n), _round(u.composite.estimate), x.action_label,
+            _round(u.composite.estimate), ESCALATION_LABELS.get(x.entry.escalation or "", "约谈"), x.interval.removeprefix("位次区间 ") or None, x.note(bottom_n),
         ])
-    for col, width in zip("ABCDEFGHIJ", (14, 20, 10, 20, 10, 18, 14, 30, 10, 14)):
+    for col, width in zip("ABCDEFGHIJ", (14, 20, 10, 20, 10, 18, 10, 14, 14, 30)):
         sheet.column_dimensions[col].width = width
 
