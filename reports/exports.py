@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
+from models.interviews import ESCALATION_LABELS
 from models.units import KIND_LABELS
 from reports.cells import safe_row, safe_workbook
 from reports import model
@@ -129,7 +130,7 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
         d = u.change.composite if u.change else None
         iv = model.place_interval(u)
         row += [c.estimate, c.se, c.ci_low, c.ci_high, c.deff, model.place(u), u.group_size,
-                None if iv is None else f"{iv[0]}–{iv[1]}", u.p_bottom, u.grade or ("样本不足" if "insufficient_sample" in u.flags else None),
+                None if iv is None else f"{iv[0]}–{iv[1]}", u.p_bottom, u.grade or ("样本不足" if u.n < spec.ranking.min_n else None),
                 COLOR_LABELS.get(u.color or "", ""), d.estimate if d else None,
                 ("是" if d.significant else "否") if d else None,
                 "、".join(FLAG_LABELS.get(f, f) for f in u.flags), "、".join(WARNING_LABELS.get(w, w) for w in u.warnings)]
@@ -149,15 +150,15 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
 
 def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: int) -> None:
     sheet = workbook.create_sheet("约谈名单")
-    sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "位次区间(1=最高)", "说明", "综合指数", "处理"])
+    sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "综合指数", "处理", "位次区间(1=最高)", "说明"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for x in listed:
         u = x.unit
         sheet.append([
             u.code, u.name, KIND_LABELS[u.kind], x.group.title, x.reason_label, x.bottom_text,
-            x.interval.removeprefix("位次区间 ") or None, x.note(bottom_n), _round(u.composite.estimate), x.action_label,
+            _round(u.composite.estimate), ESCALATION_LABELS.get(x.entry.escalation or "", "约谈"), x.interval.removeprefix("位次区间 ") or None, x.note(bottom_n),
         ])
-    for col, width in zip("ABCDEFGHIJ", (14, 20, 10, 20, 10, 18, 14, 30, 10, 14)):
+    for col, width in zip("ABCDEFGHIJ", (14, 20, 10, 20, 10, 18, 10, 14, 14, 30)):
         sheet.column_dimensions[col].width = width
 

@@ -61,7 +61,10 @@ def test_running_the_analysis_from_the_page(city):
     sums = totals(wave_result(wave(Q3)), result.n_rejected)
     assert sums.responses == 1690 and 0 < sums.departments < sums.responses
     said = f"有效答卷 1690 份(辖区居民 {sums.residents} 份,部门 {sums.departments} 份)"
-    assert said in text(page) and said in text(office.get(f"/admin/waves/{Q3}"))
+    wave_page = text(office.get(f"/admin/waves/{Q3}"))
+    assert said in text(page) and said in wave_page
+    # The live progress counts the residents (departments apart), and says so.
+    assert f"{sums.residents} 份辖区居民答卷(不含部门、不含已剔除)" in wave_page
     assert f"样本 n(辖区居民,不含部门) {sums.residents}" in text(page)
 
 

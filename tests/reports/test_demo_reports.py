@@ -292,3 +292,20 @@ def test_the_demo_list_calls_in_few_of_the_ranked_units_and_no_village(result):
     # 3 of 8 city departments and 3 of 7 towns in each of 4 counties: 15 of 50 ranked units (30%).
     # A quarter needs peer groups of 12 or more, which the demo's counties (7 towns each) do not have.
     assert len(listed) <= 0.3 * len(ranked)
+
+
+def test_one_total_on_every_page_departments_apart(quarterly, result, demo, tmp_path):
+    """有效答卷 is one figure (reports.model.totals): the stored count of responses used in the indices,
+    the residents of the geographic units plus the departments' respondents, printed the same way on
+    the report's cover and method appendix, the board and the XLSX."""
+    from survey.results import stored_result
+
+    wave = get_wave(WAVE)
+    sums = totals(result)
+    assert sums.responses == stored_result(wave).n_responses and sums.residents == result.root.n and sums.departments > 0
+    cover, text = flat(quarterly[0][0]), flat("".join(quarterly[0]))
+    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份、部门{sums.departments}份)" in cover
+    assert f"有效答卷共{sums.responses}份(辖区居民{sums.residents}份,计入各地区的指数;部门{sums.departments}份" in text
+    assert f"{result.root.name}的各项指数和有效样本只含辖区居民({sums.residents}份)" in text
+    board = flat("".join(pdf_pages(build_report(wave, "board", ISSUED), tmp_path)))
+    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份,部门{sums.departments}份)" in board
