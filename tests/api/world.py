@@ -6,7 +6,7 @@ with towns, villages and a department, plus two city departments. Waves:
 - `2026Q2-city`: the whole city, closed and analysed, its interview list not yet issued
   (no cases: a county must not be able to issue it for the other county's units);
 - `2026Q3-city`: the whole city, closed and analysed (a county account may open it and
-  must see only its own units in it), its 重点管理 escalations from 2026Q2;
+  must see only its own units in it); no 重点管理, since 2026Q2's list was never issued;
 - `2026Q3-linjiang`: scoped to 临江区 alone, closed and analysed (石桥县 must not see it);
 - `2026Q3-shiqiao`: scoped to 石桥县 alone, closed and analysed;
 - `2026Q4-city`: the whole city, open, no results yet (409 on the results routes).
@@ -128,7 +128,16 @@ def build_world(tmp_path: Path, seed: int = 6) -> World:
     units = tmp_path / "units.csv"
     units.write_text((DATA / "units.csv").read_text(encoding="utf-8") + "619901501,临江区公安分局,department,619901\n", encoding="utf-8")
     import_units(units, DATA / "population.csv")
-    load_questionnaire(DATA / "questionnaire.yaml")
+    # The world's peer groups hold two units: list the bottom one of each pair (bottom_n 1,
+    # min_group 2), so that both counties have 约谈 cases under the ranking rules of docs/method.md.
+    questionnaire = tmp_path / "questionnaire.yaml"
+    source = (DATA / "questionnaire.yaml").read_text(encoding="utf-8")
+    assert "ranking: {bottom_n: 3, min_n: 30}" in source
+    questionnaire.write_text(
+        source.replace("ranking: {bottom_n: 3, min_n: 30}", "ranking: {bottom_n: 1, min_n: 30, min_group: 2}"),
+        encoding="utf-8",
+    )
+    load_questionnaire(questionnaire)
     for slug, scope, period, analysed, cases in WAVES:
         wave = create_wave(slug, "safety", scope, period, target_n=40)
         transition(wave, "open")
