@@ -235,7 +235,7 @@ def register_health_check(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from admin.cli import user_cli
+    from admin.cli import interviews_cli, user_cli
     from demo.cli import demo_cli
     from reports.cli import report_cli
     from survey.cli import register as register_survey_commands
@@ -243,6 +243,7 @@ def register_commands(app: Flask) -> None:
     register_survey_commands(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(user_cli)
+    app.cli.add_command(interviews_cli)
     app.cli.add_command(report_cli)
 
 

@@ -122,6 +122,8 @@ SCHEMAS: dict[str, Any] = {
             "indicators": {"type": "object", "additionalProperties": ref("IndicatorEstimate")},
             "composite": ref("CompositeEstimate"),
             "rank": {"type": ["integer", "null"], "minimum": 1, "description": "1 = lowest in the peer group; null if unranked"},
+            "rank_ci": nullable({"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2})
+            | {"description": "位次区间: simultaneous 95% interval of the rank [lo, hi], 1 = lowest (docs/method.md); null if unranked"},
             "group_size": COUNT,
             "p_bottom": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
             "grade": TEXT,
@@ -151,7 +153,7 @@ SCHEMAS: dict[str, Any] = {
                 "time_cluster and mode_gap details; `flags` empty when nothing stands out",
             },
         },
-        optional=("n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers", "integrity"),
+        optional=("rank_ci", "n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers", "integrity"),
         description="One unit of `analysis export --format json` (DESIGN.md §5)",
     ),
     "WeakItem": obj(
@@ -171,12 +173,15 @@ SCHEMAS: dict[str, Any] = {
             "code": CODE,
             "reason": {"enum": ["bottom_n", "insufficient_sample"]},
             "rank": {"type": ["integer", "null"], "minimum": 1},
+            "rank_ci": nullable({"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2})
+            | {"description": "位次区间: simultaneous 95% interval of the rank [lo, hi], 1 = lowest (docs/method.md); null if unranked"},
             "escalation": nullable({"enum": ["key_management"]}),
             "name": STRING,
             "kind": {"enum": list(UNIT_KINDS)},
             "parent_code": nullable(STRING),
             "case": nullable(obj({"id": {"type": "integer"}, "status": {"enum": list(CASE_STATUSES)}})),
         },
+        optional=("rank_ci",),
         description="One line of the 约谈名单 (DESIGN.md §4), with the unit's name and its case if opened",
     ),
     "WaveResults": obj(

@@ -9,7 +9,6 @@
     flask --app app qr export --wave SLUG --out DIR [--base-url URL] [--mode qr|door]
     flask --app app analysis run --wave SLUG [--weight-cap C]
     flask --app app analysis export --wave SLUG --format json|csv|xlsx [--out FILE]
-    flask --app app interviews issue --wave SLUG [--exclude CODE --reason TEXT]… [--yes]
 """
 
 from __future__ import annotations
@@ -74,7 +73,6 @@ wave_cli = AppGroup("wave", help="调查(一期测评)。")
 responses_cli = AppGroup("responses", help="答卷。")
 qr_cli = AppGroup("qr", help="二维码。")
 analysis_cli = AppGroup("analysis", help="加权分析:指数、置信区间、排名与约谈名单。")
-interviews_cli = AppGroup("interviews", help="约谈名单:预览、撤下(须写明理由)并下发。")
 
 
 @units_cli.command("import")
@@ -243,39 +241,6 @@ def analysis_export(wave_slug: str, fmt: str, out: str | None) -> None:
     click.echo(f"已写入 {out}", err=True)
 
 
-@interviews_cli.command("issue")
-@click.option("--wave", "wave_slug", required=True, help="调查标识。")
-@click.option("--exclude", "excluded", multiple=True, metavar="CODE", help="撤下的单位代码(可多次);每个都要跟一个 --reason。")
-@click.option("--reason", "reasons", multiple=True, metavar="TEXT", help="撤下的理由,与 --exclude 按顺序一一对应。")
-@click.option("--yes", is_flag=True, help="确认撤销已下发、但已不在名单中(或被撤下)的案件。")
-@reports_errors
-def interviews_issue(wave_slug: str, excluded: tuple[str, ...], reasons: tuple[str, ...], yes: bool) -> None:
-    """Issue the computed interview list minus the excluded units: one case per listed unit (audited)."""
-    from admin.cases import issue_interview_list, preview_issue
-    from survey.waves import get_wave
-
-    if len(excluded) != len(reasons):
-        raise CliError(f"--exclude 与 --reason 应一一对应(现有 {len(excluded)} 个 --exclude、{len(reasons)} 个 --reason)")
-    if len(set(excluded)) != len(excluded):
-        raise CliError("同一单位不能撤下两次")
-    exclusions = dict(zip(excluded, reasons))
-    wave = get_wave(wave_slug)
-    preview = preview_issue(wave, None, exclusions)
-    for x in preview.lines:
-        words = [x.unit.name, x.unit.code, x.line.reason_label, x.line.bottom_text]
-        if x.line.interval:
-            words.append(x.line.interval)
-        note = x.line.note(preview.bottom_n)
-        if note:
-            words.append(note)
-        words.append(x.action_label + (f":{x.excluded_reason}" if x.excluded_reason else ""))
-        click.echo(" ".join(words))
-    if preview.to_withdraw and not yes:
-        raise CliError(f"下发将撤销 {preview.to_withdraw} 件已下发的约谈案件;核对上面的名单后加 --yes 确认")
-    summary = issue_interview_list(wave, None, exclusions, confirm_withdrawals=preview.to_withdraw)
-    click.echo(str(summary))
-
-
 def register(app: Flask) -> None:
-    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli, qr_cli, interviews_cli):
+    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli, qr_cli):
         app.cli.add_command(group)

@@ -49,9 +49,9 @@ def count(model) -> int:
 def test_units_and_population_upload_then_tree_and_margins(admin):
     response = upload(admin, "/admin/units/import", units=(UNITS, "units.csv"), population=(POPULATION, "population.csv"))
     assert response.status_code == 302
-    assert count(Unit) == 26 and count(PopulationMargin) > 0
+    assert count(Unit) == 30 and count(PopulationMargin) > 0
     tree = admin.get("/admin/units")
-    assert "导入完成。单位:新增 26" in text(tree)
+    assert "导入完成。单位:新增 30" in text(tree)
     assert "示例市" in text(tree) and "城关街道" in text(tree) and "东门社区" in text(tree)
     detail = admin.get("/admin/units/510701001")
     body = text(detail)
@@ -60,7 +60,7 @@ def test_units_and_population_upload_then_tree_and_margins(admin):
     # Labels come from the questionnaire that asks for the dimension, once there is one.
     admin.post("/admin/questionnaires/upload", data={"csrf_token": token(admin), "file": (io.BytesIO(QUESTIONNAIRE.encode()), "q.yaml")}, content_type="multipart/form-data")
     assert "您的性别" in text(admin.get("/admin/units/510701001")) and "男" in text(admin.get("/admin/units/510701001"))
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "unit.create")) == 26
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "unit.create")) == 30
     assert admin.get("/admin/units/nope").status_code == 404
 
 

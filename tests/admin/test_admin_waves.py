@@ -110,7 +110,7 @@ def test_progress_counts_per_unit_against_target_with_flagged_ones(city):
     assert top["code"] == CITY and top["n"] == wave_result(wave(Q3)).root.n  # departments are not in the city's count
     assert top["n_flagged"] == 1
     codes = [r["code"] for r in data["rows"]]
-    assert codes[0] == CITY and "510701001" in codes and len(codes) == 26
+    assert codes[0] == CITY and "510701001" in codes and len(codes) == 30
     town = next(r for r in data["rows"] if r["code"] == "510701001")
     assert town["target"] == 3 * wave(Q3).target_n and town["share"] == town["n"] / town["target"]
 
@@ -128,7 +128,7 @@ def test_qr_codes_download_as_a_zip_of_pngs_with_an_index(city):
     assert response.status_code == 200 and response.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.data))
     rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode("utf-8-sig"))))
-    assert len(rows) == 22  # towns, villages and departments: every unit that collects
+    assert len(rows) == 26  # towns, villages and departments: every unit that collects
     assert all(archive.read(f"{r['unit_code']}.png").startswith(b"\x89PNG") for r in rows)
     assert all(r["url"].startswith("http://127.0.0.1:5000/s/") and len(r["short_code"]) == 6 for r in rows)
 
@@ -152,11 +152,11 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     collecting = db.session.scalars(
         select(Unit.name).where(Unit.kind.in_(("town", "village", "grid", "department"))).order_by(Unit.path)
     ).all()
-    assert len(collecting) == 22
-    posters = [p for p in pages if "扫码" in p and "短码" in p]
+    assert len(collecting) == 26
+    posters = [p for p in pages if "扫码" in p and "问卷号码" in p]
     assert len(posters) >= len(collecting)
     assert all(any(name in p for p in posters) for name in collecting)  # one poster per collecting unit
-    codes = re.findall(r"短码([A-Z0-9]{3}-[A-Z0-9]{3})", "".join(posters))
+    codes = re.findall(r"问卷号码([A-Z0-9]{3}-[A-Z0-9]{3})", "".join(posters))
     assert len(set(codes)) >= len(collecting)
     assert client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf").status_code == 403
     ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 import clock
 from admin import cases as case_service
 from extensions import db
-from models import InterviewCase
+from models import InterviewCase, Unit
 from models.interviews import is_overdue
 from tests.api.routes import sign_in
 
@@ -33,6 +33,14 @@ SITUATIONS = [
 
 
 def test_the_console_and_the_api_see_the_same_overdue_cases(web, world):
+    cases = list(db.session.scalars(select(InterviewCase).order_by(InterviewCase.id)))
+    # The world lists a few units per wave; give the city-wide wave more cases so every situation has one.
+    wave = world.wave("2026Q3-city")
+    taken = {c.unit_id for c in cases if c.wave_id == wave.id}
+    spare = [u for u in db.session.scalars(select(Unit).order_by(Unit.code)) if u.id not in taken]
+    for unit in spare[: max(0, len(SITUATIONS) - len(cases))]:
+        db.session.add(InterviewCase(wave_id=wave.id, unit_id=unit.id, reason="bottom_n", rank=1))
+    db.session.commit()
     cases = list(db.session.scalars(select(InterviewCase).order_by(InterviewCase.id)))
     assert len(cases) >= len(SITUATIONS)
     expected: dict[int, bool] = {}
