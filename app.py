@@ -158,7 +158,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def select_locale() -> str:
     """?lang= wins, then the `lang` cookie, then, on the residents' pages, the browser's
     Accept-Language (its best match among zh and en, by quality), then Chinese. The console and
-    the public board are Chinese whatever the browser says (DESIGN.md §6); the console's preview
+    the public board are Chinese whatever the browser says (docs/security.md); the console's preview
     of the resident page passes ?lang=."""
     for chosen in (request.args.get("lang"), request.cookies.get("lang")):
         if chosen in LOCALES:

@@ -5,7 +5,7 @@
 did not exist, so that an account cannot learn what exists elsewhere — and `Forbidden` (403)
 when it may see the target but not do `verb` to it. Views never decide access themselves.
 
-Roles (docs/security.md "One access policy"; DESIGN.md §6):
+Roles (docs/security.md "One access policy"; docs/security.md):
 - admin: everything within its scope — an admin scoped to a county is that county's admin;
   only an unscoped admin manages what belongs to nobody's subtree (questionnaires, unscoped
   accounts, audit entries that name no unit);

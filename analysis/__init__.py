@@ -1,10 +1,10 @@
 """The statistical core of 平安测评: weights, domain estimates, uncertainty, rankings, interview lists.
 
-Pure functions of pandas/numpy inputs (no Flask, no database), following DESIGN.md §4:
+Pure functions of pandas/numpy inputs (no Flask, no database), following docs/method.md:
 
     from analysis import analyse_wave, WaveResult, AnalysisError
     result = analyse_wave(spec, units, margins, responses, previous=None, weight_cap=5.0)
-    result.to_dict(wave=..., period=..., series=...)   # the JSON of DESIGN.md §5
+    result.to_dict(wave=..., period=..., series=...)   # the JSON of docs/formats.md
 """
 
 from .errors import AnalysisError

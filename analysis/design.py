@@ -1,4 +1,4 @@
-"""The frozen survey design: fixed weights, strata and PSUs (DESIGN.md §4 "Uncertainty").
+"""The frozen survey design: fixed weights, strata and PSUs (docs/method.md "Uncertainty").
 
 Equivalent to R's `svydesign(ids=~psu, strata=~stratum, weights=~w, nest=TRUE)`: the stratum of a
 response is the unit it is attached to, PSUs are nested in strata, and n_h counts the PSUs of the

@@ -1,4 +1,4 @@
-"""Domain means, their linearised (Taylor) variances and the composite index (DESIGN.md §4).
+"""Domain means, their linearised (Taylor) variances and the composite index (docs/method.md).
 
 For domain d and indicator k, ŷ_dk = Σ w y / Σ w over respondents in d with a value, and
 z_i = w_i (y_ik − ŷ_dk) 1[i∈d, y_ik present] / W_dk with W_dk = Σ_{j∈d, present} w_j;

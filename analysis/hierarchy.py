@@ -23,7 +23,7 @@ class Hierarchy:
 
     `domains[u, L]` is the unit at depth L whose domain contains the respondents attached to unit u,
     or -1: the ancestors-or-self of u, walking up and stopping after the first department
-    (DESIGN.md §4: a department's respondents belong to its domain only, never to the county or city above).
+    (docs/method.md: a department's respondents belong to its domain only, never to the county or city above).
     """
 
     codes: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""Item results: what a unit should fix (DESIGN.md §4 "Item results", docs/method.md
+"""Item results: what a unit should fix (docs/method.md "Item results", docs/method.md
 "Item results and key drivers").
 
 - `items`: every scored single-choice item's weighted mean score per unit's domain, with its

@@ -1,4 +1,4 @@
-"""Responses as integer arrays, and the respondent-level indicator values of DESIGN.md §4."""
+"""Responses as integer arrays, and the respondent-level indicator values of docs/method.md."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class CodedResponses:
     chosen: dict[str, np.ndarray] = field(default_factory=dict)  # `multiple` item key → (n, n_options) bool
 
     def applies(self, spec: QuestionnaireSpec, key: str) -> np.ndarray:
-        """Bool (n,): the respondents to whom the item applied (`show_if`, DESIGN.md §3).
+        """Bool (n,): the respondents to whom the item applied (`show_if`, docs/formats.md).
 
         An item without `show_if` applies to everyone; with it, to those whose answer to the
         controlling (earlier, single-choice) item is one of its codes, and to whom that item applied.
@@ -156,7 +156,7 @@ def _code_multiple(item: Item, col: pd.Series, ids: pd.Series) -> np.ndarray:
 
 
 def indicator_values(spec: QuestionnaireSpec, coded: CodedResponses) -> np.ndarray:
-    """(n, K) respondent-level values, NaN = missing (DESIGN.md §4).
+    """(n, K) respondent-level values, NaN = missing (docs/method.md).
 
     `items` indicator: mean of the respondent's non-missing item scores (an unscored option such
     as 说不清, or no answer, is missing). `share_of`: 100 if the answer is in `options`, 0 if it is

@@ -1,4 +1,4 @@
-"""Frozen result objects of one wave's analysis and their JSON form (DESIGN.md §5).
+"""Frozen result objects of one wave's analysis and their JSON form (docs/formats.md).
 
 All numbers are unrounded floats; `None` (JSON null) where a quantity is undefined.
 `WaveResult.from_dict(result.to_dict(...)) == result`, so a stored result can be
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-Z95 = 1.959964  # DESIGN.md §4: 95% CI = estimate ± 1.959964·SE
+Z95 = 1.959964  # docs/method.md: 95% CI = estimate ± 1.959964·SE
 
 
 def _num(x: Any) -> float | None:
@@ -158,7 +158,7 @@ class UnitResult:
 
     @property
     def peer_group(self) -> str | None:
-        """Same parent and same kind (DESIGN.md §3); the root has none."""
+        """Same parent and same kind (docs/formats.md); the root has none."""
         return None if self.parent_code is None else f"{self.kind}:{self.parent_code}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -271,7 +271,7 @@ class WaveResult:
         raise KeyError(code)
 
     def to_dict(self, wave: str | None = None, period: str | None = None, series: str | None = None) -> dict[str, Any]:
-        """The JSON object of DESIGN.md §5 plus `distributions`, `warnings`, `params` (and per unit
+        """The JSON object of docs/formats.md plus `distributions`, `warnings`, `params` (and per unit
         `n_flagged`, `change`, `peer_group`)."""
         return {
             "wave": wave,

@@ -1,6 +1,6 @@
 """The questionnaire as plain data: what the residents are asked and how it is scored.
 
-A questionnaire is written in YAML (DESIGN.md §3). `parse_questionnaire` turns the
+A questionnaire is written in YAML (docs/formats.md). `parse_questionnaire` turns the
 loaded mapping into a frozen `QuestionnaireSpec` or raises `SpecError` naming the
 path of the offending value, so that the loader can point at its line and column.
 Nothing here knows about Flask or the database: the analysis core takes a spec
@@ -179,7 +179,7 @@ class QuestionnaireSpec:
 
     @property
     def composite_weights(self) -> dict[str, float]:
-        """Indicator key → a_k, renormalised to sum to 1 (DESIGN.md §4)."""
+        """Indicator key → a_k, renormalised to sum to 1 (docs/method.md)."""
         raw = {i.key: float(i.weight) for i in self.indicators if i.weight}
         total = sum(raw.values())
         return {k: v / total for k, v in raw.items()}
@@ -508,7 +508,7 @@ def _parse_kinds(raw: Any, path: Path) -> tuple[str, ...]:
 
 
 def parse_questionnaire(data: Any) -> QuestionnaireSpec:
-    """Validate a loaded questionnaire mapping (DESIGN.md §3) and freeze it."""
+    """Validate a loaded questionnaire mapping (docs/formats.md) and freeze it."""
     data = _mapping(data, ())
     slug = _text(_require(data, "slug", ()), ("slug",), "问卷标识")
     if not _SLUG.match(slug):

@@ -1,4 +1,4 @@
-"""Raking weights (DESIGN.md §4 "Weights"), vectorised over all weighting units at once.
+"""Raking weights (docs/method.md "Weights"), vectorised over all weighting units at once.
 
 Steps: validate the margins; give every response its weighting unit (the nearest
 ancestor-or-self with margins, never above a department); per weighting unit and
@@ -281,7 +281,7 @@ def rake_weights(
     coded: CodedResponses,
     weight_cap: float = DEFAULT_WEIGHT_CAP,
 ) -> Weighting:
-    """Final weights of all responses (DESIGN.md §4 "Weights")."""
+    """Final weights of all responses (docs/method.md "Weights")."""
     m, wave_warnings = read_margins(spec, hierarchy, margins)
     unit_warnings: dict[int, set[str]] = defaultdict(set)
     n = coded.n

@@ -46,7 +46,7 @@ def obj(properties: dict[str, Any], optional: tuple[str, ...] = (), description:
 
 
 STRING = {"type": "string"}
-NUMBER = {"type": ["number", "null"]}  # estimates are null where undefined (DESIGN.md §5)
+NUMBER = {"type": ["number", "null"]}  # estimates are null where undefined (docs/formats.md)
 COUNT = {"type": ["integer", "null"], "minimum": 0}
 DATE = {"type": ["string", "null"], "format": "date"}
 TIME = {"type": ["string", "null"], "format": "date-time"}
@@ -154,7 +154,7 @@ SCHEMAS: dict[str, Any] = {
             },
         },
         optional=("rank_ci", "n_flagged", "change", "peer_group", "items", "options", "weak_items", "drivers", "integrity"),
-        description="One unit of `analysis export --format json` (DESIGN.md §5)",
+        description="One unit of `analysis export --format json` (docs/formats.md)",
     ),
     "WeakItem": obj(
         {"item": STRING, "estimate": {"type": "number"}, "parent_estimate": {"type": "number"},
@@ -182,7 +182,7 @@ SCHEMAS: dict[str, Any] = {
             "case": nullable(obj({"id": {"type": "integer"}, "status": {"enum": list(CASE_STATUSES)}})),
         },
         optional=("rank_ci",),
-        description="One line of the 约谈名单 (DESIGN.md §4), with the unit's name and its case if opened",
+        description="One line of the 约谈名单 (docs/method.md), with the unit's name and its case if opened",
     ),
     "WaveResults": obj(
         {
@@ -193,7 +193,7 @@ SCHEMAS: dict[str, Any] = {
             "units": {"type": "array", "items": ref("UnitResult")},
             "interview_list": {"type": "array", "items": ref("InterviewEntry")},
         },
-        description="DESIGN.md §5, cut down to the token's units (a county sees its own subtree only)",
+        description="docs/formats.md, cut down to the token's units (a county sees its own subtree only)",
     ),
     "UnitInWave": obj(
         {
@@ -293,7 +293,7 @@ PATHS: dict[str, Any] = {
         "WaveResults",
         ("wave_slug",),
         ("NotFound", "Conflict"),
-        "`analysis export --format json` 的结构 (DESIGN.md §5),只含令牌所辖单位:县(区)令牌看全市调查时,"
+        "`analysis export --format json` 的结构 (docs/formats.md),只含令牌所辖单位:县(区)令牌看全市调查时,"
         "只得到本县(区)及其下属单位,约谈名单也只含这些单位。",
     ),
     "/waves/{wave_slug}/units/{unit_code}": _get(

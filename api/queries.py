@@ -50,7 +50,7 @@ def visible_codes(user: User) -> set[str] | None:
 
 
 def scoped_units(user: User, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The unit objects of a stored result (DESIGN.md §5) that the account may see."""
+    """The unit objects of a stored result (docs/formats.md) that the account may see."""
     codes = visible_codes(user)
     return [u for u in payload["units"] if codes is None or u["code"] in codes]
 

@@ -48,7 +48,7 @@ def wave(wave_slug: str):
 
 @bp.get("/waves/<wave_slug>/results")
 def results(wave_slug: str):
-    """The wave's results in the shape of `analysis export --format json` (DESIGN.md §5),
+    """The wave's results in the shape of `analysis export --format json` (docs/formats.md),
     cut down to the token's units."""
     user = api_user()
     found = visible_wave(user, wave_slug)

@@ -234,7 +234,7 @@ def generate(n_responses: int, n_towns: int, seed: int, out: Path) -> dict:
           + rng.integers(0, 12 * 3600, N) * np.timedelta64(1, "s"))
     modes = np.array(["qr", "door", "phone", "paper"], dtype=object)[rng.integers(0, 4, N)]
 
-    # files, in the formats of DESIGN.md §3
+    # files, in the formats of docs/formats.md
     pd.DataFrame(units, columns=["code", "name", "kind", "parent_code"]).to_csv(out / "units.csv", index=False)
     pd.DataFrame(pop_rows, columns=["unit_code", "dimension", "category", "count"]).to_csv(
         out / "population.csv", index=False)
@@ -578,7 +578,7 @@ def worker_svy(d: Path) -> dict:
     t = time.perf_counter()
     for rows, ok, data, controls in jobs:
         w = np.ones(data.height)
-        for round_ in range(21):  # rake from 1, then up to 20 trimming rounds (DESIGN.md §4)
+        for round_ in range(21):  # rake from 1, then up to 20 trimming rounds (docs/method.md)
             s = svy.Sample(data.with_columns(pl.Series("w0", w)), svy.Design(wgt="w0"))
             w = s.weighting.rake(controls=controls, tol=1e-10, max_iter=1000, wgt_name="rk",
                                  on_nonconvergence="warn").data["rk"].to_numpy()

@@ -9,7 +9,7 @@ What it does, on seeded data generated into a temporary directory (deleted at th
 1. a generated city (1 city, 10 counties, 200 towns, 6 city departments: units.csv) and the demo
    questionnaire (demo/questionnaire.yaml), loaded with the product's own commands into a fresh
    database, with one open wave;
-2. responses.csv of `--responses` rows in the format of DESIGN.md §3 (every item, a comment on
+2. responses.csv of `--responses` rows in the format of docs/formats.md (every item, a comment on
    about one row in twelve, some with commas, quotes and a line break; blank psu and blank answers),
    written row by row;
 3. `flask --app app responses import --wave SLUG responses.csv` as a subprocess, on a fresh database

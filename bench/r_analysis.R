@@ -1,4 +1,4 @@
-# R's survey package on the benchmark data: the method of DESIGN.md §4, following
+# R's survey package on the benchmark data: the method of docs/method.md, following
 # tests/fixtures/analysis/make_reference.R (same raking, merging, trimming, design and
 # domain estimation), timed. Called by bench/analysis.py:
 #

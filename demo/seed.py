@@ -1,7 +1,7 @@
 """Loading the demo city through the product's own importers.
 
 The generated data goes the way an office's data would: CSV files in the formats of
-DESIGN.md §3 written to a temporary directory, then `import_units`,
+docs/formats.md written to a temporary directory, then `import_units`,
 `load_questionnaire`, `create_wave`, `import_responses` and the wave transitions.
 The same seed gives the same city, population and answers (the passwords are
 random every time).

@@ -21,6 +21,6 @@ class AnalysisResult(db.Model):
     weight_cap: Mapped[float] = mapped_column(Float)
     n_responses: Mapped[int] = mapped_column(Integer)  # used in the indices
     n_rejected: Mapped[int] = mapped_column(Integer)  # left out after review
-    payload: Mapped[dict] = mapped_column(JSONType)  # `analysis export --format json`, DESIGN.md §5
+    payload: Mapped[dict] = mapped_column(JSONType)  # `analysis export --format json`, docs/formats.md
 
     wave = relationship("Wave")

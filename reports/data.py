@@ -205,7 +205,7 @@ def comments(wave: Wave, spec: QuestionnaireSpec, limit: int = COMMENTS_IN_REPOR
 
 def unit_comments(wave: Wave, spec: QuestionnaireSpec, codes: list[str], limit: int = COMMENTS_PER_NOTICE) -> dict[str, tuple[Comment, ...]]:
     """For each unit, the latest `limit` comments from residents of its domain: the unit and every
-    unit below it, departments excepted (they are never part of a geographic unit, DESIGN.md §4)."""
+    unit below it, departments excepted (they are never part of a geographic unit, docs/method.md)."""
     query = _comment_query(wave, spec)
     if query is None or not codes:
         return {}

@@ -1,4 +1,4 @@
-"""`analysis export`: the stored results as JSON (DESIGN.md §5), CSV and XLSX."""
+"""`analysis export`: the stored results as JSON (docs/formats.md), CSV and XLSX."""
 
 from __future__ import annotations
 

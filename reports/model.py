@@ -85,7 +85,7 @@ def indistinct_note(unit: UnitResult, bottom_n: int, group: PeerGroup | None = N
 
 @dataclass(frozen=True)
 class PeerGroup:
-    """Units of one kind under one parent (DESIGN.md §3), best first, the unranked at the end."""
+    """Units of one kind under one parent (docs/formats.md), best first, the unranked at the end."""
 
     kind: str
     parent: UnitResult

@@ -1,4 +1,4 @@
-"""The command line of DESIGN.md §5 for units, questionnaires, waves and responses.
+"""The command line of docs/formats.md for units, questionnaires, waves and responses.
 
     flask --app app units import UNITS.csv [--population POPULATION.csv]
     flask --app app questionnaire load FILE.yaml

@@ -1,4 +1,4 @@
-"""Reading the import CSVs (DESIGN.md §3): UTF-8 with or without a BOM, a header row,
+"""Reading the import CSVs (docs/formats.md): UTF-8 with or without a BOM, a header row,
 RFC 4180 quoting. Every problem is reported as a FileProblem with file, line and column.
 
 Files are read as a stream (`CsvRows`): a million-row import holds one row at a time, never

@@ -2,7 +2,7 @@
 
 Every unit of the wave's scope is listed in tree order. A unit's `n` counts the responses
 attached to it or to any unit below it — departments count only for themselves, never for
-the city or county above them (DESIGN.md §4, domains). Rejected responses are left out;
+the city or county above them (docs/method.md, domains). Rejected responses are left out;
 flagged ones count (a reviewer may still accept them) and are shown apart as `n_flagged`.
 Screened-out sheets (the questionnaire ended early: an item's `screen_out` codes) are their own
 count, `n_screened`, and not part of `n`: they never reach the results.

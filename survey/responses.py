@@ -1,4 +1,4 @@
-"""Importing responses collected elsewhere (paper, phone, door to door): DESIGN.md §3.
+"""Importing responses collected elsewhere (paper, phone, door to door): docs/formats.md.
 
 A file of any size is read, checked and written as a stream: rows are checked as they are
 read and written `CHUNK` at a time, all inside one transaction, so the import stays
@@ -147,7 +147,7 @@ class _RowChecker:
         }
 
     def _multiple(self, row: Row, item: Item, value: str) -> list[str]:
-        """The codes of a `multiple` answer, "a;b" (DESIGN.md §3), in the order given."""
+        """The codes of a `multiple` answer, "a;b" (docs/formats.md), in the order given."""
         codes = self.codes[item.key]
         chosen: list[str] = []
         for part in value.split(";"):

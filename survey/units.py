@@ -1,4 +1,4 @@
-"""Importing the unit tree and its population margins (DESIGN.md §3).
+"""Importing the unit tree and its population margins (docs/formats.md).
 
 An import is all-or-nothing: every row is checked before anything is written, and
 the writes happen in one transaction. Re-importing the same file changes nothing.

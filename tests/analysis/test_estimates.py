@@ -1,4 +1,4 @@
-"""Domain estimates, linearised SEs, composite and deff against a brute-force reading of DESIGN.md §4."""
+"""Domain estimates, linearised SEs, composite and deff against a brute-force reading of docs/method.md."""
 
 import numpy as np
 import pytest

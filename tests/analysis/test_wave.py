@@ -31,7 +31,7 @@ SECTION5_UNIT_KEYS = {
     "integrity",
 }
 EXTRA_UNIT_KEYS = {"n_flagged", "change", "peer_group"}
-SECTION5_UNIT_KEYS |= {"items", "options", "weak_items", "drivers"}  # item results (DESIGN.md §5)
+SECTION5_UNIT_KEYS |= {"items", "options", "weak_items", "drivers"}  # item results (docs/formats.md)
 
 
 @pytest.fixture

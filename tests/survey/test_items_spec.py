@@ -1,4 +1,4 @@
-"""Questionnaire features (DESIGN.md §3): multiple, show_if, screen_out, English text; parsed, checked, stored."""
+"""Questionnaire features (docs/formats.md): multiple, show_if, screen_out, English text; parsed, checked, stored."""
 
 import pytest
 import yaml

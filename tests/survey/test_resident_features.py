@@ -1,4 +1,4 @@
-"""The questionnaire features on the resident's form, end to end (DESIGN.md §3 and §6): a `multiple`
+"""The questionnaire features on the resident's form, end to end (docs/formats.md): a `multiple`
 item (at most K), `show_if` (checked on the server both ways), `required: false`, screening (the
 closing page, the stored status, progress and results), the honeypot, English from the browser's
 Accept-Language, the 大字 switch, the 问卷号码 prompt and the thank-you page's next steps."""
