@@ -108,6 +108,8 @@ def test_fullwidth_formula_characters_are_neutralised(value):
 
 def _gunicorn_settings(monkeypatch) -> dict:
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    # several workers need a shared rate-limit store, or the config refuses to load (docs/security.md)
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
@@ -150,7 +152,7 @@ def test_downloads_write_nothing_and_missing_short_codes_are_made_by_a_post(city
     invoke(city.test_cli_runner(), "wave", "create", "--slug", "2026Q4-city", "--questionnaire", "safety", "--scope", CITY, "--period", "2026Q4")
     wave_id = db.session.scalar(select(Wave.id).where(Wave.slug == "2026Q4-city"))
     made = _links()
-    assert db.session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.wave_id == wave_id)) == 2 * 22
+    assert db.session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.wave_id == wave_id)) == 2 * 26
     # a wave from before short codes were made up front: none yet
     db.session.execute(delete(ShortLink).where(ShortLink.wave_id == wave_id))
     db.session.commit()
@@ -163,7 +165,7 @@ def test_downloads_write_nothing_and_missing_short_codes_are_made_by_a_post(city
     assert post(admin, "/admin/waves/2026Q4-city/short-links").status_code == 302
     assert _links() == made
     audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.short_links"))
-    assert audit is not None and audit.after == {"short_links_created": 44}
+    assert audit is not None and audit.after == {"short_links_created": 52}
     assert admin.get("/admin/waves/2026Q4-city/qr.zip").status_code == 200
     assert _links() == made
     assert client_for(city, "west").post("/admin/waves/2026Q4-city/short-links").status_code in (400, 403)
@@ -176,6 +178,6 @@ def test_opening_a_wave_makes_its_short_codes_in_the_audited_step(city):
     db.session.execute(delete(ShortLink).where(ShortLink.wave_id == wave_id))
     db.session.commit()
     invoke(runner, "wave", "open", "2026Q4-city")
-    assert _links() and db.session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.wave_id == wave_id)) == 44
+    assert _links() and db.session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.wave_id == wave_id)) == 52
     opened = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.open", AuditEntry.entity_id == "2026Q4-city"))
-    assert opened.after["short_links_created"] == 44
+    assert opened.after["short_links_created"] == 52
