@@ -134,8 +134,8 @@ class Connection:
 
 
 def idempotency_key(ticket: str) -> str:
-    """The uuid in a ticket "<wave id>:<uuid>.<timestamp>.<signature>": what the server stores."""
-    return ticket.rsplit(".", 2)[0].partition(":")[2]
+    """The uuid in a ticket "<wave id>:<uuid>[:<device tag>].<timestamp>.<signature>": what the server stores."""
+    return ticket.rsplit(".", 2)[0].split(":")[1]
 
 
 @dataclass

@@ -96,6 +96,10 @@ def read_ticket(value: str | None, wave_id: int, device: str | None = None) -> T
     if wave != str(wave_id) or not key:
         return None
     ticket = Ticket(idempotency_key=key, started_at=started.astimezone(UTC), device_tag=tag or None)
+    if device is None and has_app_context() and g.get("survey_device_new"):
+        # A phone that keeps no cookie (or a cleared one) cannot show its device: the ticket stands
+        # on its own, as before binding; what binding refuses is a form posted under ANOTHER phone's cookie.
+        return ticket
     device = device or _request_device()
     if ticket.device_tag and device and device_tag(device) != ticket.device_tag and not _stored(wave_id, key):
         return None  # another phone's form: like an expired one
@@ -129,6 +133,7 @@ def device_from_cookie(cookie: str | None) -> tuple[str, str | None]:
         new = _device_serializer().dumps(device)
     if has_app_context():
         g.survey_device = device  # the device this request's tickets are bound to
+        g.survey_device_new = new is not None
     return device, new
 
 

@@ -146,6 +146,8 @@ def questionnaire(token: str):
     valid = form.validate()
     ticket = read_ticket(form.ticket.data, link.wave_id)
     if ticket is None or form.csrf_token.errors:
+        if new_cookie is None and device_has_answered(link, device):
+            return _page("survey/already.html", link, new_cookie)  # this phone has answered: say so first
         # An old page (its session cookie gone) or a forged one: show it again with every answer kept.
         return _form_page(link, form, new_cookie, expired=True, status=400)
     outcome = check_repeat(link, ticket, device, new_device=new_cookie is not None)
