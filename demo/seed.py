@@ -105,7 +105,7 @@ def seed_demo(seed: int = DEFAULT_SEED, echo: Echo = print) -> SeedResult:
             _load_wave(result, plan, slug, rng, Path(tmp), echo)
     _create_accounts(result, echo)
     analyse_and_publish(result.waves)
-    echo(f"已分析 {WAVES[0].slug}、{WAVES[1].slug};已发布 {WAVES[0].slug}")
+    echo(f"已分析 {WAVES[0].slug}、{WAVES[1].slug}并下发约谈名单；已发布 {WAVES[0].slug}")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -167,11 +167,15 @@ def _create_accounts(result: SeedResult, echo: Echo) -> None:
 
 
 def analyse_and_publish(waves: list[Wave]) -> None:
-    """Analyse every closed wave in period order (so each sees its predecessor's interview
-    list, for 重点管理), then publish the earliest one."""
+    """Analyse every closed wave in period order and issue its interview list, as the creation
+    office does each quarter, then publish the earliest wave. Escalation to 重点管理 follows the
+    previous wave's *issued* list (docs/method.md "Interview list"), so issuing each list before the
+    next wave is analysed is what gives the demo's second wave its 重点管理 units."""
+    from admin.cases import issue_interview_list
     from survey.results import run_analysis
 
     closed = sorted((w for w in waves if w.status == "closed"), key=lambda w: w.period_start)
     for wave in closed:
         run_analysis(wave)
+        issue_interview_list(wave, None)
     transition(closed[0], "publish")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from demo.city import build_city
 from demo.model import WAVES, draw_levels, wave_responses
 from extensions import db
-from models import AnalysisResult, PopulationMargin, Response, Unit, User, Wave
+from models import AnalysisResult, InterviewCase, PopulationMargin, Response, Unit, User, Wave
 from survey.periods import parse_period
 from tests.conftest import csrf_token
 
@@ -49,6 +49,8 @@ def test_seed(app, runner):
     assert seeded.exit_code == 0, seeded.output
     check_units_and_population()
     check_waves_and_responses()
+    if ANALYSIS_READY:
+        check_issued_lists_and_key_management()
     check_accounts_and_password_file(app, seeded.output)
     check_if_empty_leaves_the_database_alone(runner)
     check_changing_the_admin_password_deletes_the_file(app, runner)
@@ -114,6 +116,21 @@ def check_waves_and_responses() -> None:
     comments = [a["comment"] for a in db.session.scalars(select(Response.answers)) if a.get("comment")]
     assert len(comments) >= 24
     assert any("," in c or '"' in c for c in comments)
+
+
+def check_issued_lists_and_key_management() -> None:
+    """The seed issues each analysed wave's list in period order, so the second wave escalates to
+    重点管理 exactly the units that were on the first wave's issued list and are listed again."""
+    waves = {w.period: w for w in db.session.scalars(select(Wave))}
+    cases = {
+        period: {c.unit.code: c for c in db.session.scalars(select(InterviewCase).where(InterviewCase.wave_id == wave.id))}
+        for period, wave in waves.items()
+    }
+    assert cases["2026Q2"] and cases["2026Q3"] and not cases["2026Q4"]
+    assert all(c.status == "scheduled" and c.escalation is None for c in cases["2026Q2"].values())
+    key = {code for code, c in cases["2026Q3"].items() if c.escalation == "key_management"}
+    assert key and key == set(cases["2026Q3"]) & set(cases["2026Q2"])
+    assert not any(c.unit.kind == "village" for period in cases.values() for c in period.values())
 
 
 def check_accounts_and_password_file(app, output: str) -> None:
