@@ -13,6 +13,13 @@ from models.types import Timestamp, utcnow
 WAVE_STATUSES = ("draft", "open", "closed", "published")
 STATUS_LABELS = {"draft": "草稿", "open": "进行中", "closed": "已结束", "published": "已发布"}
 RESPONSE_MODES = ("qr", "door", "phone", "paper")
+# How staff read a response's mode, everywhere (review, progress, reports, exports): never the code.
+MODE_LABELS = {"qr": "扫码", "door": "入户", "phone": "电话", "paper": "纸质"}
+
+
+def mode_label(mode: str | None) -> str:
+    """扫码 / 入户 / 电话 / 纸质 for a stored mode code (an unknown code is shown as it is)."""
+    return MODE_LABELS.get(mode or "", mode or "—")
 
 
 class Wave(db.Model):

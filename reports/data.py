@@ -20,6 +20,7 @@ import clock
 from errors import Conflict
 from extensions import db
 from models import AnalysisResult, InterviewCase, Response, Unit, Wave
+from models.waves import MODE_LABELS
 from survey.periods import parse_period
 from survey.results import stored_result, wave_result
 from survey.waves import previous_wave
@@ -28,7 +29,6 @@ TREND_PERIODS = 6  # the current wave and up to five before it
 RECHECK_DAYS = 30  # 复查: 30 days after the date of the notice, unless the office set a date on the case
 COMMENTS_IN_REPORT = 40
 COMMENTS_PER_NOTICE = 5
-MODE_LABELS = {"qr": "扫码自填", "door": "入户", "phone": "电话", "paper": "纸质问卷"}
 _QUARTERS = "一二三四"
 
 

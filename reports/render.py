@@ -17,7 +17,8 @@ from analysis import WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.units import KIND_LABELS, KIND_ORDER
 from reports import charts, formatting
-from reports.data import MODE_LABELS, RECHECK_DAYS, ReportData
+from models.waves import MODE_LABELS
+from reports.data import RECHECK_DAYS, ReportData
 from reports.formatting import WARNING_LABELS
 from reports.model import (
     Section,

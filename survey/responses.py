@@ -27,7 +27,7 @@ from errors import Conflict, FileProblem
 from extensions import db
 from models import Response, Unit, Wave
 from models.types import utcnow
-from models.waves import RESPONSE_MODES
+from models.waves import MODE_LABELS, RESPONSE_MODES
 from survey.csvfiles import CsvRows, Row
 from survey.integrity import answer_sheet_checker
 from survey.waves import get_wave
@@ -47,7 +47,7 @@ class ResponseImportSummary:
     by_mode: dict[str, int]
 
     def __str__(self) -> str:
-        modes = ",".join(f"{m} {n}" for m, n in sorted(self.by_mode.items()))
+        modes = "，".join(f"{MODE_LABELS.get(m, m)} {n}" for m, n in sorted(self.by_mode.items()))
         return f"调查 {self.wave}:导入 {self.imported} 份答卷({modes})"
 
 
@@ -107,7 +107,7 @@ class _RowChecker:
                 raise row.problem("submitted_at", f"时间 “{v['submitted_at']}” 不在 {YEARS[0]}–{YEARS[1]} 年之间")
         mode = v.get("mode") or "paper"
         if mode not in RESPONSE_MODES:
-            raise row.problem("mode", f"方式 “{mode}” 无效,应为 {', '.join(RESPONSE_MODES)} 之一")
+            raise row.problem("mode", f"方式 “{mode}” 无效，应为 {'、'.join(f'{m}（{MODE_LABELS[m]}）' for m in RESPONSE_MODES)} 之一")
         answers: dict[str, str | list[str]] = {}
         for item in self.items:
             value = v[item.key]
