@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from admin import bp, units
@@ -30,6 +30,15 @@ def units_import():
             return redirect(url_for("admin.units_tree"))
     status = outcome.status if outcome is not None else 200
     return render_template("admin/units_import.html", form=form, error=outcome.error if outcome is not None else None), status
+
+
+@bp.get("/units/template.csv")
+@permission_required("units.manage")
+def units_template():
+    """The units file to fill in: Chinese headers (代码,名称,类型,上级代码) and kinds, example rows."""
+    return Response(units.template_csv(), mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="units-template.csv"', "Cache-Control": "private, no-store",
+    })
 
 
 @bp.get("/units/<unit_code>")

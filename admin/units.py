@@ -13,7 +13,7 @@ import policy
 from admin.uploads import saved, values_in_range
 from extensions import db
 from models import InterviewCase, Item, PopulationMargin, Unit, User, Wave
-from survey.units import ImportSummary, import_units
+from survey.units import ImportSummary, import_units, units_template_csv
 
 
 def import_uploads(user: User, units_file: FileStorage, population_file: FileStorage | None) -> ImportSummary:
@@ -24,6 +24,11 @@ def import_uploads(user: User, units_file: FileStorage, population_file: FileSto
     with saved((units_file, "units.csv"), (population_file, "population.csv")) as (units_path, population_path):
         with values_in_range():
             return import_units(units_path, population_path, scope=user.scope)
+
+
+def template_csv() -> bytes:
+    """The units import template (survey.units.units_template_csv)."""
+    return units_template_csv()
 
 
 @dataclass

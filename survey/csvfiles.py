@@ -118,12 +118,16 @@ class CsvRows:
 
     Opening checks the encoding and the header: `required` columns must be present, `optional`
     ones may be; other columns are an error unless `extra` (the caller then checks them).
-    Values are stripped of surrounding white space; blank lines are skipped.
+    Values are stripped of surrounding white space; blank lines are skipped. `aliases` maps other
+    header names (代码 → code) to the column they stand for; rows are keyed by the column's own name,
+    while line-and-column errors still point at the file's own header.
     """
 
     def __init__(
-        self, path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False
+        self, path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False,
+        aliases: dict[str, str] | None = None,
     ) -> None:
+        self.aliases = aliases or {}
         self.path = Path(path)
         self.name = self.path.name
         check_utf8(self.path)
@@ -143,21 +147,30 @@ class CsvRows:
             raise FileProblem(name, 1, None, "文件是空的,至少需要一行表头") from None
         except csv.Error as e:
             raise FileProblem(name, 1, None, f"表头无法解析:{e}") from None
-        header = tuple(h.strip() for h in header_row)
+        header = tuple(self.aliases.get(h.strip(), h.strip()) for h in header_row)
         seen: set[str] = set()
         for i, h in enumerate(header, start=1):
             if not h:
                 raise FileProblem(name, 1, i, "表头第 {} 列是空的".format(i))
             if h in seen:
-                raise FileProblem(name, 1, i, f"表头列 “{h}” 重复")
+                raise FileProblem(name, 1, i, f"表头列 “{header_row[i - 1].strip()}” 重复")
             seen.add(h)
             if not extra and h not in required and h not in optional:
                 expected = "、".join(list(required) + list(optional))
-                raise FileProblem(name, 1, i, f"未知的列 “{h}”;应有的列:{expected}")
+                raise FileProblem(name, 1, i, f"未知的列 “{h}”;应有的列:{expected}{self._alias_hint(required)}")
         for col in required:
             if col not in header:
-                raise FileProblem(name, 1, None, f"缺少必需的列 “{col}”;表头应为:{','.join(required)}")
+                raise FileProblem(name, 1, None, f"缺少必需的列 “{col}”;表头应为:{','.join(required)}{self._alias_hint(required)}")
         return header
+
+    def _alias_hint(self, required: Sequence[str]) -> str:
+        """(或中文表头 代码,名称,…) when the file may use the other names."""
+        others: dict[str, str] = {}
+        for alias, canonical in self.aliases.items():  # the first alias of a column is its usual name
+            others.setdefault(canonical, alias)
+        if not all(c in others for c in required):
+            return ""
+        return f"（或中文表头 {','.join(others[c] for c in required)}）"
 
     def __iter__(self) -> Iterator[Row]:
         name, header, reader = self.name, self.header, self._reader
@@ -197,8 +210,9 @@ class CsvRows:
 
 
 def read_rows(
-    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (), extra: bool = False,
+    aliases: dict[str, str] | None = None,
 ) -> tuple[tuple[str, ...], list[Row]]:
     """Parse a whole (small) CSV into rows keyed by header: see `CsvRows`."""
-    with CsvRows(path, required, optional, extra) as rows:
+    with CsvRows(path, required, optional, extra, aliases) as rows:
         return rows.header, list(rows)

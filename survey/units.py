@@ -6,6 +6,8 @@ the writes happen in one transaction. Re-importing the same file changes nothing
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,6 +22,34 @@ from models.units import KIND_RANK, UNIT_KINDS
 from survey.csvfiles import CsvRows, Row, read_rows
 
 UNIT_COLUMNS = ("code", "name", "kind", "parent_code")
+# A clerk's spreadsheet may say 代码,名称,类型,上级代码 and 市, 县, 乡镇 … (docs/formats.md).
+UNIT_COLUMN_ALIASES = {"代码": "code", "单位代码": "code", "名称": "name", "单位名称": "name", "类型": "kind", "上级代码": "parent_code",
+                       "上级单位代码": "parent_code"}
+KIND_ALIASES = {
+    "市": "city", "县": "county", "区": "county", "县区": "county", "县(区)": "county", "县（区）": "county",
+    "乡镇": "town", "乡": "town", "镇": "town", "街道": "town", "乡镇(街道)": "town", "乡镇（街道）": "town",
+    "村": "village", "社区": "village", "村(社区)": "village", "村（社区）": "village",
+    "网格": "grid", "部门": "department",
+}
+TEMPLATE_HEADER = ("代码", "名称", "类型", "上级代码")
+TEMPLATE_ROWS = (
+    ("510700", "示例市", "市", ""),
+    ("510701", "东城区", "县", "510700"),
+    ("510701001", "东城街道", "乡镇", "510701"),
+    ("510701001001", "光明社区", "村", "510701001"),
+    ("510701001001G01", "光明社区第一网格", "网格", "510701001001"),
+    ("510700D01", "市公安局", "部门", "510700"),
+)
+
+
+def units_template_csv() -> bytes:
+    """The units file a clerk fills in: Chinese headers and kinds, a few example rows, UTF-8 with a BOM
+    (so that Excel opens it in Chinese and saves it back as CSV UTF-8)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(TEMPLATE_HEADER)
+    writer.writerows(TEMPLATE_ROWS)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
 POPULATION_COLUMNS = ("unit_code", "dimension", "category", "count")
 MAX_COUNT = 2**31 - 1
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -52,12 +82,13 @@ class UnitRow:
 
 
 def _parse_unit_rows(path: str | Path) -> list[UnitRow]:
-    _, rows = read_rows(path, UNIT_COLUMNS)
+    _, rows = read_rows(path, UNIT_COLUMNS, aliases=UNIT_COLUMN_ALIASES)
     parsed: list[UnitRow] = []
     seen: dict[str, int] = {}
     for row in rows:
         v = row.values
         code, name, kind, parent = v["code"], v["name"], v["kind"], v["parent_code"] or None
+        kind = KIND_ALIASES.get(kind, kind)
         if not CODE.match(code):
             raise row.problem("code", f"单位代码 “{code}” 无效:只能用字母、数字、- 和 _,最长 32 位")
         if code in seen:
@@ -69,7 +100,7 @@ def _parse_unit_rows(path: str | Path) -> list[UnitRow]:
             raise row.problem("name", "单位名称不能超过 100 个字")
         row.check_text("name")
         if kind not in UNIT_KINDS:
-            raise row.problem("kind", f"类型 “{kind}” 无效,应为 {', '.join(UNIT_KINDS)} 之一")
+            raise row.problem("kind", f"类型 “{kind}” 无效，应为 市、县、乡镇、村、网格、部门（或 {', '.join(UNIT_KINDS)}）之一")
         if parent is None and kind not in ROOT_KINDS:
             raise row.problem("parent_code", f"{kind} 类型的单位必须填写上级单位代码 parent_code")
         if parent == code:
