@@ -21,6 +21,7 @@ from models.waves import STATUS_LABELS, mode_label
 from reports.formatting import COLOR_MEANINGS, DASH, WARNING_LABELS, ci, cn_date, num, pct, signed
 from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
 from reports.model import interval_text, place_text
+from survey.periods import period_label
 
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
 CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rechecked": "green", "closed": "done", "withdrawn": "grey"}
@@ -79,7 +80,7 @@ def context() -> dict:
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),
             warning=lambda w: WARNING_LABELS.get(w, w), meaning=lambda c: COLOR_MEANINGS.get(c or "", ""),
-            status_color=lambda s: STATUS_COLORS.get(s, "grey"), case_color=lambda s: CASE_COLORS.get(s, "grey"),
+            status_color=lambda s: STATUS_COLORS.get(s, "grey"), period=period_label, case_color=lambda s: CASE_COLORS.get(s, "grey"),
         ),
         "can": can,
         "wave_totals": _wave_totals,

@@ -185,7 +185,7 @@ def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
 
     stored = stored_result(wave)
     if stored is None:
-        raise NotFound(f"调查 “{wave.slug}” 还没有分析结果")
+        raise NotFound(f"“{wave.title}” 还没有分析结果")
     full = WaveResult.from_dict(stored.payload)
     result = scoped_result(full, user)
     title = f"{result.root.name}{period_label(wave)}公众安全感测评结果"

@@ -116,7 +116,7 @@ def decide(response: Response, decision: str, reason: str | None, reviewer: User
     if len(reason) > 1000:
         raise FieldError("reason", "审核理由最多 1000 字")
     if response.wave.status == "published":
-        raise Conflict(f"调查 “{response.wave.slug}” 已发布,审核结论不能再改", code="published")
+        raise Conflict(f"“{response.wave.title}” 已发布,审核结论不能再改", code="published")
     if response.review_status == "clean":
         raise Conflict("这份答卷没有被标记,无需审核", code="not_flagged")
     target = DECISIONS[decision]

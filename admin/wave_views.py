@@ -10,8 +10,9 @@ from admin.access import permission_required
 import policy
 from policy import manages_wave
 from admin.formflow import attempt
-from admin.forms import ActionForm, WaveForm, choices
+from admin.forms import ActionForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
+from extensions import db
 from survey.results import stored_result
 from survey.waves import ACTION_LABELS, create_short_links
 
@@ -35,15 +36,16 @@ def wave_new():
         outcome = attempt(form, lambda: waves.create(
             current_user, form.slug.data.strip(), form.questionnaire.data, form.scope.data,
             form.period.data.strip(), (form.series.data or "").strip(), form.target_n.data,
+            (form.title.data or "").strip() or None,
         ))
         if outcome:
-            flash(f"已创建调查 {outcome.value.slug}(草稿)。确认无误后点“开始调查”。")
+            flash(f"已创建调查“{outcome.value.title}”(草稿)。确认无误后点“开始调查”。")
             return redirect(url_for("admin.wave", wave_slug=outcome.value.slug))
     status = outcome.status if outcome is not None else 200
     return render_template("admin/wave_new.html", form=form, error=outcome.error if outcome is not None else None), status
 
 
-def _wave_page(wave, error: str | None = None, status: int = 200):
+def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None):
     return render_template(
         "admin/wave.html",
         wave=wave,
@@ -53,6 +55,7 @@ def _wave_page(wave, error: str | None = None, status: int = 200):
         covers=waves.covers_wave(current_user, wave),
         period=waves.period_label(wave),
         form=ActionForm(),
+        title_form=title_form or WaveTitleForm(formdata=None, data={"title": wave.title}),
         error=error,
     ), status
 
@@ -80,7 +83,7 @@ def _transition(wave_slug: str, action: str):
         waves.change_status(current_user, wave, action)
     except PinganError as e:
         return _wave_page(wave, error=e.message, status=e.status)
-    flash(f"调查 {wave.slug} 已{ACTION_LABELS[action]}。")
+    flash(f"“{wave.title}”已{ACTION_LABELS[action]}。")
     return redirect(url_for("admin.wave", wave_slug=wave.slug))
 
 
@@ -100,6 +103,20 @@ def wave_close(wave_slug: str):
 @permission_required("waves.manage")
 def wave_publish(wave_slug: str):
     return _transition(wave_slug, "publish")
+
+
+@bp.post("/waves/<wave_slug>/title")
+@permission_required("waves.manage")
+def wave_title(wave_slug: str):
+    """Rename the wave: the title every page and document shows (the slug stays in links)."""
+    wave = waves.get_wave(current_user, wave_slug)
+    form = WaveTitleForm()
+    outcome = attempt(form, lambda: waves.rename(current_user, wave, form.title.data))
+    if outcome:
+        flash(f"调查名称已改为“{wave.title}”。")
+        return redirect(url_for("admin.wave", wave_slug=wave.slug))
+    db.session.rollback()
+    return _wave_page(wave, error=outcome.error, status=outcome.status, title_form=form)
 
 
 @bp.post("/waves/<wave_slug>/short-links")

@@ -25,7 +25,7 @@ from reports.cells import safe_cell, safe_dict
 from survey.periods import parse_period
 from survey.progress import UnitProgress, wave_progress
 from survey.qr import export_wave_qr
-from survey.waves import create_wave, transition
+from survey.waves import create_wave, rename_wave, transition
 
 # Units a wave may be scoped to: an aggregate whose subtree holds the units that collect.
 SCOPE_KINDS = ("city", "county", "town")
@@ -66,7 +66,8 @@ def scope_choices(user: User) -> list[tuple[str, str]]:
     return [(u.code, ("\u3000" * (u.depth - top)) + f"{u.name}({u.code})") for u in units]
 
 
-def create(user: User, slug: str, questionnaire: str, scope_code: str, period: str, series: str | None, target_n: int) -> Wave:
+def create(user: User, slug: str, questionnaire: str, scope_code: str, period: str, series: str | None, target_n: int,
+           title: str | None = None) -> Wave:
     """A new draft wave, scoped within the account's subtree (survey.waves.create_wave)."""
     scope = db.session.scalar(select(Unit).where(Unit.code == scope_code))
     if scope is None or (user.scope is not None and not scope.is_within(user.scope)):
@@ -79,12 +80,25 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
         # without saying that it exists (a "已存在" would tell a county what others run).
         raise FieldError("slug", "调查标识不可用,请换一个")
     try:
-        return create_wave(slug, questionnaire, scope_code, period, series or None, target_n)
+        return create_wave(slug, questionnaire, scope_code, period, series or None, target_n, title=title or None)
     except PinganError as e:
         if e.code == "bad_period":
             raise FieldError("period", e.message) from None
+        if e.code == "bad_title":
+            raise FieldError("title", e.message) from None
         if e.code == "not_found":
             raise FieldError("questionnaire", e.message) from None
+        raise
+
+
+def rename(user: User, wave: Wave, title: str) -> Wave:
+    """A new title for the wave (survey.waves.rename_wave); 403 unless the account manages the wave."""
+    policy.require(user, "waves.manage", wave)
+    try:
+        return rename_wave(wave, title)
+    except PinganError as e:
+        if e.code == "bad_title":
+            raise FieldError("title", e.message) from None
         raise
 
 

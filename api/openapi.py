@@ -70,10 +70,11 @@ SCHEMAS: dict[str, Any] = {
     "Wave": obj(
         {
             "slug": STRING,
-            "title": {**STRING, "description": "问卷标题"},
-            "questionnaire": obj({"slug": STRING, "version": {"type": "integer"}}),
+            "title": {**STRING, "description": "调查名称,如 安澜市2026年第四季度公众安全感调查"},
+            "questionnaire": obj({"slug": STRING, "version": {"type": "integer"}, "title": {**STRING, "description": "问卷标题"}}),
             "series": STRING,
             "period": {**STRING, "description": "2026M07, 2026Q3, 2026H2 or 2026"},
+            "period_label": {**STRING, "description": "2026年第三季度"},
             "period_start": {"type": "string", "format": "date"},
             "period_end": {"type": "string", "format": "date"},
             "status": {"enum": list(WAVE_STATUSES)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from survey.periods import period_label
 from models import InterviewCase, Unit, User, Wave
 from models.interviews import case_state, is_overdue
 
@@ -27,10 +28,11 @@ def wave_json(wave: Wave, has_results: bool) -> dict[str, Any]:
     version = wave.questionnaire_version
     return {
         "slug": wave.slug,
-        "title": version.title,
-        "questionnaire": {"slug": version.slug, "version": version.version},
+        "title": wave.title,
+        "questionnaire": {"slug": version.slug, "version": version.version, "title": version.title},
         "series": wave.series,
         "period": wave.period,
+        "period_label": period_label(wave.period),
         "period_start": day(wave.period_start),
         "period_end": day(wave.period_end),
         "status": wave.status,

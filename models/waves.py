@@ -32,6 +32,9 @@ class Wave(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # What people read on every page and document (安澜市2026年第四季度公众安全感调查); the slug
+    # stays in links and file names only. survey.waves.default_title makes the first one.
+    title: Mapped[str] = mapped_column(String(200))
     questionnaire_version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"), index=True)
     scope_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     series: Mapped[str] = mapped_column(String(64), index=True)

@@ -52,11 +52,12 @@ class WaveInfo:
     n_responses: int | None = None  # used in the indices
     n_rejected: int | None = None  # left out after review
     modes: dict[str, int] = field(default_factory=dict)  # responses used, by how they were collected
+    wave_title: str = ""  # the wave's own title (Wave.title), editable in the console
 
     @property
     def heading(self) -> str:
-        """安澜市2026年第三季度公众安全感和群众满意度调查"""
-        return f"{self.scope_name}{self.period_label}{self.title}"
+        """The wave's title: 安澜市2026年第三季度公众安全感和群众满意度调查 unless the office renamed it."""
+        return self.wave_title or f"{self.scope_name}{self.period_label}{self.title}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
         )
     return WaveInfo(
         slug=wave.slug,
+        wave_title=wave.title,
         title=wave.questionnaire_version.title,
         scope_code=wave.scope.code,
         scope_name=wave.scope.name,
@@ -255,10 +257,10 @@ def poster_units(wave: Wave) -> tuple[PosterUnit, ...]:
     from survey.qr import collection_units, public_base_url
 
     if wave.status in ("closed", "published"):
-        raise Conflict(f"调查 “{wave.slug}” 已结束,扫码海报和入户卡片已不能再用", code="wave_ended")
+        raise Conflict(f"“{wave.title}” 已结束,扫码海报和入户卡片已不能再用", code="wave_ended")
     units = collection_units(wave)
     if not units:
-        raise Conflict(f"调查 “{wave.slug}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)", code="no_units")
+        raise Conflict(f"“{wave.title}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)", code="no_units")
     base = public_base_url()
     qr_codes = short_codes(wave, units, "qr")
     door_codes = short_codes(wave, units, "door")

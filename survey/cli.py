@@ -105,16 +105,17 @@ def questionnaire_load(file: str) -> None:
 @click.option("--slug", required=True, help="调查标识,如 2026Q3-city。")
 @click.option("--questionnaire", "questionnaire", required=True, help="问卷标识(使用其最新版本)。")
 @click.option("--scope", required=True, help="调查范围的单位代码。")
-@click.option("--period", required=True, help="期间:2026M07、2026Q3、2026H2 或 2026。")
+@click.option("--period", required=True, help="期间:2027年第一季度、2027年上半年、2027年7月、2027年,或 2027Q1、2027H1、2027M07、2027。")
+@click.option("--title", default=None, help="调查名称,默认“范围 + 期间 + 问卷名称”。")
 @click.option("--series", default=None, help="系列名,默认与问卷标识相同。")
 @click.option("--target-n", type=click.IntRange(min=1), default=100, show_default=True, help="每个单位的目标样本量。")
 @reports_errors
-def wave_create(slug: str, questionnaire: str, scope: str, period: str, series: str | None, target_n: int) -> None:
+def wave_create(slug: str, questionnaire: str, scope: str, period: str, title: str | None, series: str | None, target_n: int) -> None:
     """Create a draft wave."""
     from survey.waves import create_wave
 
-    wave = create_wave(slug, questionnaire, scope, period, series, target_n)
-    click.echo(f"已创建调查 {wave.slug}({wave.scope.name},{wave.period},系列 {wave.series}),状态:草稿")
+    wave = create_wave(slug, questionnaire, scope, period, series, target_n, title=title)
+    click.echo(f"已创建调查 {wave.slug}“{wave.title}”({wave.scope.name},{wave.period},系列 {wave.series}),状态:草稿")
 
 
 def _transition_command(action: str, help_text: str) -> None:
@@ -142,7 +143,7 @@ def wave_list() -> None:
     from models import Wave
 
     for wave in db.session.scalars(select(Wave).order_by(Wave.period_start, Wave.slug)):
-        click.echo(f"{wave.slug}\t{wave.period}\t{wave.series}\t{wave.scope.code}\t{wave.status}")
+        click.echo(f"{wave.slug}\t{wave.period}\t{wave.series}\t{wave.scope.code}\t{wave.status}\t{wave.title}")
 
 
 @wave_cli.command("progress")

@@ -1,42 +1,95 @@
-"""Survey periods: 2026M07 (month), 2026Q3 (quarter), 2026H2 (half-year), 2026 (year)."""
+"""Survey periods: 2026M07 (month), 2026Q3 (quarter), 2026H2 (half-year), 2026 (year).
+
+`parse_period` is the one parser of the console, the CLI and the imports. Staff may type a period
+either as its code or as they say it (docs/formats.md "Periods"):
+
+    2027Q1 = 2027年第一季度 = 2027年一季度 = 2027年第1季度
+    2027H1 = 2027年上半年        2027H2 = 2027年下半年
+    2027M07 = 2027年7月 = 2027年07月
+    2027 = 2027年 = 2027年度 = 2027年全年
+
+Whatever was typed, the stored code is the canonical one (`Period.code`), and people read the label.
+"""
 
 from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 _PERIOD = re.compile(r"^(?P<year>\d{4})(?:M(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12]))?$")
 _QUARTERS = "一二三四"
+# 2027年第一季度, 2027年一季度, 2027年第1季度, 2027年上半年, 2027年7月, 2027年, 2027年度, 2027年全年
+_CHINESE = re.compile(
+    r"^(?P<year>\d{4})年(?:"
+    r"第?(?P<quarter>[一二三四1-4])季度?"
+    r"|(?P<half>[上下])半年"
+    r"|(?P<month>\d{1,2}|[一二三四五六七八九十]|十[一二])月份?"
+    r"|度|全年)?$"
+)
+_CN_NUMBERS = {c: i + 1 for i, c in enumerate("一二三四五六七八九十")} | {"十一": 11, "十二": 12}
+FORMAT_HINT = "应为 2027年第一季度、2027年上半年、2027年7月、2027年,或 2027Q1、2027H1、2027M07、2027"
 
 
 @dataclass(frozen=True)
 class Period:
-    code: str
+    code: str  # canonical: 2026Q3
     start: date
     end: date
     label: str  # 2026年第三季度
 
 
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else _CN_NUMBERS[text]
+
+
+def _normalise(text: str) -> str:
+    """Full-width digits and letters to ASCII (NFKC), spaces out, the code's letters in upper case."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"\s+", "", text).upper()
+
+
 def parse_period(code: str) -> Period:
-    """Parse a period code; ValueError with a Chinese message when it is malformed."""
-    m = _PERIOD.match(code.strip())
-    if not m or not 2000 <= int(m["year"]) <= 2100:
-        raise ValueError(f"期间 “{code}” 格式不对,应为 2026M07(月)、2026Q3(季度)、2026H2(半年)或 2026(年)")
-    year = int(m["year"])
-    if m["month"]:
-        month = int(m["month"])
-        if not 1 <= month <= 12:
-            raise ValueError(f"期间 “{code}” 的月份应在 01 到 12 之间")
-        first, last, label = month, month, f"{year}年{month}月"
-    elif m["quarter"]:
-        q = int(m["quarter"])
-        first, last, label = 3 * q - 2, 3 * q, f"{year}年第{_QUARTERS[q - 1]}季度"
-    elif m["half"]:
-        h = int(m["half"])
-        first, last, label = 6 * h - 5, 6 * h, f"{year}年{'上' if h == 1 else '下'}半年"
+    """Parse a period as a code or in Chinese; ValueError with a Chinese message when it is malformed."""
+    typed = (code or "").strip()
+    text = _normalise(typed)
+    m = _PERIOD.match(text)
+    if m:
+        year = int(m["year"])
+        month = m["month"]
+        if month is not None and not 1 <= int(month) <= 12:
+            raise ValueError(f"期间 “{typed}” 的月份应在 01 到 12 之间")
+        quarter = int(m["quarter"]) if m["quarter"] else None
+        half = int(m["half"]) if m["half"] else None
+        month_n = int(month) if month else None
     else:
-        first, last, label = 1, 12, f"{year}年"
+        c = _CHINESE.match(text)
+        if not c:
+            raise ValueError(f"期间 “{typed}” 格式不对,{FORMAT_HINT}")
+        year = int(c["year"])
+        quarter = _number(c["quarter"]) if c["quarter"] else None
+        half = (1 if c["half"] == "上" else 2) if c["half"] else None
+        month_n = _number(c["month"]) if c["month"] else None
+        if month_n is not None and not 1 <= month_n <= 12:
+            raise ValueError(f"期间 “{typed}” 的月份应在 1 到 12 之间")
+    if not 2000 <= year <= 2100:
+        raise ValueError(f"期间 “{typed}” 的年份应在 2000 到 2100 之间")
+    if month_n is not None:
+        first, last, label, canonical = month_n, month_n, f"{year}年{month_n}月", f"{year}M{month_n:02d}"
+    elif quarter is not None:
+        first, last = 3 * quarter - 2, 3 * quarter
+        label, canonical = f"{year}年第{_QUARTERS[quarter - 1]}季度", f"{year}Q{quarter}"
+    elif half is not None:
+        first, last = 6 * half - 5, 6 * half
+        label, canonical = f"{year}年{'上' if half == 1 else '下'}半年", f"{year}H{half}"
+    else:
+        first, last, label, canonical = 1, 12, f"{year}年", str(year)
     end = date(year, last, calendar.monthrange(year, last)[1])
-    return Period(code=code.strip(), start=date(year, first, 1), end=end, label=label)
+    return Period(code=canonical, start=date(year, first, 1), end=end, label=label)
+
+
+def period_label(code: str) -> str:
+    """The label of a stored period code: 2026Q3 → 2026年第三季度."""
+    return parse_period(code).label

@@ -197,7 +197,7 @@ def compute(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> tuple[WaveRes
         raise PinganError("--weight-cap 不能为负数(0 表示不截尾)")
     data = load_wave_data(wave)
     if data.responses.empty:
-        raise Conflict(f"调查 “{wave.slug}” 还没有可用的答卷", code="no_responses")
+        raise Conflict(f"“{wave.title}” 还没有可用的答卷", code="no_responses")
     try:
         result = analyse_wave(
             data.spec, data.units, data.margins, data.responses,
@@ -212,7 +212,7 @@ def compute(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> tuple[WaveRes
 def run_analysis(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:
     """Analyse the wave and replace its stored results atomically."""
     if wave.status == "published":
-        raise Conflict(f"调查 “{wave.slug}” 已发布,结果不能再改动")
+        raise Conflict(f"“{wave.title}” 已发布,结果不能再改动")
     result, data = compute(wave, weight_cap)
     payload = result.to_dict(wave=wave.slug, period=wave.period, series=wave.series)
     actor_id, actor_name = audit.actor()

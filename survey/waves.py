@@ -46,8 +46,10 @@ def create_wave(
     period: str,
     series: str | None = None,
     target_n: int = 100,
+    title: str | None = None,
 ) -> Wave:
-    """A new draft wave over `scope`'s subtree using the latest version of `questionnaire`."""
+    """A new draft wave over `scope`'s subtree using the latest version of `questionnaire`;
+    `title` defaults to default_title (安澜市2026年第四季度公众安全感和群众满意度调查)."""
     if not SLUG.match(slug):
         raise PinganError(f"调查标识 “{slug}” 无效:只能用字母、数字、- 和 _,最长 64 位")
     try:
@@ -70,6 +72,7 @@ def create_wave(
         raise Conflict(f"系列 {series} 在 {scope_unit.name} 的 {parsed.code} 期已有调查 “{clash.slug}”")
     wave = Wave(
         slug=slug,
+        title=clean_title(title) if title and title.strip() else default_title(scope_unit.name, parsed.label, version.title),
         questionnaire_version=version,
         scope=scope_unit,
         series=series,
@@ -87,18 +90,50 @@ def create_wave(
     return wave
 
 
+MAX_TITLE = 200
+
+
+def default_title(scope_name: str, period_label: str, questionnaire_title: str) -> str:
+    """安澜市 + 2026年第四季度 + the questionnaire's title (公众安全感调查), ending in 调查."""
+    title = questionnaire_title.strip()
+    if not title.endswith("调查"):
+        title += "调查"
+    return f"{scope_name}{period_label}{title}"[:MAX_TITLE]
+
+
+def clean_title(title: str) -> str:
+    """A title as typed, spaces trimmed; PinganError when empty or too long."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise PinganError("请填写调查名称", code="bad_title")
+    if len(title) > MAX_TITLE:
+        raise PinganError(f"调查名称最长 {MAX_TITLE} 字", code="bad_title")
+    return title
+
+
+def rename_wave(wave: Wave, title: str) -> Wave:
+    """Change the wave's title (any status: it names the wave, it changes no result); audited."""
+    title = clean_title(title)
+    if title != wave.title:
+        before = {"title": wave.title}
+        wave.title = title
+        audit.record("wave.rename", "wave", wave.slug, before, {"title": title})
+        db.session.commit()
+    return wave
+
+
 def transition(wave: Wave, action: str) -> Wave:
     """Open, close or publish; refuses any other order of steps."""
     source, target, stamp = TRANSITIONS[action]
     if wave.status != source:
         raise Conflict(
-            f"调查 “{wave.slug}” 当前状态为“{wave.status_label}”,不能{ACTION_LABELS[action]}", code="bad_status"
+            f"“{wave.title}” 当前状态为“{wave.status_label}”,不能{ACTION_LABELS[action]}", code="bad_status"
         )
     if action == "publish":
         from models import AnalysisResult
 
         if db.session.scalar(select(AnalysisResult.id).where(AnalysisResult.wave_id == wave.id)) is None:
-            raise Conflict(f"调查 “{wave.slug}” 还没有分析结果,请先运行分析再发布", code="no_results")
+            raise Conflict(f"“{wave.title}” 还没有分析结果,请先运行分析再发布", code="no_results")
     before = wave_state(wave)
     wave.status = target
     setattr(wave, stamp, utcnow())
@@ -123,7 +158,7 @@ def create_short_links(wave: Wave) -> int:
     """"生成短码": the missing short codes of a draft or open wave (one opened before short codes were
     made on opening, or units added since), audited; returns how many were made."""
     if wave.status not in ("draft", "open"):
-        raise Conflict(f"调查 “{wave.slug}” 已结束,不再需要短码", code="bad_status")
+        raise Conflict(f"“{wave.title}” 已结束,不再需要短码", code="bad_status")
     created = _add_short_links(wave)
     audit.record("wave.short_links", "wave", wave.slug, None, {"short_links_created": created})
     db.session.commit()
@@ -161,6 +196,7 @@ def previous_wave(wave: Wave) -> Wave | None:
 def wave_state(wave: Wave) -> dict:
     return {
         "slug": wave.slug,
+        "title": wave.title,
         "status": wave.status,
         "period": wave.period,
         "series": wave.series,

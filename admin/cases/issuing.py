@@ -170,7 +170,7 @@ def preview_issue(wave: Wave, user: User | None, exclusions: dict[str, str] | No
     the command line, the whole wave; an account issues the part of the list within its scope.
     ExclusionError (422) for an unknown code, a unit not on the list, or a missing reason."""
     if wave.status not in ("closed", "published"):
-        raise Conflict(f"调查 “{wave.slug}” 尚未结束(当前:{wave.status_label}),结束并运行分析后才能下发约谈名单", code="wave_not_closed")
+        raise Conflict(f"“{wave.title}” 尚未结束(当前:{wave.status_label}),结束并运行分析后才能下发约谈名单", code="wave_not_closed")
     result = wave_result(wave)  # Conflict when not analysed
     groups = report_model.peer_groups(result)  # the one peer-group model: titles, 倒数第 k, 位次区间, notes
     lines = report_model.interview_list(result, groups, wave.period)
