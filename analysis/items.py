@@ -81,11 +81,12 @@ def item_results(
     coded: CodedResponses,
     design: Design,
     Y: np.ndarray,
-    ranks: Sequence[int | None],
+    ranked: Sequence[bool],
 ) -> list[dict[str, Any]]:
     """Per unit (hierarchy order): {"items", "options", "weak_items", "drivers"} as UnitResult fields.
 
-    `Y`: the (n, K) indicator values of `indicator_values`; `ranks`: each unit's rank (None: unranked).
+    `Y`: the (n, K) indicator values of `indicator_values`; `ranked`: whether each unit is ranked
+    (`analysis.ranking.ranked_units`).
     """
     U = hierarchy.size
     out: list[dict[str, Any]] = [
@@ -108,7 +109,7 @@ def item_results(
                     items[it.key] = Estimate.missing(n=n_j)
                 else:
                     items[it.key] = Estimate(float(est), float(table.se[u, j]), float(lo[u, j]), float(hi[u, j]), n=n_j)
-        weak = _weak_items(hierarchy, design, S, scored, table.estimate, table.se, ranks)
+        weak = _weak_items(hierarchy, design, S, scored, table.estimate, table.se, ranked)
         for u, w in weak.items():
             out[u]["weak_items"] = w
 
@@ -154,7 +155,7 @@ def _weak_items(
     items: Sequence[Item],
     estimate: np.ndarray,
     se: np.ndarray,
-    ranks: Sequence[int | None],
+    ranked_mask: Sequence[bool],
 ) -> dict[int, list[dict[str, Any]]]:
     """Ranked unit → its weak items.
 
@@ -165,7 +166,7 @@ def _weak_items(
     β = B. The parent's own terms sum to se_p²; only the strata of u change them:
     Var = se_p² + Σ_{h∈u} f_h (q_h(u and p) − 1[h∈p] q_h(p alone)).
     """
-    ranked = [u for u in range(hierarchy.size) if ranks[u] is not None and hierarchy.parent[u] >= 0]
+    ranked = [u for u in range(hierarchy.size) if ranked_mask[u] and hierarchy.parent[u] >= 0]
     if not ranked:
         return {}
     H, J = len(design.n_psu), S.shape[1]
@@ -275,8 +276,10 @@ def _drivers(
     S_x = S[:, [col[k] for k in keys]]
     complete = np.flatnonzero(~np.isnan(y_all) & ~np.isnan(S_x).any(axis=1))
     names = [INTERCEPT] + keys
-    X_all = np.ones((coded.n, len(names)))
-    X_all[complete, 1:] = S_x[complete]
+    # Everything below works on the complete respondents only, in respondent order.
+    X_c = np.ones((len(complete), len(names)))
+    X_c[:, 1:] = S_x[complete]
+    y_c, w_c = y_all[complete], design.weights[complete]
     # Respondents with the same scores share a row of the design matrix: WLS on those rows, weighted by
     # their weight totals, with the weighted mean of y, has the same normal equations (X'WX, X'Wy) as
     # WLS on the respondents, so the same coefficients, at the cost of a few hundred rows.
@@ -292,24 +295,27 @@ def _drivers(
             pattern = pd.factorize(pattern * r + coded.answers[k][complete])[0]
     n_pattern = int(pattern.max()) + 1 if len(pattern) else 0
     pattern_x = np.zeros((n_pattern, len(names)))
-    pattern_x[pattern] = X_all[complete]
-    position = np.empty(coded.n, dtype=np.int64)
-    position[complete] = np.arange(len(complete))
-    # the complete respondents of each target's domain, one sort per depth
-    members: dict[int, np.ndarray] = {}
+    pattern_x[pattern] = X_c
+    # the complete respondents of each target's domain (positions in `complete`), one sort per depth;
+    # a domain holding every complete respondent (the root's, usually) needs no sort and no copy
+    members: dict[int, np.ndarray | slice] = {}
+    unit_c = coded.unit[complete]
     for L in sorted({int(hierarchy.depth[u]) for u in targets}):
         at = [u for u in targets if hierarchy.depth[u] == L]
-        dom = hierarchy.domains[coded.unit[complete], L]
+        dom = hierarchy.domains[unit_c, L]
+        if len(at) == 1 and (dom == at[0]).all():
+            members[at[0]] = slice(None)
+            continue
         order = np.argsort(dom, kind="stable")
         bounds = np.searchsorted(dom[order], [(u, u + 1) for u in at])
         for u, (lo, hi) in zip(at, bounds):
-            members[u] = complete[order[lo:hi]]  # a stable sort keeps them in respondent order
+            members[u] = order[lo:hi]  # a stable sort keeps them in respondent order
     for u in targets:
-        rows = members[u]
-        if len(rows) <= len(names):
+        pos = members[u]
+        n_rows = len(complete) if isinstance(pos, slice) else len(pos)
+        if n_rows <= len(names):
             continue
-        X, y, w = X_all[rows], y_all[rows], design.weights[rows]
-        g = pattern[position[rows]]
+        X, y, w, g = X_c[pos], y_c[pos], w_c[pos], pattern[pos]
         W_g = np.bincount(g, weights=w, minlength=n_pattern)
         used = np.flatnonzero(W_g > 0)
         X_g, W_g = pattern_x[used], W_g[used]
@@ -322,10 +328,10 @@ def _drivers(
         # The influence functions are h_i = w_i r_i x_iᵀ (X'WX)⁻¹; the variance is linear in them, so
         # Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹, without forming the tall product.
         a_inv = np.linalg.inv(xtwx)
-        cov = a_inv.T @ linearised_variance(design, (w * resid)[:, None] * X, rows=rows) @ a_inv
+        cov = a_inv.T @ linearised_variance(design, (w * resid)[:, None] * X, rows=complete[pos]) @ a_inv
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
         result[u] = {
-            "n": int(len(rows)),
+            "n": int(n_rows),
             "coef": {name: {"estimate": float(beta[i]), "se": float(se[i])} for i, name in enumerate(names)},
         }
     return result

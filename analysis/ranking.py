@@ -145,6 +145,26 @@ def rank_intervals(estimates: np.ndarray, ses: np.ndarray, c: float) -> tuple[np
     return lo, hi
 
 
+def _rankable(n: float, composite: float, min_n: int) -> bool:
+    return bool(n >= min_n and not np.isnan(composite))
+
+
+def ranked_units(
+    kinds: Sequence[str],
+    parent_codes: Sequence[str | None],
+    n: np.ndarray,
+    composite: np.ndarray,
+    min_n: int,
+    ranked_kinds: Iterable[str] | None = None,
+) -> list[bool]:
+    """Which units `rank_groups` gives a rank, known before any draw is made."""
+    allowed = None if ranked_kinds is None else set(ranked_kinds)
+    return [
+        parent is not None and n[u] > 0 and (allowed is None or kind in allowed) and _rankable(n[u], composite[u], min_n)
+        for u, (kind, parent) in enumerate(zip(kinds, parent_codes))
+    ]
+
+
 def rank_groups(
     codes: Sequence[str],
     kinds: Sequence[str],
@@ -178,7 +198,7 @@ def rank_groups(
             groups.setdefault(peer_group_key(kind, parent), []).append(u)
     jobs = []
     for key, members in groups.items():
-        ok = [u for u in members if n[u] >= min_n and not np.isnan(composite[u])]
+        ok = [u for u in members if _rankable(n[u], composite[u], min_n)]
         order = sorted(
             ok,
             key=lambda u: (

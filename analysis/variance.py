@@ -39,6 +39,9 @@ def linearised_variance(
         psu = design.psu[np.asarray(rows)]
     if len(psu) == 0:
         return np.zeros((m, m)) if covariance else np.zeros(m)
+    n_all = len(design.psu_stratum)
+    if 4 * len(psu) >= n_all:  # a large domain: the totals of every PSU of the design, no renumbering
+        return _dense_variance(design, Z, psu, covariance)
     local, psus = pd.factorize(psu, sort=True)  # the PSUs with a value, numbered 0..T-1
     T = len(psus)
     totals = np.empty((T, m))
@@ -58,3 +61,21 @@ def linearised_variance(
     if covariance:
         return (dev * f_psu[:, None]).T @ dev + (mean * f_rest[:, None]).T @ mean
     return np.einsum("pm,p,pm->m", dev, f_psu, dev) + np.einsum("sm,s,sm->m", mean, f_rest, mean)
+
+
+def _dense_variance(design: Design, Z: np.ndarray, psu: np.ndarray, covariance: bool) -> np.ndarray:
+    """The same sum over every PSU of the design (those without a value in Z have total 0)."""
+    m = Z.shape[1]
+    P, H = len(design.psu_stratum), len(design.n_psu)
+    ph = design.psu_stratum
+    nh = design.n_psu.astype(float)
+    totals = np.empty((P, m))
+    mean = np.empty((H, m))
+    for j in range(m):
+        totals[:, j] = np.bincount(psu, weights=Z[:, j], minlength=P)
+        mean[:, j] = np.bincount(ph, weights=totals[:, j], minlength=H) / np.maximum(nh, 1)
+    dev = totals - mean[ph]
+    f_psu = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)[ph]
+    if covariance:
+        return (dev * f_psu[:, None]).T @ dev
+    return np.einsum("pm,p,pm->m", dev, f_psu, dev)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,7 @@ from .hierarchy import Hierarchy, build_hierarchy
 from .integrity import unit_integrity
 from .intervals import domain_degf, share_interval
 from .items import item_results
-from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups
+from .ranking import INSUFFICIENT_SAMPLE, interview_list, rank_groups, ranked_units
 from .responses import CodedResponses, code_responses, indicator_values
 from .results import Z95, Change, Difference, Estimate, UnitResult, WaveResult
 from .spec import QuestionnaireSpec
@@ -102,22 +103,34 @@ def analyse_wave(
             table.se[(nk > 0) & ((hits == nk) | (hits == 0)), k] = 0.0
             share_ci[k] = share_interval(table.estimate[:, k], table.se[:, k], nk, degf[:, j])
 
+    # The unit-level integrity checks and the ranking's draws need nothing else computed below: they run
+    # on threads of their own while the item results are computed (numpy releases the GIL in its large
+    # loops and in its random draws, so the work overlaps on two cores; the threads share only read-only
+    # inputs, and each ranking group has its own seeded generator, so the results do not change).
     ranking = spec.ranking
     parent_codes = [hierarchy.parent_code(u) for u in range(hierarchy.size)]
-    ranked = rank_groups(
-        hierarchy.codes,
-        hierarchy.kinds,
-        parent_codes,
-        table.n,
-        table.composite,
-        table.composite_se,
-        table.estimate[:, 0],
-        spec.ranking.min_n,
-        spec.ranking.bottom_n,
-        seed,
-        draws,
-        ranked_kinds=ranking.kinds,
-    )
+    with ThreadPoolExecutor(2) as pool:
+        integrity_job = pool.submit(unit_integrity, spec, hierarchy, coded, responses, seed, Y)
+        ranking_job = pool.submit(
+            rank_groups,
+            hierarchy.codes,
+            hierarchy.kinds,
+            parent_codes,
+            table.n,
+            table.composite,
+            table.composite_se,
+            table.estimate[:, 0],
+            ranking.min_n,
+            ranking.bottom_n,
+            seed,
+            draws,
+            ranked_kinds=ranking.kinds,
+        )
+        # the item results need only which units are ranked, known before the ranking's draws
+        is_ranked = ranked_units(hierarchy.kinds, parent_codes, table.n, table.composite, ranking.min_n, ranking.kinds)
+        item_fields = item_results(spec, hierarchy, coded, design, Y, is_ranked)
+        ranked = ranking_job.result()
+        integrity = integrity_job.result()
     interviews = interview_list(
         hierarchy.codes,
         hierarchy.kinds,
@@ -128,8 +141,6 @@ def analyse_wave(
         min_group=ranking.min_group,
     )
     previous_units = {u.code: u for u in previous.units} if previous is not None else {}
-    item_fields = item_results(spec, hierarchy, coded, design, Y, [r.rank for r in ranked])
-    integrity = unit_integrity(spec, hierarchy, coded, responses, seed, Y)
 
     results = []
     ranked_kinds = set(ranking.kinds)
