@@ -72,6 +72,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BURST_MINUTES=10,  # ... within this many minutes ...
         BURST_ALIKE_SHARE=0.5,  # ... when at least this share of them (and more than usual) are near-identical
         REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
+        # 网格员 (docs/security.md "Collectors"): POSTs per collector account, and the hourly pace
+        # from which a collector's sheet is flagged `collector_pace`.
+        COLLECTOR_RATE_LIMIT=os.environ.get("COLLECTOR_RATE_LIMIT", "20 per hour; 150 per day"),
+        COLLECTOR_PACE_PER_HOUR=int(os.environ.get("COLLECTOR_PACE_PER_HOUR", "8")),
     )
     if config:
         app.config.from_mapping(config)

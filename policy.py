@@ -11,7 +11,10 @@ Roles (docs/security.md "One access policy"; docs/security.md):
   accounts, audit entries that name no unit);
 - county: its own subtree — its units, its waves, its responses, results and cases;
 - office: the creation office — results, reports and the 约谈 cases;
-- analyst: read-only.
+- analyst: read-only;
+- collector (网格员): fills door-to-door sheets for residents of the units in its scope (a town,
+  village or grid), nothing else — it reads no results, no responses, no other page of the console
+  (docs/security.md "Collectors").
 
 The scope is checked for every verb. Targets: a Unit, a Wave, an InterviewCase, a Response, a
 User (an account; also a not yet stored one, for creating it), an AuditEntry, or None for the
@@ -39,6 +42,7 @@ GRANTS: dict[str, frozenset[str]] = {
     "county": frozenset({"read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens"}),
     "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),
     "analyst": frozenset({"read", "api.tokens"}),
+    "collector": frozenset({"responses.collect"}),
 }
 VERBS = frozenset().union(*GRANTS.values())
 # Verbs over things that belong to no unit's subtree: only an unscoped account holds them.
@@ -184,7 +188,7 @@ def _in_scope(account: Any, verb: str, target: Any) -> bool:
     if isinstance(target, Wave) and verb in ("waves.manage", "analysis.run"):
         # changing the wave itself (its status, its stored results) needs all of it in scope
         return target.scope.is_within(account.scope)
-    if isinstance(target, Unit) and verb == "units.manage":
+    if isinstance(target, Unit) and verb in ("units.manage", "responses.collect"):
         return target.is_within(account.scope)
     if isinstance(target, User):
         # an account's scope must lie inside the acting account's: never an empty scope

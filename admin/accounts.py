@@ -26,7 +26,7 @@ from admin.errors import FieldError
 from errors import Conflict, PinganError
 from extensions import db
 from models import ApiToken, LoginFailure, Unit, User
-from models.accounts import ROLES
+from models.accounts import COLLECTOR_SCOPE_KINDS, ROLES
 from models.types import utcnow
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -240,6 +240,8 @@ def create_user(username: str, password: str, role: str, scope_code: str | None 
             raise PinganError(f"单位 “{scope_code}” 不存在")
     elif role == "county":
         raise PinganError("县(区)账号必须用 --scope 指定所辖单位")
+    if role == "collector" and (scope is None or scope.kind not in COLLECTOR_SCOPE_KINDS):
+        raise PinganError("网格员账号必须用 --scope 指定所辖乡镇（街道）、村（社区）或网格")
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(f"用户名 “{username}” 已存在")
     user = User(

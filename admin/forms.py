@@ -213,3 +213,5 @@ class UserForm(ConsoleForm):
             raise ValidationError("请选择列表中的单位")
         if self.role.data == "county" and not field.data:
             raise ValidationError("县(区)账号必须指定所辖单位")
+        if self.role.data == "collector" and not field.data:
+            raise ValidationError("网格员账号必须指定所辖乡镇（街道）、村（社区）或网格")

@@ -17,6 +17,7 @@ from admin.errors import FieldError
 from errors import Conflict, NotFound
 from extensions import db
 from models import Unit, User
+from models.accounts import COLLECTOR_SCOPE_KINDS
 
 
 def list_users(by: User) -> list[User]:
@@ -37,7 +38,7 @@ def get_user(by: User, user_id: int) -> User:
 
 def scope_choices(by: User) -> list[tuple[str, str]]:
     units = db.session.scalars(
-        select(Unit).where(Unit.kind.in_(("city", "county", "town")), policy.unit_clause(by)).order_by(Unit.path)
+        select(Unit).where(Unit.kind.in_(("city", "county", "town", "village", "grid")), policy.unit_clause(by)).order_by(Unit.path)
     )
     top = by.scope.depth if by.scope is not None else 0
     return [(u.code, ("\u3000" * (u.depth - top)) + f"{u.name}({u.code})") for u in units]
@@ -56,6 +57,10 @@ def check_grant(by: User, role: str, scope_code: str | None) -> None:
 def create(by: User, username: str, role: str, scope_code: str | None, display_name: str | None) -> tuple[User, str]:
     """A new account with a generated password, shown once to the admin."""
     check_grant(by, role, scope_code or None)
+    if role == "collector":
+        scope = db.session.scalar(select(Unit).where(Unit.code == scope_code)) if scope_code else None
+        if scope is None or scope.kind not in COLLECTOR_SCOPE_KINDS:
+            raise FieldError("scope", "网格员账号的所辖单位应为乡镇（街道）、村（社区）或网格")
     taken = db.session.scalar(select(User).where(User.username == username.strip()))
     if taken is not None and not policy.visible(by, taken):
         # usernames are unique over the whole tree: one taken outside is not named as existing

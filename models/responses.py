@@ -19,6 +19,7 @@ FLAG_LABELS = {
     "repeat_device": "同一设备重复提交",
     "straight_line": "满意度题目答案完全一致",
     "all_maximum": "所有题目均选最高分",
+    "collector_pace": "网格员一小时内提交过多",
 }
 
 
@@ -54,6 +55,8 @@ class Response(db.Model):
     review_status: Mapped[str] = mapped_column(String(10), default="clean")
     # The questionnaire ended early (an item's `screen_out` codes): counted in progress, never in results.
     screened_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The 网格员 account that filled a door-to-door sheet for a resident (mode "door"); None otherwise.
+    collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     review_reason: Mapped[str | None] = mapped_column(Text)
@@ -61,4 +64,5 @@ class Response(db.Model):
 
     wave = relationship("Wave")
     unit = relationship("Unit")
-    reviewed_by = relationship("User")
+    reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
+    collector = relationship("User", foreign_keys=[collector_id])

@@ -36,7 +36,7 @@ from analysis.spec import QuestionnaireSpec
 from extensions import db
 from models import Response
 
-FLAG_ORDER = ("speeder", "burst", "repeat_device", "straight_line", "all_maximum")
+FLAG_ORDER = ("speeder", "burst", "repeat_device", "straight_line", "all_maximum", "collector_pace")
 MIN_ITEMS = 3  # fewer answers than this say too little about a pattern to flag it
 REFERENCE_SHEETS = 300  # recent sheets from other addresses that show how alike honest sheets are
 MIN_REFERENCE = 30

@@ -18,6 +18,8 @@
   }
   var form = document.getElementById("survey");
   if (!form) return;
+  // A 网格员's shared phone (admin/collect_views.py) keeps no draft: the next resident starts blank.
+  if (form.hasAttribute("data-no-draft")) store = null;
   var questions = form.querySelectorAll("fieldset[data-q]");
   var bar = document.getElementById("progress");
   var ended = document.getElementById("ended");
