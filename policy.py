@@ -37,7 +37,7 @@ from models import AuditEntry, InterviewCase, Response, Unit, User, Wave
 GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "read", "units.manage", "questionnaires.manage", "waves.manage", "responses.review",
-        "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens",
+        "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens", "responses.collect",
     }),
     "county": frozenset({"read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens"}),
     "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),

@@ -14,6 +14,7 @@ from flask_wtf.csrf import generate_csrf
 
 from admin import bp
 from admin.access import permission_required
+from errors import Conflict
 from extensions import limiter
 from survey import collect
 from survey.forms import form_class
@@ -57,7 +58,13 @@ def _sheet_page(wave, unit, form=None, expired: bool = False, status: int = 200)
 @limiter.limit(lambda: current_app.config["COLLECTOR_RATE_LIMIT"], methods=["POST"], key_func=collector_rate_key)
 def collect_sheet(wave_slug: str, unit_code: str):
     """The questionnaire for one resident (GET), or storing it (POST) and a blank one for the next."""
-    wave, unit = collect.collect_target(current_user, wave_slug, unit_code)
+    try:
+        wave, unit = collect.collect_target(current_user, wave_slug, unit_code)
+    except Conflict as e:
+        if request.method == "POST":
+            raise
+        flash(e.message)  # a bookmarked sheet of a wave that has ended: back to the list
+        return redirect(url_for("admin.collect_home"), 303)
     if request.method == "GET":
         return _sheet_page(wave, unit)
     form = form_class(wave_spec(wave))()

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import policy
-from errors import Conflict, Forbidden, NotFound
+from errors import Conflict, NotFound
 from extensions import db
 from models import Response, Unit, User, Wave
 from models.types import utcnow
@@ -66,11 +66,9 @@ class Assignment:
 def assignments(user: User) -> list[Assignment]:
     """The open waves covering the collector's scope, each with the units it may fill sheets for."""
     policy.require(user, COLLECT_VERB)
-    if user.scope is None:
-        raise Forbidden("网格员账号必须指定所辖村（社区）或乡镇")
     units = list(
         db.session.scalars(
-            select(Unit).where(user.scope.subtree_clause(), Unit.kind.in_(COLLECTION_KINDS)).order_by(Unit.path)
+            select(Unit).where(policy.unit_clause(user), Unit.kind.in_(COLLECTION_KINDS)).order_by(Unit.path)
         )
     )
     out = []

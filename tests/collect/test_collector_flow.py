@@ -89,6 +89,8 @@ def test_a_closed_wave_takes_no_more_sheets(world):
     assert response.status_code == 409 and "不在进行中" in text(response)
     assert door_sheets() == []
     assert "没有进行中的调查" in text(client.get("/admin/collect"))
+    back = client.get(sheet_url())
+    assert back.status_code == 303 and "不在进行中" in text(client.get("/admin/collect"))
 
 
 def test_the_cli_and_the_console_create_collectors_for_a_village_or_town_only(world):
