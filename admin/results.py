@@ -8,6 +8,8 @@ among the counties) and the part of the interview list that concerns it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -160,13 +162,49 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
     return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
 
 
+# Charts drawn for the results page, per process: matplotlib takes 0.3–0.8 s a chart, and the page
+# is opened again and again between two analysis runs (bench/console.py, docs/performance.md).
+_CHARTS: OrderedDict[tuple, list] = OrderedDict()
+_CHARTS_LOCK = threading.Lock()
+CHARTS_CACHED = 32  # entries (a level of one scope each); the oldest is dropped first
+
+
+def _charts_key(view: ResultsView) -> tuple:
+    """Everything the charts are drawn from (reports.charts.ranked_dot_plot): per group of the level
+    within the scope, its title and each unit's code, name, rank, colour and composite with its
+    interval; the listed units; the grade bands. A re-run, a renamed unit or another scope draws anew."""
+    groups = tuple(
+        (g.title, tuple((u.code, u.name, u.rank, u.color, u.composite.estimate, u.composite.ci_low,
+                         u.composite.ci_high) for u in g.units))
+        for g in view.level.groups
+    )
+    grades = tuple((g.min, g.label, g.color) for g in view.spec.grades)
+    return (groups, view.listed_codes, grades)
+
+
 def charts(view: ResultsView) -> list:
     """The composite with its 95% CI per unit of the level shown, on the grade bands
-    (reports.charts), the interview list in red; split into charts of at most 42 rows."""
-    from reports.charts import composite_range, dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
-
+    (reports.charts), the interview list in red; split into charts of at most 42 rows.
+    Drawn once per stored analysis, level and scope in each process."""
     if view.level is None:
         return []
+    key = _charts_key(view)
+    with _CHARTS_LOCK:
+        found = _CHARTS.get(key)
+        if found is not None:
+            _CHARTS.move_to_end(key)
+            return found
+    drawn = _draw_charts(view)
+    with _CHARTS_LOCK:
+        _CHARTS[key] = drawn
+        while len(_CHARTS) > CHARTS_CACHED:
+            _CHARTS.popitem(last=False)
+    return drawn
+
+
+def _draw_charts(view: ResultsView) -> list:
+    from reports.charts import composite_range, dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
+
     groups = [(g.title, g.units) for g in view.level.groups]
     x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
     return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range) for blocks in dot_plot_blocks(groups)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -158,8 +159,11 @@ def main() -> None:
             user.password_hash = generate_password_hash(PASSWORD)
         db.session.commit()
     worst = []
-    for username in ACCOUNTS:
-        worst.append(report(username, walk(app, username, args.repeats, args.per_route)))
+    try:
+        for username in ACCOUNTS:
+            worst.append(report(username, walk(app, username, args.repeats, args.per_route)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     slowest = max(worst, key=lambda p: p["ms"])
     print(f"\n(in-process timings, median of {args.repeats} requests per page; load average now "
           f"{os.getloadavg()[0]:.2f})")

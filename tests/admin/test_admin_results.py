@@ -172,3 +172,26 @@ def test_the_analyst_reads_but_cannot_run(city):
     page = analyst.get(f"/admin/waves/{Q3}/results")
     assert page.status_code == 200 and "重新运行分析" not in text(page) and "下发约谈名单" not in text(page)
     assert post(analyst, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"}).status_code == 403
+
+
+def test_the_charts_are_drawn_once_per_analysis_level_and_scope(city, monkeypatch):
+    """The dot plots are kept per process (admin.results.charts): opening the page again draws
+    nothing; another level, another scope or a re-run with other weights draws anew."""
+    from admin import results as admin_results
+
+    admin_results._CHARTS.clear()
+    drawn = []
+    real = admin_results._draw_charts
+    monkeypatch.setattr(admin_results, "_draw_charts", lambda view: drawn.append(view.level.kind) or real(view))
+    office = client_for(city, "office")
+    first = office.get(f"/admin/waves/{Q3}/results?level=town")
+    again = office.get(f"/admin/waves/{Q3}/results?level=town")
+    assert first.status_code == again.status_code == 200 and drawn == ["town"]
+    assert re.findall(r"<svg|data:image/svg", text(first)) == re.findall(r"<svg|data:image/svg", text(again))
+    office.get(f"/admin/waves/{Q3}/results?level=county")
+    assert drawn == ["town", "county"]
+    client_for(city, "east").get(f"/admin/waves/{Q3}/results?level=town")  # a county's own towns
+    assert drawn == ["town", "county", "town"]
+    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "3"}).status_code == 302
+    office.get(f"/admin/waves/{Q3}/results?level=town")
+    assert drawn == ["town", "county", "town", "town"]
