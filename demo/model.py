@@ -15,6 +15,7 @@ skewed and the town weights have work to do. Pure numpy, no database.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -24,8 +25,10 @@ from demo import comments
 from demo.city import AGE_GROUPS, SEXES, City, Department, Town, Village
 
 SCORED = ("safety", "night_safety", "sat_police", "sat_justice", "sat_mediation", "sat_prevention")
-COLUMNS = ("response_id", "unit_code", "psu", "submitted_at", *SCORED, "victim", "sex", "age_group", "comment", "mode")
-ITEM_KEYS = (*SCORED, "victim", "sex", "age_group", "comment")
+COLUMNS = (
+    "response_id", "unit_code", "psu", "submitted_at", *SCORED, "victim", "concerns", "sex", "age_group", "comment", "mode",
+)
+ITEM_KEYS = (*SCORED, "victim", "concerns", "sex", "age_group", "comment")
 MODES = ("qr", "door", "phone", "paper")
 LETTERS = np.array(list("EDCBA"))
 CUTS = np.array([-2.0, -1.0, 0.0, 1.0])  # latent ≤ −2: E, … > 1: A
@@ -50,6 +53,18 @@ MODE_MIX = {
 QR_HOURS = np.arange(7, 23)
 QR_HOUR_WEIGHTS = np.array([2, 4, 5, 4, 3, 3, 5, 4, 3, 3, 4, 6, 9, 10, 8, 4], dtype=float)
 COMMENT_RATE = 0.008
+# 最希望解决的问题 (codes A–F, N = none): how often each comes up by kind of place. Drawn from a
+# generator of its own (seeded by wave and unit), so adding the item left every other answer as it was.
+CONCERN_CODES = np.array(list("ABCDEF"))
+CONCERN_WEIGHTS = {
+    "street": (0.30, 0.15, 0.10, 0.20, 0.05, 0.20),
+    "seat": (0.30, 0.20, 0.12, 0.18, 0.08, 0.12),
+    "suburban": (0.28, 0.25, 0.15, 0.15, 0.07, 0.10),
+    "rural": (0.25, 0.30, 0.22, 0.10, 0.08, 0.05),
+    "remote": (0.22, 0.32, 0.25, 0.08, 0.10, 0.03),
+    "department": (0.35, 0.20, 0.15, 0.10, 0.10, 0.10),
+}
+CONCERN_STREAM = 20261206
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,8 @@ def respond(
     age_answer = np.array(AGE_GROUPS, dtype=object)[age]
     age_answer[paper_like & (rng.random(n) < 0.003)] = ""
 
+    concerns = _concerns(unit.code, wave.index, profile, mean_score, victim)
+
     psus = levels.psus[unit.code]
     group = rng.choice(len(psus), size=n, p=rng.dirichlet(np.full(len(psus), 3.0)))
     no_psu = rng.random(n) < np.where(modes == 0, 0.35, 0.03)
@@ -253,6 +270,7 @@ def respond(
             "submitted_at": stamps[i],
             **{item: answers[item][i] for item in SCORED},
             "victim": victim_answer[i],
+            "concerns": concerns[i],
             "sex": sex_answer[i],
             "age_group": age_answer[i],
             "comment": _comment(rng, mean_score[i], place, department) if rng.random() < COMMENT_RATE else "",
@@ -260,6 +278,29 @@ def respond(
         }
         rows.append(row)
     return rows
+
+
+def _concerns(code: str, wave_index: int, profile: str, mean_score: np.ndarray, victim: np.ndarray) -> list[str]:
+    """最希望解决的问题 for each respondent: none ("N") more often the happier they are, otherwise one
+    or two codes by the place's weights, fraud and theft likelier after being a victim; 8% skip it."""
+    rng = np.random.default_rng([CONCERN_STREAM, wave_index, zlib.crc32(code.encode())])
+    n = len(mean_score)
+    base = np.array(CONCERN_WEIGHTS[profile])
+    p_none = np.clip((mean_score - 55.0) / 60.0, 0.05, 0.6)
+    out = []
+    for i in range(n):
+        u = rng.random()
+        if u < 0.08:
+            out.append("")
+            continue
+        if rng.random() < p_none[i] and not victim[i]:
+            out.append("N")
+            continue
+        w = base * np.where(victim[i], np.array([2.0, 2.0, 1, 1, 1, 1]), 1.0)
+        k = 1 + int(rng.random() < 0.55)
+        picked = rng.choice(len(w), size=k, replace=False, p=w / w.sum())
+        out.append(";".join(CONCERN_CODES[np.sort(picked)]))
+    return out
 
 
 def wave_responses(rng: np.random.Generator, city: City, levels: Levels, wave: WavePlan) -> list[dict[str, str]]:

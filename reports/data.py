@@ -28,7 +28,7 @@ from survey.waves import previous_wave
 TREND_PERIODS = 6  # the current wave and up to five before it
 RECHECK_DAYS = 30  # 复查: 30 days after the date of the notice, unless the office set a date on the case
 COMMENTS_IN_REPORT = 40
-COMMENTS_PER_NOTICE = 5
+COMMENTS_PER_NOTICE = 3  # the notice is one page: the concerns above them say more
 _QUARTERS = "一二三四"
 
 

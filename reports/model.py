@@ -14,6 +14,7 @@ Units without respondents (n = 0) are not results (docs/method.md): they have no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from analysis import Difference, Estimate, InterviewEntry, UnitResult, WaveResult
@@ -389,4 +390,127 @@ def findings(result: WaveResult, spec: QuestionnaireSpec, secs: list[Section], l
         f"列入约谈名单的单位 {len(listed)} 个,其中因排名靠后 {len(listed) - insufficient} 个、"
         f"因样本不足 {insufficient} 个;上期已因排名靠后被约谈、本期再次列入而列为重点管理的 {key} 个。"
     )
+    return out
+
+
+# -- what residents say most: the part of a notice a town can act on (docs/method.md "Item results")
+
+
+TOP_CONCERNS = 2
+# An option that says there is nothing to fix (没有特别希望解决的问题, 无, 都不需要) is no concern.
+NOTHING = re.compile(r"^(没有|无|都不|说不清)")
+
+
+@dataclass(frozen=True)
+class WeakItem:
+    """A scored item where the unit lies below its parent beyond sampling error."""
+
+    key: str
+    text: str
+    estimate: float
+    parent_estimate: float
+    diff: float  # unit − parent, negative
+
+    @property
+    def sentence(self) -> str:
+        return (f"“{self.text}”得分 {num(self.estimate)} 分，比上级平均（{num(self.parent_estimate)} 分）"
+                f"低 {num(-self.diff)} 分，差距超出抽样误差。")
+
+
+@dataclass(frozen=True)
+class Concern:
+    """One option of a multiple-choice item (such as 最希望解决的问题) and the share choosing it."""
+
+    item: str
+    label: str
+    share: Estimate
+
+    @property
+    def sentence(self) -> str:
+        return f"{num(self.share.estimate)}% 的受访群众选择“{self.label}”（{self.item}；95%置信区间 {ci(self.share)}）。"
+
+
+@dataclass(frozen=True)
+class Concerns:
+    weak_items: tuple[WeakItem, ...]
+    top: tuple[Concern, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.weak_items or self.top)
+
+
+def _item_text(spec: QuestionnaireSpec, key: str) -> str:
+    """The item's question without its closing mark or a trailing note such as （最多选两项）."""
+    return re.sub(r"[（(][^）)]*[）)]$", "", spec.item(key).text.strip()).rstrip("？?。：: ")
+
+
+def concerns(unit: UnitResult, spec: QuestionnaireSpec, top: int = TOP_CONCERNS) -> Concerns:
+    """The unit's weak items (as stored, lowest difference first) and the options residents chose
+    most in its `multiple` items (the largest shares first, at most `top`). Nothing is computed
+    here beyond ordering: the figures are the analysis's."""
+    weak = tuple(
+        WeakItem(w["item"], _item_text(spec, w["item"]), w["estimate"], w["parent_estimate"], w["diff"])
+        for w in (unit.weak_items or ())
+    )
+    chosen: list[Concern] = []
+    for key, shares in (unit.options or {}).items():
+        item = spec.item(key)
+        if not item.is_multiple:
+            continue
+        labels = {o.code: o.label for o in item.options if not NOTHING.match(o.label)}
+        chosen += [Concern(_item_text(spec, key), labels.get(code, code), e)
+                   for code, e in shares.items() if code in labels and e.estimate]
+    chosen.sort(key=lambda c: -c.share.estimate)
+    return Concerns(weak, tuple(chosen[:top]))
+
+
+@dataclass(frozen=True)
+class Driver:
+    """A key driver: how many points the first indicator moves per point of an item's score."""
+
+    key: str
+    text: str
+    estimate: float
+    se: float
+
+    @property
+    def significant(self) -> bool:
+        return abs(self.estimate) > 1.959964 * self.se
+
+
+@dataclass(frozen=True)
+class ConcernsOfArea:
+    """The quarterly report's chapter on concerns and drivers, for the whole scope or one county."""
+
+    unit: UnitResult
+    concerns: tuple[Concern, ...]  # every option of the multiple-choice items, largest first
+    weak_items: tuple[WeakItem, ...]
+    drivers: tuple[Driver, ...]  # largest coefficient first
+    drivers_n: int | None
+
+    @property
+    def driver_sentence(self) -> str | None:
+        top = [d for d in self.drivers if d.significant and d.estimate > 0][:2]
+        if not top:
+            return None
+        named = "、".join(f"“{d.text}”" for d in top)
+        return (f"在{self.unit.name}，与群众安全感关系最密切的是{named}：其他条件相同时，"
+                f"“{top[0].text}”得分每高 10 分，安全感指数约高 {num(10 * top[0].estimate)} 分。")
+
+
+def concerns_chapter(result: WaveResult, spec: QuestionnaireSpec, top: int = 5) -> list[ConcernsOfArea]:
+    """The root, then every county with respondents: what residents ask to be fixed, the items where
+    a county lies below the city, and the key drivers of safety (docs/method.md "Item results")."""
+    areas = [result.root] + [u for u in result.units[1:] if u.kind == "county" and has_respondents(u)]
+    out = []
+    for u in areas:
+        found = concerns(u, spec, top=top)
+        drivers = ()
+        if u.drivers and u.drivers.get("coef"):
+            drivers = tuple(sorted(
+                (Driver(k, _item_text(spec, k), c["estimate"], c["se"])
+                 for k, c in u.drivers["coef"].items() if k != "(Intercept)" and c.get("se") is not None),
+                key=lambda d: -d.estimate,
+            ))
+        out.append(ConcernsOfArea(u, found.top, found.weak_items, drivers, (u.drivers or {}).get("n")))
     return out

@@ -22,6 +22,8 @@ from reports.data import RECHECK_DAYS, ReportData
 from reports.formatting import WARNING_LABELS
 from reports.model import (
     Section,
+    concerns,
+    concerns_chapter,
     interval_text,
     totals,
     grade_rows,
@@ -143,6 +145,7 @@ def render_quarterly_html(data: ReportData) -> str:
         dot_figures=dots,
         question_figures=questions,
         question_figure_start=len(dots) + 2,
+        concern_areas=concerns_chapter(result, spec),
         weighted_indicators=[ind for ind in spec.indicators if ind.weight],
         composite_weights=spec.composite_weights,
         comments=data.comments,
@@ -179,6 +182,7 @@ def render_interviews_html(data: ReportData) -> str:
         notice_dates=data.notice_dates,
         recheck_days=RECHECK_DAYS,
         weighted_indicators=[ind for ind in data.spec.indicators if ind.weight],
+        concerns=concerns,
     )
 
 

@@ -19,7 +19,7 @@ from models import ShortLink, Unit
 from reports import data as report_data
 from reports.build import build_report
 from reports.formatting import cn_date, ci, num
-from reports.model import interval_text, peer_groups, place_interval, totals
+from reports.model import concerns, concerns_chapter, interval_text, peer_groups, place_interval, totals
 from reports.posters import render_posters_html
 from reports.render import board_context, render_board_html, render_quarterly_html
 from survey.links import format_code, read_token
@@ -68,7 +68,7 @@ def test_every_page_after_the_cover_is_numbered(quarterly):
 def test_headings_in_order(quarterly):
     text = flat("".join(quarterly[0]))
     headings = ["一、总体情况", "二、各单位测评结果与排名", "三、图表", "问卷各题回答分布", "四、约谈名单",
-                "五、群众意见和建议(摘录)", "附录测评方法说明"]
+                "五、群众反映的问题和影响安全感的因素", "六、群众意见和建议(摘录)", "附录测评方法说明"]
     positions = [text.index(h) for h in headings]
     assert positions == sorted(positions)
 
@@ -106,7 +106,7 @@ def test_every_unit_is_in_the_ranked_tables_with_its_figures(quarterly, result):
 
 def test_interview_list_and_appendix(quarterly, result):
     text = flat("".join(quarterly[0]))
-    listed = text[text.index("四、约谈名单"):text.index("五、群众意见和建议")]
+    listed = text[text.index("四、约谈名单"):text.index("五、群众反映的问题")]
     assert f"本期共{len(result.interview_list)}个单位" in listed
     for entry in result.interview_list:
         unit = result.unit(entry.code)
@@ -118,6 +118,26 @@ def test_interview_list_and_appendix(quarterly, result):
     for phrase in ("迭代比例加权", "95%置信区间是什么意思", "为什么样本不足的单位不排名", "末3名概率", "少于30份",
                    "“位次区间”是什么意思", "位次区间是考虑抽样误差后,一个单位的名次有95%的把握落在的范围"):
         assert phrase in appendix, phrase
+
+
+def test_chapter_five_concerns_and_drivers_for_the_city_and_every_county(quarterly, result, demo):
+    """Chapter 五: for the city and each county, the shares of the concerns item, the items below the
+    city and the key drivers, every figure as the analysis stored it."""
+    spec = get_wave(WAVE).questionnaire_version.to_spec()
+    text = flat("".join(quarterly[0]))
+    chapter = text[text.index("五、群众反映的问题和影响安全感的因素"):text.index("六、群众意见和建议")]
+    areas = concerns_chapter(result, spec)
+    assert [a.unit.kind for a in areas] == ["city"] + ["county"] * 4
+    for a in areas:
+        assert a.unit.name in chapter and a.concerns and a.drivers
+        for c in a.concerns:
+            assert f"{c.label}{num(c.share.estimate)}{ci(c.share)}" in chapter
+        for d in a.drivers:
+            assert d.text in chapter and f"{d.estimate:.3f}" in chapter  # a long question wraps in its cell
+        for w in a.weak_items:
+            assert flat(w.sentence) in chapter
+    assert any(a.driver_sentence and flat(a.driver_sentence) in chapter for a in areas)
+    assert "没有特别希望解决的问题" not in chapter  # an option that names no problem is no concern
 
 
 def test_charts_carry_their_labels_as_text(quarterly, result, demo):
@@ -182,11 +202,13 @@ def interviews(demo, tmp_path_factory):
     return pdf_pages(pdf, tmp_path_factory.mktemp("interviews"))
 
 
-def test_interview_list_then_one_notice_per_listed_unit(interviews, result):
+def test_interview_list_then_one_notice_per_listed_unit(interviews, result, demo):
+    spec = get_wave(WAVE).questionnaire_version.to_spec()
     listed = result.interview_list
     assert len(listed) >= 10
     notices = [p for p in interviews if "约谈通知书" in p and "编号:" in p]
     assert len(notices) == len(listed)
+    assert interviews[-len(notices):] == notices  # each notice is one page, none spills over
     listing = flat("".join(p for p in interviews if p not in notices))
     assert "约谈名单" in listing and OFFICE in listing
     for i, (entry, page) in enumerate(zip(listed, notices), start=1):
@@ -205,6 +227,15 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result):
             assert num(e.estimate) in text
         assert "整改方案(由被约谈单位填写)" in text and "整改时限" in text
         assert f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in text
+        # 群众反映最集中的问题: the unit's weak items and its top concerns, each in one sentence
+        found = concerns(unit, spec)
+        assert "群众反映最集中的问题" in text
+        for w in found.weak_items:
+            assert flat(w.sentence) in text
+        for c in found.top:
+            assert flat(c.sentence) in text
+    assert sum(bool(concerns(result.unit(e.code), spec).top) for e in listed) == len(listed)
+    assert any(concerns(result.unit(e.code), spec).weak_items for e in listed)
 
 
 # ---------------------------------------------------------------- the 公示 board
