@@ -50,3 +50,24 @@ def test_upgrade_from_empty_matches_the_models_and_downgrades(empty_database, tm
         assert not TABLES & set(inspect(db.engine).get_table_names())
         upgrade()
         db.engine.dispose()
+
+
+def test_one_chain_of_migrations_with_unique_revisions():
+    """Every file's revision is unique and named by its file's number, and the chain has one head:
+    branches that each add a migration must re-chain theirs before they land."""
+    import re
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[1] / "migrations" / "versions").glob("*.py"))
+    revisions, downs = {}, set()
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        revision = re.search(r"^revision = ['\"]([^'\"]+)['\"]", source, re.M).group(1)
+        down = re.search(r"^down_revision = (?:['\"]([^'\"]+)['\"]|None)", source, re.M).group(1)
+        assert revision not in revisions, f"{path.name} repeats revision {revision} of {revisions[revision]}"
+        assert path.name.startswith(revision + "_"), f"{path.name} holds revision {revision}"
+        revisions[revision] = path.name
+        downs.add(down)
+    assert downs - {None} <= set(revisions)
+    heads = set(revisions) - downs
+    assert len(heads) == 1, f"more than one head: {sorted(heads)}"
