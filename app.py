@@ -57,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
+        # Fernet key of the phone numbers of call lists (survey/calls.py, docs/security.md); none: no import
+        PHONE_NUMBER_KEY=os.environ.get("PHONE_NUMBER_KEY") or None,
         # The residents' side (survey/): where printed links point, and the intake's limits and flags.
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         SURVEY_MAX_BODY=64 * 1024,  # bytes of one resident POST; a questionnaire is a few KB

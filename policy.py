@@ -15,8 +15,10 @@ Roles (docs/security.md "One access policy"; docs/security.md):
 - collector (网格员): fills door-to-door sheets for residents of the units in its scope (a town,
   village or grid), nothing else — it reads no results, no responses, no other page of the console
   (docs/security.md "Collectors").
+- interviewer: a phone interviewer (电话访问员) — takes calls from the call lists of its subtree's
+  waves and nothing else; a number is shown only to the interviewer holding its call (survey.calls).
 
-The scope is checked for every verb. Targets: a Unit, a Wave, an InterviewCase, a Response, a
+The scope is checked for every verb. Targets: a Unit, a Wave, an InterviewCase, a Response, a CallCase, a
 User (an account; also a not yet stored one, for creating it), an AuditEntry, or None for the
 verb itself (the role alone; lists are then filtered by the clauses below). The command line
 acts as the system (`SYSTEM`), which may do everything.
@@ -31,18 +33,22 @@ from sqlalchemy.orm import aliased
 
 from errors import Forbidden, NotFound
 from extensions import db
-from models import AuditEntry, InterviewCase, Response, Unit, User, Wave
+from models import AuditEntry, CallCase, InterviewCase, Response, Unit, User, Wave
 
 # role → the verbs it holds. A new role is one line here (and its name in models.accounts.ROLES).
 GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "read", "units.manage", "questionnaires.manage", "waves.manage", "responses.review",
         "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens", "responses.collect",
+        "calls.manage",
     }),
-    "county": frozenset({"read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens"}),
+    "county": frozenset({
+        "read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens", "calls.manage",
+    }),
     "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),
     "analyst": frozenset({"read", "api.tokens"}),
     "collector": frozenset({"responses.collect"}),
+    "interviewer": frozenset({"calls.take"}),
 }
 VERBS = frozenset().union(*GRANTS.values())
 # Verbs over things that belong to no unit's subtree: only an unscoped account holds them.
@@ -165,7 +171,7 @@ def visible(account: Any, target: Any) -> bool:
         return sees_wave(account, target)
     if isinstance(target, InterviewCase):
         return sees_case(account, target)
-    if isinstance(target, Response):
+    if isinstance(target, Response | CallCase):
         return sees_unit(account, target.unit) and sees_wave(account, target.wave)
     if isinstance(target, User):
         return account.scope is None or target.id == account.id or within(account, target.scope)

@@ -21,6 +21,7 @@ def _display_helpers() -> dict:
 from admin import auth, views  # noqa: E402,F401  (login, logout, the login-required guard; the dashboard)
 from admin import (  # noqa: E402,F401  (the pages)
     audit_views,
+    call_views,
     case_views,
     collect_views,
     questionnaire_views,

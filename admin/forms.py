@@ -215,3 +215,14 @@ class UserForm(ConsoleForm):
             raise ValidationError("县(区)账号必须指定所辖单位")
         if self.role.data == "collector" and not field.data:
             raise ValidationError("网格员账号必须指定所辖乡镇（街道）、村（社区）或网格")
+
+
+class CallListForm(ConsoleForm):
+    file = FileField("电话名单 CSV", validators=[FileRequired("请选择电话名单 CSV 文件")])
+
+
+class OutcomeForm(ConsoleForm):
+    """A call's outcome other than a completed interview (survey.calls.record_outcome)."""
+
+    disposition = SelectField("通话结果", choices=[], validators=[DataRequired("请选择通话结果")])
+    callback_at = StringField("回拨时间(约定回拨时填写)", validators=[Optional(), Length(max=32)])

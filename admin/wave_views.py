@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, waves
+from admin import bp, calls, waves
 from admin.access import permission_required
 import policy
 from policy import manages_wave
@@ -53,6 +53,7 @@ def _wave_page(wave, error: str | None = None, status: int = 200, title_form=Non
         analysed=stored_result(wave) is not None,
         manages=manages_wave(current_user, wave),
         covers=waves.covers_wave(current_user, wave),
+        phone_rates=calls.wave_rates(current_user, wave),
         period=waves.period_label(wave),
         form=ActionForm(),
         title_form=title_form or WaveTitleForm(formdata=None, data={"title": wave.title}),

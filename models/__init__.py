@@ -2,6 +2,7 @@
 
 from models.accounts import ApiToken, LoginFailure, User
 from models.audit import AuditEntry
+from models.calls import CallAttempt, CallCase
 from models.interviews import InterviewCase
 from models.links import ShortLink
 from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
@@ -14,6 +15,8 @@ __all__ = [
     "AnalysisResult",
     "ApiToken",
     "AuditEntry",
+    "CallAttempt",
+    "CallCase",
     "Indicator",
     "InterviewCase",
     "LoginFailure",

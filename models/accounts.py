@@ -11,10 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.types import Timestamp, utcnow
 
-ROLES = ("admin", "county", "office", "analyst", "collector")
+ROLES = ("admin", "county", "office", "analyst", "collector", "interviewer")
 ROLE_LABELS = {
     "admin": "管理员", "county": "县(区)综治办", "office": "创建办", "analyst": "分析员(只读)",
-    "collector": "网格员(入户采集)",
+    "collector": "网格员(入户采集)", "interviewer": "电话访问员",
 }
 # A collector is scoped to the place it walks: a town, a village or a grid (docs/security.md "Collectors").
 COLLECTOR_SCOPE_KINDS = ("town", "village", "grid")

@@ -57,6 +57,8 @@ class Response(db.Model):
     screened_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The 网格员 account that filled a door-to-door sheet for a resident (mode "door"); None otherwise.
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The interviewer who held a phone interview (mode phone).
+    interviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     review_reason: Mapped[str | None] = mapped_column(Text)
@@ -66,3 +68,4 @@ class Response(db.Model):
     unit = relationship("Unit")
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
     collector = relationship("User", foreign_keys=[collector_id])
+    interviewer = relationship("User", foreign_keys=[interviewer_id])

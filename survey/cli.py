@@ -5,6 +5,8 @@
     flask --app app wave create --slug S --questionnaire Q --scope CODE --period 2026Q3 [--series NAME]
     flask --app app wave open|close|publish SLUG
     flask --app app responses import --wave SLUG FILE.csv
+    flask --app app calls import --wave SLUG FILE.csv
+    flask --app app calls keygen
     flask --app app wave progress SLUG [--json]
     flask --app app qr export --wave SLUG --out DIR [--base-url URL] [--mode qr|door]
     flask --app app analysis run --wave SLUG [--weight-cap C]
@@ -72,6 +74,7 @@ questionnaire_cli = AppGroup("questionnaire", help="问卷。")
 wave_cli = AppGroup("wave", help="调查(一期测评)。")
 responses_cli = AppGroup("responses", help="答卷。")
 qr_cli = AppGroup("qr", help="二维码。")
+calls_cli = AppGroup("calls", help="电话调查:号码名单。")
 analysis_cli = AppGroup("analysis", help="加权分析:指数、置信区间、排名与约谈名单。")
 
 
@@ -242,6 +245,25 @@ def analysis_export(wave_slug: str, fmt: str, out: str | None) -> None:
     click.echo(f"已写入 {out}", err=True)
 
 
+@calls_cli.command("import")
+@click.option("--wave", "wave_slug", required=True, help="调查标识。")
+@click.argument("file", type=click.Path(dir_okay=False))
+@reports_errors
+def calls_import(wave_slug: str, file: str) -> None:
+    """导入电话名单(phone,unit_code[,quota_cell]):号码加密保存,全部导入或一条不导入。"""
+    from survey.calls import import_call_list
+
+    click.echo(str(import_call_list(wave_slug, file)))
+
+
+@calls_cli.command("keygen")
+def calls_keygen() -> None:
+    """生成电话号码加密密钥,设置为环境变量 PHONE_NUMBER_KEY(密钥丢失后已导入的号码无法解密)。"""
+    from survey.calls import new_key
+
+    click.echo(new_key())
+
+
 def register(app: Flask) -> None:
-    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli, qr_cli):
+    for group in (units_cli, questionnaire_cli, wave_cli, responses_cli, analysis_cli, qr_cli, calls_cli):
         app.cli.add_command(group)

@@ -140,6 +140,9 @@ def transition(wave: Wave, action: str) -> Wave:
     after = wave_state(wave)
     if action == "publish":
         after["resident_hashes_cleared"] = clear_resident_hashes(wave)
+        from survey.calls import clear_call_numbers
+
+        after["phone_numbers_erased"] = clear_call_numbers(wave)
     if action == "open":  # the printed links' short codes, made now so that downloads only read
         after["short_links_created"] = _add_short_links(wave)
     audit.record(f"wave.{action}", "wave", wave.slug, before, after)
