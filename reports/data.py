@@ -21,6 +21,7 @@ from errors import Conflict
 from extensions import db
 from models import AnalysisResult, InterviewCase, Response, Unit, Wave
 from models.waves import MODE_LABELS
+from survey.calls import WaveRates, wave_rates
 from survey.periods import parse_period
 from survey.results import stored_result, wave_result
 from survey.waves import previous_wave
@@ -115,6 +116,7 @@ class ReportData:
     notice_dates: dict[str, NoticeDates] = field(default_factory=dict)
     posters: tuple[PosterUnit, ...] = ()
     entry_url: str = ""  # where a resident types a short code, e.g. pingan.example.cn/s
+    phone_rates: WaveRates | None = None  # AAPOR rates of the wave's phone interviews (quarterly appendix)
 
 
 def short_period_label(code: str) -> str:
@@ -299,7 +301,8 @@ def load(wave: Wave, kind: str, issued_on: date | None = None) -> ReportData:
         return ReportData(info, spec, posters=poster_units(wave), entry_url=entry_url())
     result = WaveResult.from_dict(stored.payload) if stored is not None else wave_result(wave)  # Conflict if none
     if kind == "quarterly":
-        return ReportData(info, spec, result, trend=trend(wave, result), comments=comments(wave, spec))
+        return ReportData(info, spec, result, trend=trend(wave, result), comments=comments(wave, spec),
+                          phone_rates=wave_rates(wave))
     if kind == "interviews":
         codes = [e.code for e in result.interview_list]
         return ReportData(

@@ -156,6 +156,7 @@ def render_quarterly_html(data: ReportData) -> str:
         recheck_days=RECHECK_DAYS,
         totals=totals(result, data.info.n_rejected),
         interval=interval_text,
+        phone_rates=data.phone_rates,
     )
 
 

@@ -297,3 +297,24 @@ def test_numbers_are_erased_when_the_wave_is_published(phone, tmp_path):
     for number in NUMBERS:
         assert number[:6] not in raw_rows()
     assert calls.next_call(ivy) is None or calls.next_call(ivy).wave.slug != Q3
+
+
+def test_the_quarterly_reports_method_appendix_gives_the_rates(phone, tmp_path):
+    from reports.data import load
+    from reports.render import render_quarterly_html
+
+    db.session.execute(update(Wave).where(Wave.slug == Q3).values(status="open"))
+    db.session.commit()
+    invoke(phone.test_cli_runner(), "calls", "import", "--wave", Q3, good_list(tmp_path))
+    ivy, ian = user("ivy"), user("ian")
+    for who, outcome in ((ivy, "refusal"), (ian, "busy"), (ivy, "ineligible")):
+        calls.record_outcome(who, calls.next_call(who), outcome)
+    wave = db.session.scalar(select(Wave).where(Wave.slug == Q3))
+    with phone.test_request_context():
+        html = render_quarterly_html(load(wave, "quarterly"))
+    body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    # R 1, UH 1, NE 1: e = 1/2; RR1 = 0/2, RR3 = 0/1.5, COOP1 = 0/1
+    assert "电话调查共拨打 3 个号码(名单 5 个)" in body
+    assert "RR1 0%" in body and "e = 0.50" in body
+    assert re.search(r"访问员 ivy 0 0 1 0 0 1 0% 0% 0%", body), body[body.find("电话调查"):][:800]
+    assert re.search(r"访问员 ian 0 0 0 0 1 0 0% 0% —", body)
