@@ -78,16 +78,17 @@ def upgrade():
 
 
 def downgrade():
-    op.execute("DELETE FROM users WHERE role = 'interviewer'")
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_users_role'), type_='check')
-        batch_op.create_check_constraint('role', f"role IN {ROLES_BEFORE}")
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_responses_interviewer_id_users'), type_='foreignkey')
-        batch_op.drop_column('interviewer_id')
     op.drop_index(op.f('ix_call_attempts_interviewer_id'), table_name='call_attempts')
     op.drop_index(op.f('ix_call_attempts_case_id'), table_name='call_attempts')
     op.drop_table('call_attempts')
     op.drop_index(op.f('ix_call_cases_unit_id'), table_name='call_cases')
     op.drop_index('ix_call_cases_wave_status', table_name='call_cases')
     op.drop_table('call_cases')
+    with op.batch_alter_table('responses', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_responses_interviewer_id_users'), type_='foreignkey')
+        batch_op.drop_column('interviewer_id')
+    # interviewers' accounts stay (audit entries name them), as read-only and inactive ones
+    op.execute("UPDATE users SET role = 'analyst', active = false WHERE role = 'interviewer'")
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_users_role'), type_='check')
+        batch_op.create_check_constraint('role', f"role IN {ROLES_BEFORE}")
