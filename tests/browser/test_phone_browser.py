@@ -53,12 +53,15 @@ def test_the_interviewer_console_by_keyboard(phone_server):
         page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
         sign_in(page, base)
         expect(page.locator("h1")).to_have_text("电话调查")
+        expect(page.locator("#next-call")).to_be_focused()
         page.keyboard.press("Enter")  # 拨打下一个 has the focus
         expect(page.locator("#phone-number")).to_have_text("138 0013 8001")
         expect(page.get_by_text("女 60+")).to_be_visible()
+        expect(page.locator("#start-interview")).to_be_focused()
         page.keyboard.press("Enter")  # 接通,开始访问
         expect(page.locator("#question")).to_contain_text("社会治安状况")
         # a digit pressed anywhere ticks the option read out with that number; Enter goes on
+        expect(page.locator("#key")).to_be_focused()
         page.locator("body").press("2")
         expect(page.locator("input[data-digit='2']")).to_be_checked()
         page.keyboard.press("Enter")
@@ -67,16 +70,20 @@ def test_the_interviewer_console_by_keyboard(phone_server):
         expect(page.locator("#question")).to_contain_text("社会治安状况")
         for digit in ["1", "2", "3", "1", "2", "3", "2", "4"]:
             question = page.locator("#question").inner_text()
+            expect(page.locator("#key")).to_be_focused()  # autofocus, once the page is in
             page.keyboard.type(digit)
             page.keyboard.press("Enter")
             expect(page.locator("#question")).not_to_have_text(question)
         expect(page.locator("#question")).to_contain_text("意见和建议")
+        expect(page.locator("#text")).to_be_focused()
         page.keyboard.type("多巡逻")
         page.keyboard.press("Enter")
         expect(page.locator("h1")).to_have_text("题目已问完")
+        expect(page.locator("#finish")).to_be_focused()
         page.keyboard.press("Enter")  # 保存访问
         expect(page.get_by_text("访问已保存")).to_be_visible()
         # the next number: busy
+        expect(page.locator("#next-call")).to_be_focused()
         page.keyboard.press("Enter")
         expect(page.locator("#phone-number")).to_have_text("02887654321")
         page.select_option("select[name=disposition]", "busy")
