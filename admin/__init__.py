@@ -24,6 +24,7 @@ from admin import (  # noqa: E402,F401  (the pages)
     call_views,
     case_views,
     collect_views,
+    findings_views,
     questionnaire_views,
     result_views,
     review_views,

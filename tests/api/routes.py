@@ -4,7 +4,7 @@ parameters filled by name from the world's objects, and a snapshot of the databa
 A parameter this module does not know fails the test that meets it (never a skip):
 teach `FILLERS` its name, in the console's conventions — `<unit_code>`, `<wave_slug>`,
 `<int:response_id>`, `<int:case_id>`, `<int:user_id>`, `<questionnaire_slug>` +
-`<int:version>`, `<kind>` — or `<int:token_id>` (an API token, /admin/tokens).
+`<int:version>`, `<kind>`, `<fmt>` — or `<int:token_id>` (an API token, /admin/tokens).
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ FILLERS: dict[str, tuple[Callable[[World], object], Callable[[World], object] | 
     "questionnaire_slug": (lambda w: _questionnaire(w).slug, None),
     "version": (lambda w: _questionnaire(w).version, None),
     "kind": (lambda w: KIND_CANDIDATES[0], None),
+    "fmt": (lambda w: "xlsx", None),  # a download's file format (answer-sheets.<fmt>)
 }
 # With every parameter foreign at once, objects that belong together: the other county's own wave.
 ALL_FOREIGN = {
