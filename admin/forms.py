@@ -117,9 +117,16 @@ class WaveForm(ConsoleForm):
         InputRequired("请填写目标样本量"), NumberRange(min=1, max=100000, message="应为 1 到 100000 之间的整数"),
     ])
 
+    # The view sets this to admin.waves.slug_problem for its account, so that a taken slug is
+    # refused while the form validates, with the other fields' errors (not after them).
+    slug_problem = None
+
     def validate_slug(self, field) -> None:
         if field.data.strip().lower() == "new":  # /admin/waves/new is the form itself
             raise ValidationError("“new” 是保留字,请换一个标识")
+        problem = self.slug_problem(field.data.strip()) if self.slug_problem else None
+        if problem:
+            raise ValidationError(problem)
 
     def validate_questionnaire(self, field) -> None:
         if field.data not in _offered(field):

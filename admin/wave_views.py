@@ -28,9 +28,11 @@ def waves_list():
 @bp.route("/waves/new", methods=["GET", "POST"])
 @permission_required("waves.manage")
 def wave_new():
-    form = WaveForm()
+    copy = waves.copy_of(current_user, request.args["copy"]) if request.args.get("copy") and request.method == "GET" else None
+    form = WaveForm(data=vars(copy) if copy else None)
     form.questionnaire.choices = choices(waves.questionnaire_choices())
     form.scope.choices = choices(waves.scope_choices(current_user))
+    form.slug_problem = lambda slug: waves.slug_problem(current_user, slug)
     outcome = None
     if form.is_submitted():
         outcome = attempt(form, lambda: waves.create(
@@ -42,7 +44,8 @@ def wave_new():
             flash(f"已创建调查“{outcome.value.title}”(草稿)。确认无误后点“开始调查”。")
             return redirect(url_for("admin.wave", wave_slug=outcome.value.slug))
     status = outcome.status if outcome is not None else 200
-    return render_template("admin/wave_new.html", form=form, error=outcome.error if outcome is not None else None), status
+    return render_template("admin/wave_new.html", form=form, copy_of=request.args.get("copy") if copy else None,
+                           error=outcome.error if outcome is not None else None), status
 
 
 def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None):

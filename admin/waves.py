@@ -22,7 +22,7 @@ from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
 from reports.cells import safe_cell, safe_dict
-from survey.periods import parse_period
+from survey.periods import next_period, parse_period
 from survey.progress import UnitProgress, wave_progress
 from survey.qr import export_wave_qr
 from survey.waves import create_wave, rename_wave, transition
@@ -66,6 +66,41 @@ def scope_choices(user: User) -> list[tuple[str, str]]:
     return [(u.code, ("\u3000" * (u.depth - top)) + f"{u.name}({u.code})") for u in units]
 
 
+def slug_problem(user: User, slug: str) -> str | None:
+    """Why `slug` cannot name a new wave, or None. The new-wave form asks this while it validates,
+    so a taken slug is shown at once with the form's other errors."""
+    taken = db.session.scalar(select(Wave).where(Wave.slug == slug))
+    if taken is None:
+        return None
+    if not sees_wave(user, taken):
+        # Slugs are unique over the whole tree; one taken outside the account's view is refused
+        # without saying that it exists (a "已存在" would tell a county what others run).
+        return "调查标识不可用,请换一个"
+    return f"调查标识 {slug} 已被“{taken.title}”使用,请换一个"
+
+
+@dataclass(frozen=True)
+class WaveCopy:
+    """What "copy the last wave" fills in: the same questionnaire, scope, series and target, the
+    next period, and the old slug with its period moved on when it holds one."""
+
+    slug: str
+    questionnaire: str
+    scope: str
+    period: str
+    series: str
+    target_n: int
+
+
+def copy_of(user: User, slug: str) -> WaveCopy:
+    wave = policy.require(user, "waves.manage", get_wave(user, slug), "只能复制您管理的调查")
+    period = next_period(wave.period)
+    new_slug = wave.slug.replace(wave.period, period) if wave.period in wave.slug else ""
+    if new_slug and slug_problem(user, new_slug):
+        new_slug = ""
+    return WaveCopy(new_slug, wave.questionnaire_version.slug, wave.scope.code, period, wave.series or "", wave.target_n)
+
+
 def create(user: User, slug: str, questionnaire: str, scope_code: str, period: str, series: str | None, target_n: int,
            title: str | None = None) -> Wave:
     """A new draft wave, scoped within the account's subtree (survey.waves.create_wave)."""
@@ -74,11 +109,9 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
         raise FieldError("scope", "请选择您管辖范围内的单位")
     if scope.kind not in SCOPE_KINDS:
         raise FieldError("scope", "调查范围应为市、县(区)或乡镇(街道)")
-    taken = db.session.scalar(select(Wave).where(Wave.slug == slug))
-    if taken is not None and not sees_wave(user, taken):
-        # Slugs are unique over the whole tree; one taken outside the account's view is refused
-        # without saying that it exists (a "已存在" would tell a county what others run).
-        raise FieldError("slug", "调查标识不可用,请换一个")
+    problem = slug_problem(user, slug)
+    if problem:
+        raise FieldError("slug", problem)
     try:
         return create_wave(slug, questionnaire, scope_code, period, series or None, target_n, title=title or None)
     except PinganError as e:

@@ -93,3 +93,18 @@ def parse_period(code: str) -> Period:
 def period_label(code: str) -> str:
     """The label of a stored period code: 2026Q3 → 2026年第三季度."""
     return parse_period(code).label
+
+
+def next_period(code: str) -> str:
+    """The period of the same length right after `code`: 2026Q4 → 2027Q1, 2026H2 → 2027H1,
+    2026M12 → 2027M01, 2026 → 2027 (for "copy the last wave")."""
+    p = parse_period(code)
+    after = p.end.replace(day=1)
+    year, month = (after.year + 1, 1) if after.month == 12 else (after.year, after.month + 1)
+    if "Q" in p.code:
+        return f"{year}Q{(month - 1) // 3 + 1}"
+    if "H" in p.code:
+        return f"{year}H{1 if month <= 6 else 2}"
+    if "M" in p.code:
+        return f"{year}M{month:02d}"
+    return str(p.start.year + 1)

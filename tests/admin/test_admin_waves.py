@@ -55,9 +55,37 @@ def test_bad_wave_input_is_shown_beside_its_field(city):
     assert reserved.status_code == 422 and "保留字" in field_error(reserved, "slug")
     clash = post(admin, "/admin/waves/new", {**NEW, "slug": "again", "period": "2026Q3"})
     assert clash.status_code == 409 and "已有调查" in text(clash) and Q3 in text(clash)
-    duplicate = post(admin, "/admin/waves/new", {**NEW, "slug": Q3})
-    assert duplicate.status_code == 409 and "已存在" in text(duplicate)
+    # A taken slug is shown at once, beside its field and with the other fields' errors.
+    duplicate = post(admin, "/admin/waves/new", {**NEW, "slug": Q3, "target_n": "0"})
+    assert duplicate.status_code == 422
+    assert field_error(duplicate, "slug") == f"调查标识 {Q3} 已被“{wave(Q3).title}”使用,请换一个"
+    assert field_error(duplicate, "target_n") == "应为 1 到 100000 之间的整数"
     assert wave("2026Q4-city") is None and wave("again") is None
+
+
+def test_copying_the_last_wave_fills_in_the_next_period(city):
+    admin = client_for(city, "admin")
+    listing = admin.get("/admin/waves")
+    assert f"/admin/waves/new?copy={Q3}" in listing.get_data(as_text=True)
+    form = admin.get(f"/admin/waves/new?copy={Q3}")
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and f"已按调查 {Q3} 填好" in text(form)
+    assert 'value="2026Q4-city"' in html and 'value="2026Q4"' in html and f'value="{wave(Q3).target_n}"' in html
+    assert re.search(rf'<option selected value="{CITY}">|<option value="{CITY}" selected>', html)
+    response = post(admin, "/admin/waves/new", {**NEW, "target_n": str(wave(Q3).target_n)})
+    assert response.status_code == 302
+    copied, last = wave("2026Q4-city"), wave(Q3)
+    assert (copied.questionnaire_version.slug, copied.scope.code, copied.series, copied.target_n) == (
+        last.questionnaire_version.slug, last.scope.code, last.series, last.target_n)
+    # a county may copy only what it sees
+    assert client_for(city, "east").get(f"/admin/waves/new?copy={Q3}").status_code in (403, 404)
+
+
+def test_next_period_moves_on_by_one_period_of_the_same_length():
+    from survey.periods import next_period
+
+    assert [next_period(p) for p in ("2026Q4", "2026Q1", "2026H2", "2026H1", "2026M12", "2026M07", "2026")] == [
+        "2027Q1", "2026Q2", "2027H1", "2026H2", "2027M01", "2026M08", "2027"]
 
 
 def test_open_close_publish_in_order_and_nothing_else(city):
