@@ -40,10 +40,11 @@ GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "read", "units.manage", "questionnaires.manage", "waves.manage", "responses.review",
         "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens", "responses.collect",
-        "calls.manage",
+        "calls.manage", "responses.enter",
     }),
     "county": frozenset({
         "read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens", "calls.manage",
+        "responses.enter",
     }),
     "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),
     "analyst": frozenset({"read", "api.tokens"}),

@@ -22,6 +22,7 @@ from admin import auth, views  # noqa: E402,F401  (login, logout, the login-requ
 from admin import (  # noqa: E402,F401  (the pages)
     audit_views,
     call_views,
+    paper_views,
     case_views,
     collect_views,
     findings_views,

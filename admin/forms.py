@@ -233,3 +233,11 @@ class OutcomeForm(ConsoleForm):
 
     disposition = SelectField("通话结果", choices=[], validators=[DataRequired("请选择通话结果")])
     callback_at = StringField("回拨时间(约定回拨时填写)", validators=[Optional(), Length(max=32)])
+
+
+class ResponsesUploadForm(ConsoleForm):
+    file = FileField("答卷文件(CSV 或 XLSX)", validators=[FileRequired("请选择答卷文件")])
+
+
+class ConfirmUploadForm(ConsoleForm):
+    token = StringField("token", validators=[DataRequired(), Length(max=32)])

@@ -5,6 +5,7 @@ from models.audit import AuditEntry
 from models.calls import CallAttempt, CallCase
 from models.interviews import InterviewCase
 from models.links import ShortLink
+from models.paper import PaperSheet
 from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
 from models.responses import Response
 from models.results import AnalysisResult
@@ -22,6 +23,7 @@ __all__ = [
     "LoginFailure",
     "Item",
     "Option",
+    "PaperSheet",
     "PopulationMargin",
     "Questionnaire",
     "QuestionnaireVersion",

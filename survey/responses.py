@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class ResponseImportSummary:
     wave: str
     imported: int
     by_mode: dict[str, int]
+    flagged: int = 0  # rows that earned answer-sheet flags (they wait in the review queue)
+    by_unit: dict[str, int] = field(default_factory=dict)  # unit code → rows
+    preview: tuple[dict[str, Any], ...] = ()  # the first rows as they will be stored (dry run)
 
     def __str__(self) -> str:
         modes = "，".join(f"{MODE_LABELS.get(m, m)} {n}" for m, n in sorted(self.by_mode.items()))
@@ -57,16 +60,19 @@ def parse_timestamp(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=LOCAL_TZ)
 
 
-def scope_units(wave: Wave) -> dict[str, int]:
-    """code → id for every unit a response of this wave may be attached to."""
-    rows = db.session.execute(select(Unit.code, Unit.id).where(wave.scope.subtree_clause()))
-    return dict(rows.all())
+def scope_units(wave: Wave, within: Any = None) -> dict[str, int]:
+    """code → id for every unit a response of this wave may be attached to (and, given a
+    WHERE clause on Unit `within`, that the importing account may reach)."""
+    query = select(Unit.code, Unit.id).where(wave.scope.subtree_clause())
+    if within is not None:
+        query = query.where(within)
+    return dict(db.session.execute(query).all())
 
 
 class _RowChecker:
     """Turns one row of a responses file into the values of one `responses` row, or a FileProblem."""
 
-    def __init__(self, wave: Wave, header: tuple[str, ...], file_name: str) -> None:
+    def __init__(self, wave: Wave, header: tuple[str, ...], file_name: str, within: Any = None) -> None:
         spec = wave.questionnaire_version.to_spec()
         items = {it.key: it for it in spec.items}
         for i, col in enumerate(header, start=1):
@@ -77,7 +83,8 @@ class _RowChecker:
         self.items = [items[c] for c in header if c in items]
         # Option codes as sets: a million rows × a dozen items is too many linear searches.
         self.codes = {it.key: frozenset(o.code for o in it.options) for it in self.items if it.is_choice}
-        self.units = scope_units(wave)
+        self.units = scope_units(wave, within)
+        self.all_units = scope_units(wave) if within is not None else self.units
         self.sheet_flags = answer_sheet_checker(spec)
         self.conditional = [it for it in self.items if it.show_if is not None]
 
@@ -89,6 +96,8 @@ class _RowChecker:
         code = v["unit_code"]
         unit_id = self.units.get(code)
         if unit_id is None:
+            if code in self.all_units:
+                raise row.problem("unit_code", f"单位 “{code}” 不在您的管辖范围之内")
             if db.session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
                 raise row.problem("unit_code", f"单位 “{code}” 不在本次调查的范围({self.scope})之内")
             raise row.problem("unit_code", f"单位代码 “{code}” 不存在")
@@ -258,17 +267,25 @@ class _Chunk:
         return None
 
 
-def import_responses(wave_slug: str, path: str | Path) -> ResponseImportSummary:
+def import_responses(wave_slug: str, path: str | Path, *, dry_run: bool = False, preview: int = 0,
+                     within: Any = None, source: str | None = None) -> ResponseImportSummary:
     """Check and store every row of the file in one transaction: all of them, or none and a
-    FileProblem naming the first bad row."""
+    FileProblem naming the first bad row.
+
+    `dry_run`: check and write everything, then roll back (the console's preview: the same
+    checks, duplicates against stored sheets included), returning the first `preview` rows as
+    they would be stored. `within`: a WHERE clause on Unit limiting the units rows may name (a
+    county account's subtree). `source`: the file name for the audit entry (an upload's own)."""
     wave = get_wave(wave_slug)
     if wave.status == "published":
         raise Conflict(f"调查 “{wave.slug}” 已发布,不能再导入答卷")
     slug, path = wave.slug, Path(path)
-    imported, by_mode = 0, dict.fromkeys(RESPONSE_MODES, 0)
+    imported, flagged, by_mode, by_unit = 0, 0, dict.fromkeys(RESPONSE_MODES, 0), {}
+    shown: list[dict[str, Any]] = []
     try:
         with CsvRows(path, FIXED_COLUMNS, OPTIONAL_COLUMNS, extra=True) as rows:
-            check = _RowChecker(wave, rows.header, rows.name)
+            check = _RowChecker(wave, rows.header, rows.name, within)
+            codes = {uid: code for code, uid in check.units.items()}
             chunk = _Chunk(wave.id, path, rows.header.index("response_id") + 1)
             for row in rows:
                 try:
@@ -278,15 +295,24 @@ def import_responses(wave_slug: str, path: str | Path) -> ResponseImportSummary:
                     raise
                 chunk.add(row, record)
                 imported += 1
+                flagged += bool(record["flags"])
                 by_mode[record["mode"]] += 1
+                unit_code = codes[record["unit_id"]]
+                by_unit[unit_code] = by_unit.get(unit_code, 0) + 1
+                if len(shown) < preview:
+                    shown.append({**record, "line": row.line, "unit_code": unit_code})
                 if len(chunk.records) >= CHUNK:
                     chunk.write()
             chunk.write()
         by_mode = {m: n for m, n in by_mode.items() if n}
-        summary = {"file": path.name, "imported": imported, "by_mode": by_mode}
-        audit.record("responses.import", "wave", slug, None, summary)
-        db.session.commit()
+        if dry_run:
+            db.session.rollback()
+        else:
+            summary = {"file": source or path.name, "imported": imported, "by_mode": by_mode}
+            audit.record("responses.import", "wave", slug, None, summary)
+            db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return ResponseImportSummary(wave=slug, imported=imported, by_mode=by_mode)
+    return ResponseImportSummary(wave=slug, imported=imported, by_mode=by_mode, flagged=flagged,
+                                 by_unit=by_unit, preview=tuple(shown))
