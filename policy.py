@@ -38,7 +38,7 @@ from models import AuditEntry, CallCase, InterviewCase, Response, Unit, User, Wa
 # role → the verbs it holds. A new role is one line here (and its name in models.accounts.ROLES).
 GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
-        "read", "units.manage", "questionnaires.manage", "waves.manage", "responses.review",
+        "read", "units.manage", "questionnaires.manage", "waves.manage", "waves.reopen", "responses.review",
         "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens", "responses.collect",
         "calls.manage", "responses.enter",
     }),
@@ -192,7 +192,7 @@ def _in_scope(account: Any, verb: str, target: Any) -> bool:
         return verb not in GLOBAL_VERBS
     if verb in GLOBAL_VERBS:
         return False
-    if isinstance(target, Wave) and verb in ("waves.manage", "analysis.run"):
+    if isinstance(target, Wave) and verb in ("waves.manage", "waves.reopen", "analysis.run"):
         # changing the wave itself (its status, its stored results) needs all of it in scope
         return target.scope.is_within(account.scope)
     if isinstance(target, Unit) and verb in ("units.manage", "responses.collect"):

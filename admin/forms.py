@@ -141,6 +141,10 @@ class WaveTitleForm(ConsoleForm):
     title = StringField("调查名称", validators=[DataRequired("请填写调查名称"), Length(max=200, message="最多 200 字")])
 
 
+class ReopenForm(ConsoleForm):
+    reason = TextAreaField("重新开放的理由", validators=[DataRequired("请填写重新开放的理由"), Length(max=1000, message="最多 1000 字")])
+
+
 class ReviewForm(ConsoleForm):
     decision = RadioField("审核结论", choices=choices([("accept", "采纳(计入指数)"), ("reject", "剔除(不计入指数)")]),
                           validators=[InputRequired("请选择采纳或剔除")])

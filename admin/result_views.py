@@ -41,6 +41,16 @@ def results_page(wave_slug: str):
 def run_analysis(wave_slug: str):
     wave = waves.get_wave(current_user, wave_slug)
     form = AnalysisForm()
+    if form.validate() and request.form.get("confirmed") != "1":
+        try:
+            confirm = results.rerun_confirmation(current_user, wave)
+        except PinganError as e:
+            return _results_page(wave, form, e.message, e.status)
+        if confirm is not None:
+            from admin.wave_views import confirm_page
+
+            return confirm_page(wave, confirm, url_for("admin.run_analysis", wave_slug=wave.slug),
+                                url_for("admin.results_page", wave_slug=wave.slug), {"weight_cap": form.weight_cap.data})
     outcome = attempt(form, lambda: results.run(current_user, wave, form.cap))
     if outcome:
         flash(f"分析完成:{outcome.value.n_responses} 份答卷计入指数,剔除 {outcome.value.n_rejected} 份。")

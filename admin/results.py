@@ -74,6 +74,7 @@ class ResultsView:
     covers: bool  # the account's scope holds the whole wave
     issued: int  # cases of the wave within the scope (withdrawn ones left out)
     totals: model.Totals | None = None
+    standing: model.Standing | None = None  # its own row among its peers and the wave's headline
 
 
 def scoped_result(result: WaveResult, user: User) -> WaveResult:
@@ -150,7 +151,16 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
         covers=covers_wave(user, wave),
         issued=sum(1 for code in cases if code in visible_codes),
         totals=model.totals(scoped, stored.n_rejected),
+        standing=account_standing(user, full),
     )
+
+
+def account_standing(user: User, full: WaveResult) -> model.Standing | None:
+    """For an account scoped below the wave's top unit (a county on a city-wide wave): its own row
+    among its peers and the top unit's headline (reports.model.standing); None otherwise."""
+    if user.scope is None or user.scope.code == full.root.code:
+        return None
+    return model.standing(full, user.scope.code)
 
 
 def wave_totals(user: User, wave: Wave) -> model.Totals | None:
@@ -208,6 +218,34 @@ def _draw_charts(view: ResultsView) -> list:
     groups = [(g.title, g.units) for g in view.level.groups]
     x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
     return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range) for blocks in dot_plot_blocks(groups)]
+
+
+def rerun_confirmation(user: User, wave: Wave):
+    """What to confirm before re-running an analysis that replaces stored results (admin.waves.
+    Confirmation); None for a first run. Refusals (no permission, a published wave) come first."""
+    from admin.waves import Confirmation
+    from errors import Conflict
+    from admin.display import when
+
+    policy.require(user, "analysis.run", wave)
+    if wave.status == "published":
+        raise Conflict(f"“{wave.title}” 已发布,结果不能再改动")
+    stored = stored_result(wave)
+    if stored is None:
+        return None
+    issued = sum(1 for c in wave_cases(wave).values() if c.status != "withdrawn")
+    warnings = []
+    if issued:
+        warnings.append(f"已下发约谈案件 {issued} 件;重新分析后名单如有变化,需要重新下发。")
+    return Confirmation(
+        "确认重新运行分析",
+        (f"现有结果分析于 {when(stored.computed_at)}:{stored.n_responses} 份答卷计入指数,审核剔除 {stored.n_rejected} 份,"
+         f"约谈名单 {len(stored.payload.get('interview_list') or ())} 个单位。",
+         "重新运行后,指数、排名和约谈名单按当前答卷和审核结论重新计算,替换现有结果(旧结果不保留)。"),
+        tuple(warnings),
+        "确认重新运行分析",
+        danger=True,
+    )
 
 
 def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:

@@ -10,7 +10,7 @@ from admin.access import permission_required
 import policy
 from policy import manages_wave
 from admin.formflow import attempt
-from admin.forms import ActionForm, WaveForm, WaveTitleForm, choices
+from admin.forms import ActionForm, ReopenForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
 from extensions import db
 from survey.results import stored_result
@@ -48,7 +48,7 @@ def wave_new():
                            error=outcome.error if outcome is not None else None), status
 
 
-def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None):
+def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None):
     return render_template(
         "admin/wave.html",
         wave=wave,
@@ -60,6 +60,7 @@ def _wave_page(wave, error: str | None = None, status: int = 200, title_form=Non
         period=waves.period_label(wave),
         form=ActionForm(),
         title_form=title_form or WaveTitleForm(formdata=None, data={"title": wave.title}),
+        reopen_form=reopen_form or ReopenForm(formdata=None),
         error=error,
     ), status
 
@@ -78,12 +79,22 @@ def wave_progress_json(wave_slug: str):
     return jsonify(status=wave.status, **waves.progress(current_user, wave).to_dict())
 
 
+def confirm_page(wave, confirm, action: str, back: str, hidden: dict | None = None):
+    """The page that asks before an action that is hard to undo (admin.waves.Confirmation)."""
+    return render_template("admin/confirm.html", wave=wave, confirm=confirm, action=action, back=back, hidden=hidden or {})
+
+
 def _transition(wave_slug: str, action: str):
     wave = waves.get_wave(current_user, wave_slug)
     form = ActionForm()
     if not form.validate():
         abort(400)
     try:
+        if request.form.get("confirmed") != "1":
+            confirm = waves.confirmation(current_user, wave, action)
+            if confirm is not None:
+                return confirm_page(wave, confirm, url_for(f"admin.wave_{action}", wave_slug=wave.slug),
+                                    url_for("admin.wave", wave_slug=wave.slug))
         waves.change_status(current_user, wave, action)
     except PinganError as e:
         return _wave_page(wave, error=e.message, status=e.status)
@@ -107,6 +118,20 @@ def wave_close(wave_slug: str):
 @permission_required("waves.manage")
 def wave_publish(wave_slug: str):
     return _transition(wave_slug, "publish")
+
+
+@bp.post("/waves/<wave_slug>/reopen")
+@permission_required("waves.reopen")
+def wave_reopen(wave_slug: str):
+    """An admin opens a closed wave again, with a reason kept in the audit log."""
+    wave = waves.get_wave(current_user, wave_slug)
+    form = ReopenForm()
+    outcome = attempt(form, lambda: waves.reopen(current_user, wave, form.reason.data))
+    if outcome:
+        flash(f"“{wave.title}”已重新开放,居民可以继续填写。")
+        return redirect(url_for("admin.wave", wave_slug=wave.slug))
+    db.session.rollback()
+    return _wave_page(wave, error=outcome.error, status=outcome.status, reopen_form=form)
 
 
 @bp.post("/waves/<wave_slug>/title")

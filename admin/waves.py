@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 import policy
 from admin.errors import FieldError
-from errors import Forbidden, PinganError
+from errors import Conflict, Forbidden, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
@@ -25,7 +25,8 @@ from reports.cells import safe_cell, safe_dict
 from survey.periods import next_period, parse_period
 from survey.progress import UnitProgress, wave_progress
 from survey.qr import export_wave_qr
-from survey.waves import create_wave, rename_wave, transition
+from survey.results import stored_result
+from survey.waves import TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, transition
 
 # Units a wave may be scoped to: an aggregate whose subtree holds the units that collect.
 SCOPE_KINDS = ("city", "county", "town")
@@ -135,6 +136,91 @@ def rename(user: User, wave: Wave, title: str) -> Wave:
         raise
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """What the console asks before an action that is hard to undo: the numbers it changes and
+    the warnings, on a page of its own (admin/confirm.html) whose button repeats the request with
+    `confirmed=1`. Works without JavaScript."""
+
+    title: str  # 确认结束调查
+    lines: tuple[str, ...]
+    warnings: tuple[str, ...]
+    button: str  # 确认结束调查
+    danger: bool = False
+
+
+def confirmation(user: User, wave: Wave, action: str) -> Confirmation | None:
+    """What to confirm before opening, closing or publishing `wave`; None when nothing needs asking
+    (opening while no other wave of its series and scope is open). PinganError when the action is
+    refused outright: no permission, the wrong status, no results, sheets awaiting review."""
+    policy.require(user, "waves.manage", wave)
+    source = TRANSITIONS[action][0]
+    if wave.status != source:
+        transition_refusal(wave, action)
+    if action == "open":
+        siblings = open_siblings(wave)
+        if not siblings:
+            return None
+        names = "、".join(f"“{w.title}”" for w in siblings)
+        return Confirmation(
+            "确认开始调查",
+            (f"同一系列、同一范围的{names}仍在进行中({len(siblings)} 期)。",),
+            ("两期同时进行时,居民扫到哪一期的二维码,答卷就记入哪一期;建议先结束上一期再开始本期。",),
+            "仍然开始调查",
+        )
+    if action == "close":
+        rows = wave_progress(wave)
+        top = rows[0]
+        behind = sum(1 for r in rows if r.collects and r.share < 0.5)
+        collecting = sum(1 for r in rows if r.collects)
+        waiting = awaiting_review(wave)
+        warnings = []
+        if behind:
+            warnings.append(f"{behind} 个填报单位(共 {collecting} 个)的答卷不到目标的一半。")
+        if waiting:
+            warnings.append(f"{waiting} 份答卷待审核;结束后仍可审核,但发布前必须审核完。")
+        return Confirmation(
+            "确认结束调查",
+            (f"目前辖区居民答卷 {top.n} 份,目标 {top.target} 份,完成 {top.share:.0%}。",
+             "结束后居民将无法再填写;重新开放须由管理员填写理由。"),
+            tuple(warnings),
+            "确认结束调查",
+            danger=True,
+        )
+    # publish: refused before anything is asked when it could not go through
+    stored = stored_result(wave)
+    if stored is None:
+        raise Conflict(f"“{wave.title}” 还没有分析结果,请先运行分析再发布", code="no_results")
+    waiting = awaiting_review(wave)
+    if waiting:
+        raise Conflict(f"“{wave.title}” 还有 {waiting} 份答卷待审核,审核完并重新运行分析后才能发布", code="awaiting_review")
+    listed = len(stored.payload.get("interview_list") or ())
+    return Confirmation(
+        "确认发布结果",
+        (f"计入指数的答卷 {stored.n_responses} 份,审核剔除 {stored.n_rejected} 份;约谈名单 {listed} 个单位。",
+         "发布后结果在公示栏公开,不能再修改,也不能再重新运行分析;居民设备和网络地址的散列值将被清除。"),
+        (),
+        "确认发布",
+        danger=True,
+    )
+
+
+def transition_refusal(wave: Wave, action: str) -> None:
+    """Raise the refusal of survey.waves.transition for a wave in the wrong status."""
+    transition(wave, action)  # raises Conflict before changing anything
+
+
+def reopen(user: User, wave: Wave, reason: str) -> Wave:
+    """An admin opens a closed wave again, with a reason (survey.waves.reopen_wave, audited)."""
+    policy.require(user, "waves.reopen", wave)
+    try:
+        return reopen_wave(wave, reason)
+    except PinganError as e:
+        if e.code == "bad_reason":
+            raise FieldError("reason", e.message) from None
+        raise
+
+
 def change_status(user: User, wave: Wave, action: str) -> Wave:
     """Open, close or publish; 403 unless the whole wave lies within the account's scope."""
     policy.require(user, "waves.manage", wave)
@@ -204,13 +290,23 @@ def qr_zip_name(wave: Wave, mode: str) -> str:
     return f"{wave.slug}-{'qr' if mode == 'qr' else 'door'}-codes.zip"
 
 
+def report_within(user: User, wave: Wave) -> Unit | None:
+    """The part of the wave a report printed for this account covers: the whole wave (None) when
+    the account's scope holds it, else the account's own unit — a county prints its own posters,
+    cards, notices and report of a city-wide wave (reports.data.load `within`)."""
+    if covers_wave(user, wave):
+        return None
+    if not user.scope.is_within(wave.scope):
+        raise Forbidden("此报告涵盖您管辖范围以外的单位")
+    return user.scope
+
+
 def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
-    """A whole-wave PDF (reports.build) and its download name; 404 for an unknown kind,
-    403 when the wave reaches beyond the account's scope."""
+    """A PDF of the wave (reports.build) and its download name, scoped to the account's subtree
+    when the wave reaches beyond it; 404 for an unknown kind."""
     from reports.build import KINDS, build_report, report_filename  # WeasyPrint: loaded on first use
 
     if kind not in KINDS:
         abort(404)
-    if not covers_wave(user, wave):
-        raise Forbidden("此报告涵盖您管辖范围以外的单位")
-    return build_report(wave, kind), report_filename(wave, kind)
+    within = report_within(user, wave)
+    return build_report(wave, kind, within=within), report_filename(wave, kind, within)

@@ -193,8 +193,35 @@ SCHEMAS: dict[str, Any] = {
             "computed_at": {"type": "string", "format": "date-time"},
             "units": {"type": "array", "items": ref("UnitResult")},
             "interview_list": {"type": "array", "items": ref("InterviewEntry")},
+            "standing": nullable(ref("Standing")),
         },
-        description="docs/formats.md, cut down to the token's units (a county sees its own subtree only)",
+        description="docs/formats.md, cut down to the token's units (a county sees its own subtree only), "
+                    "with the token's own row among its peers and the wave's headline (standing)",
+    ),
+    "PeerRow": obj(
+        {
+            "name": STRING,
+            "composite": {"type": ["number", "null"]},
+            "place": {"type": ["integer", "null"], "description": "1 = 最好"},
+            "group_size": {"type": ["integer", "null"]},
+            "grade": {"type": ["string", "null"]},
+            "own": {"type": "boolean", "description": "令牌所属单位自己的一行"},
+        },
+        description="同级单位的一行:只有名称、综合指数、名次和等次",
+    ),
+    "Standing": obj(
+        {
+            "group": STRING,
+            "peers": {"type": "array", "items": ref("PeerRow")},
+            "headline": obj({
+                "name": STRING,
+                "composite": {"type": ["number", "null"]},
+                "ci_low": {"type": ["number", "null"]},
+                "ci_high": {"type": ["number", "null"]},
+                "grade": {"type": ["string", "null"]},
+            }),
+        },
+        description="县(区)令牌看全市调查时:本县在同级中的位置和全市的总体结果;看整个调查的令牌为 null",
     ),
     "UnitInWave": obj(
         {

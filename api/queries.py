@@ -83,6 +83,19 @@ def scoped_interview_list(user: User, wave: Wave, payload: dict[str, Any]) -> li
     return entries
 
 
+def account_standing(user: User, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """For a token scoped below the wave's top unit: its own row among its peers (the others' name,
+    composite, place and grade only) and the top unit's headline (reports.model.standing); None
+    for a token that sees the whole wave or whose unit has no peers in it."""
+    if user.scope is None:
+        return None
+    from analysis import WaveResult
+    from reports.model import standing
+
+    found = standing(WaveResult.from_dict(payload), user.scope.code)
+    return None if found is None else found.to_dict()
+
+
 def unit_result(user: User, payload: dict[str, Any], code: str) -> dict[str, Any]:
     """One unit's result object; NotFound outside the scope or outside the wave."""
     unit = db.session.scalar(select(Unit).where(Unit.code == code))

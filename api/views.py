@@ -7,6 +7,7 @@ from flask import jsonify, request
 from api import api_user, bp
 from api.openapi import document
 from api.queries import (
+    account_standing,
     result_of,
     scoped_interview_list,
     scoped_units,
@@ -61,6 +62,7 @@ def results(wave_slug: str):
         computed_at=timestamp(stored.computed_at),
         units=scoped_units(user, payload),
         interview_list=scoped_interview_list(user, found, payload),
+        standing=account_standing(user, payload),
     )
 
 

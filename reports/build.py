@@ -11,7 +11,7 @@ from datetime import date
 from typing import Callable
 
 from errors import PinganError
-from models import Wave
+from models import Unit, Wave
 from reports import data as report_data
 from reports.render import html_to_pdf, render_board_html, render_interviews_html, render_quarterly_html
 
@@ -36,21 +36,24 @@ def _renderer(kind: str) -> Callable[[report_data.ReportData], str]:
     }[kind]
 
 
-def render_html(wave: Wave, kind: str, today: date | None = None) -> str:
+def render_html(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None) -> str:
     """The HTML that `build_report` prints (useful for previews)."""
     if kind not in KINDS:
         raise PinganError(f"报告类型 “{kind}” 无效,应为 {'、'.join(KINDS)} 之一", code="bad_kind")
-    return _renderer(kind)(report_data.load(wave, kind, today))
+    return _renderer(kind)(report_data.load(wave, kind, today, within=within))
 
 
-def build_report(wave: Wave, kind: str, today: date | None = None) -> bytes:
-    """The PDF of report `kind` for `wave`, dated `today` (default: today in Beijing).
+def build_report(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None) -> bytes:
+    """The PDF of report `kind` for `wave`, dated `today` (default: today in Beijing); `within` a
+    unit of the wave's scope: that unit's part of the wave only (reports.data.load).
 
     Conflict (code `no_results`) when the wave has not been analysed, except for posters.
     """
-    return html_to_pdf(render_html(wave, kind, today))
+    return html_to_pdf(render_html(wave, kind, today, within))
 
 
-def report_filename(wave: Wave, kind: str) -> str:
-    """A download name: <wave slug>-<kind>.pdf."""
+def report_filename(wave: Wave, kind: str, within: Unit | None = None) -> str:
+    """A download name: <wave slug>-<kind>.pdf, or <wave slug>-<unit code>-<kind>.pdf within a unit."""
+    if within is not None and within.id != wave.scope_unit_id:
+        return f"{wave.slug}-{within.code}-{kind}.pdf"
     return f"{wave.slug}-{kind}.pdf"

@@ -1,4 +1,4 @@
-"""`flask --app app report build --wave SLUG --kind quarterly|interviews|board|posters --out FILE.pdf`."""
+"""`flask --app app report build --wave SLUG --kind quarterly|interviews|board|posters --out FILE.pdf [--within CODE]`."""
 
 from __future__ import annotations
 
@@ -20,16 +20,19 @@ report_cli = AppGroup("report", help="报告:季度测评报告、约谈通知�
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="输出的 PDF 文件。")
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="印在报告上的日期(默认今天,北京时间),如 2026-10-15。")
+@click.option("--within", "within_code", default=None,
+              help="只印该单位(如某县)及其下级的部分:该县的单位、约谈名单和海报。默认整个调查。")
 @reports_errors
-def build(wave_slug: str, kind: str, out: str, on) -> None:
+def build(wave_slug: str, kind: str, out: str, on, within_code: str | None) -> None:
     """Build one report of a wave as a PDF."""
     from reports.build import KIND_LABELS, build_report
-    from survey.waves import get_wave
+    from survey.waves import get_unit, get_wave
 
     started = time.perf_counter()
     wave = get_wave(wave_slug)
+    within = get_unit(within_code) if within_code else None
     today: date | None = on.date() if on else None
-    pdf = build_report(wave, kind, today)
+    pdf = build_report(wave, kind, today, within=within)
     try:
         with open(out, "wb") as f:
             f.write(pdf)

@@ -9,6 +9,7 @@ same series and scope (for the trend), a few residents' comments, and the dates 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -21,6 +22,7 @@ from errors import Conflict
 from extensions import db
 from models import AnalysisResult, InterviewCase, Response, Unit, Wave
 from models.waves import MODE_LABELS
+from reports.model import subtree
 from survey.calls import WaveRates, wave_rates
 from survey.periods import parse_period
 from survey.results import stored_result, wave_result
@@ -132,27 +134,44 @@ def short_period_label(code: str) -> str:
     return f"{year}年"
 
 
+def _in_subtree(query, within: Unit | None):
+    """`query` over Response restricted to the responses of `within`'s subtree (None: all)."""
+    if within is None:
+        return query
+    return query.where(Response.unit_id.in_(select(Unit.id).where(within.subtree_clause()).correlate(None)))
+
+
 def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = False,
-              stored: AnalysisResult | None = None) -> WaveInfo:
+              stored: AnalysisResult | None = None, within: Unit | None = None) -> WaveInfo:
     """The wave as the report names it; `with_modes` also counts the responses used by mode
     (one grouped query over the wave's responses: the quarterly report's method appendix only).
-    `stored`: the wave's stored results when the caller has them already."""
+    `stored`: the wave's stored results when the caller has them already. `within`: a unit inside
+    the wave's scope whose part of the wave is printed (a county's own copy): the report names it
+    as its scope, the wave's title followed by its name, and counts only its responses."""
     stored = stored or stored_result(wave)
+    if within is not None and within.id == wave.scope.id:
+        within = None
     modes: dict[str, int] = {}
     if with_modes:
         modes = dict(
             db.session.execute(
-                select(Response.mode, func.count())
-                .where(Response.wave_id == wave.id, Response.review_status != "rejected")
+                _in_subtree(select(Response.mode, func.count())
+                            .where(Response.wave_id == wave.id, Response.review_status != "rejected"), within)
                 .group_by(Response.mode)
             ).all()
         )
+    n_rejected = stored.n_rejected if stored else None
+    if within is not None and stored is not None:
+        n_rejected = db.session.scalar(_in_subtree(
+            select(func.count()).select_from(Response)
+            .where(Response.wave_id == wave.id, Response.review_status == "rejected"), within))
+    scope = within or wave.scope
     return WaveInfo(
         slug=wave.slug,
-        wave_title=wave.title,
+        wave_title=wave.title if within is None else f"{wave.title}({within.name})",
         title=wave.questionnaire_version.title,
-        scope_code=wave.scope.code,
-        scope_name=wave.scope.name,
+        scope_code=scope.code,
+        scope_name=scope.name,
         series=wave.series,
         period=wave.period,
         period_label=parse_period(wave.period).label,
@@ -163,19 +182,25 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
         issued_on=issued_on or clock.today(),
         computed_at=stored.computed_at if stored else None,
         n_responses=stored.n_responses if stored else None,
-        n_rejected=stored.n_rejected if stored else None,
+        n_rejected=n_rejected,
         modes={m: modes[m] for m in MODE_LABELS if modes.get(m)},
     )
 
 
 def trend(wave: Wave, result: WaveResult, periods: int = TREND_PERIODS) -> tuple[TrendPoint, ...]:
-    """This wave and the earlier waves of its series and scope that have stored results, oldest first."""
+    """This wave and the earlier waves of its series and scope that have stored results, oldest
+    first: the headline of `result`'s root (the wave's scope, or the unit a report is printed within)."""
     points = [TrendPoint(wave.period, parse_period(wave.period).label, short_period_label(wave.period), result.root)]
     earlier = previous_wave(wave)
     while earlier is not None and len(points) < periods:
         stored = stored_result(earlier)
+        root = None
         if stored is not None:
-            root = WaveResult.from_dict(stored.payload).root
+            try:
+                root = WaveResult.from_dict(stored.payload).unit(result.root.code)
+            except KeyError:  # the unit was not part of that wave
+                root = None
+        if root is not None:
             points.append(
                 TrendPoint(earlier.period, parse_period(earlier.period).label, short_period_label(earlier.period), root)
             )
@@ -198,11 +223,15 @@ def _comment_query(wave: Wave, spec: QuestionnaireSpec):
     return query
 
 
-def comments(wave: Wave, spec: QuestionnaireSpec, limit: int = COMMENTS_IN_REPORT) -> tuple[Comment, ...]:
-    """The latest `limit` comments of the wave (the first free-text item), newest first."""
+def comments(wave: Wave, spec: QuestionnaireSpec, limit: int = COMMENTS_IN_REPORT,
+             within: Unit | None = None) -> tuple[Comment, ...]:
+    """The latest `limit` comments of the wave (the first free-text item), newest first; only those
+    from `within`'s subtree when given."""
     query = _comment_query(wave, spec)
     if query is None:
         return ()
+    if within is not None:
+        query = query.where(Unit.path.startswith(within.path, autoescape=True))
     rows = db.session.execute(query.order_by(Response.submitted_at.desc().nulls_last(), Response.id.desc()).limit(limit))
     return tuple(Comment(code, name, value.strip()) for code, name, value in rows)
 
@@ -252,15 +281,18 @@ def notice_dates(wave: Wave, codes: list[str], issued_on: date) -> dict[str, Not
     return out
 
 
-def poster_units(wave: Wave) -> tuple[PosterUnit, ...]:
+def poster_units(wave: Wave, within: Unit | None = None) -> tuple[PosterUnit, ...]:
     """Every unit of the wave that residents answer for (survey.qr.collection_units), with its
-    signed links and short codes for both modes (codes are created on first use and kept)."""
+    signed links and short codes for both modes (codes are created on first use and kept); only
+    those of `within`'s subtree when given."""
     from survey.links import format_code, link_url, short_codes
     from survey.qr import collection_units, public_base_url
 
     if wave.status in ("closed", "published"):
         raise Conflict(f"“{wave.title}” 已结束,扫码海报和入户卡片已不能再用", code="wave_ended")
     units = collection_units(wave)
+    if within is not None:
+        units = [u for u in units if u.is_within(within)]
     if not units:
         raise Conflict(f"“{wave.title}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)", code="no_units")
     base = public_base_url()
@@ -292,17 +324,33 @@ def entry_url() -> str:
     return base.split("://", 1)[1] + "/s"
 
 
-def load(wave: Wave, kind: str, issued_on: date | None = None) -> ReportData:
-    """Everything report `kind` shows; Conflict (no results) for every kind but posters."""
+def load(wave: Wave, kind: str, issued_on: date | None = None, within: Unit | None = None) -> ReportData:
+    """Everything report `kind` shows; Conflict (no results) for every kind but posters.
+
+    `within`: a unit of the wave's scope (a county on a city-wide wave) — the report covers its
+    subtree only: its units, their ranks as the wave computed them, its part of the interview list,
+    its residents' comments, its posters (reports.model.subtree)."""
+    if within is not None and not within.is_within(wave.scope):
+        raise Conflict(f"{within.name}不在“{wave.title}”的范围内", code="not_in_scope")
+    if within is not None and within.id == wave.scope.id:
+        within = None
     stored = stored_result(wave)
-    info = wave_info(wave, issued_on, with_modes=kind == "quarterly", stored=stored)
+    info = wave_info(wave, issued_on, with_modes=kind == "quarterly", stored=stored, within=within)
     spec = wave.questionnaire_version.to_spec()
     if kind == "posters":
-        return ReportData(info, spec, posters=poster_units(wave), entry_url=entry_url())
+        return ReportData(info, spec, posters=poster_units(wave, within), entry_url=entry_url())
     result = WaveResult.from_dict(stored.payload) if stored is not None else wave_result(wave)  # Conflict if none
+    if within is not None:
+        try:
+            result = subtree(result, within.code)
+        except KeyError:
+            raise Conflict(f"“{wave.title}”的结果中没有{within.name}", code="not_in_results") from None
     if kind == "quarterly":
-        return ReportData(info, spec, result, trend=trend(wave, result), comments=comments(wave, spec),
-                          phone_rates=wave_rates(wave))
+        # within a unit: the rates of its own units' numbers (survey.calls reads the scope of the
+        # account it is given; e stays the whole wave's)
+        rates = wave_rates(wave) if within is None else wave_rates(wave, SimpleNamespace(scope=within))
+        return ReportData(info, spec, result, trend=trend(wave, result), comments=comments(wave, spec, within=within),
+                          phone_rates=rates)
     if kind == "interviews":
         codes = [e.code for e in result.interview_list]
         return ReportData(

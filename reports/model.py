@@ -179,6 +179,90 @@ def scoped_groups(full: WaveResult, visible: set[str] | frozenset[str]) -> list[
     return out
 
 
+def subtree(result: WaveResult, code: str) -> WaveResult:
+    """The result of the unit `code` and every unit below it, that unit first (a report printed
+    `within` a county: its towns, villages and county departments, their ranks as the wave computed
+    them). The root domain's answer distributions are the whole wave's, so they are left out, and
+    the interview list keeps the lines below the unit only."""
+    inside = {code}
+    units = []
+    for u in result.units:  # depth order: a parent comes before its children
+        if u.code == code or u.parent_code in inside:
+            inside.add(u.code)
+            units.append(u)
+    if not units:
+        raise KeyError(code)
+    return WaveResult(
+        units=tuple(units),
+        # the unit itself is listed by the level above it (the city interviews its counties): not here
+        interview_list=tuple(e for e in result.interview_list if e.code in inside and e.code != code),
+        distributions=result.distributions if code == result.root.code else {},
+        warnings=result.warnings,
+        params=result.params,
+    )
+
+
+@dataclass(frozen=True)
+class PeerRow:
+    """One unit among an account's peers: its name, composite, place and grade — nothing else."""
+
+    name: str
+    composite: float | None
+    place: int | None  # 1 = best; None when unranked (样本不足)
+    group_size: int | None
+    grade: str | None
+    own: bool
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "composite": self.composite, "place": self.place,
+                "group_size": self.group_size, "grade": self.grade, "own": self.own}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What an account scoped below a wave's top may know of the rest of the wave (DESIGN §6 in
+    docs/security.md): its own row among its peers (the other units of its peer group: composite,
+    place and grade only) and the headline of the wave's top unit."""
+
+    group_title: str
+    rows: tuple[PeerRow, ...]  # best first, the unranked at the end
+    top_name: str
+    top_composite: float | None
+    top_ci: tuple[float | None, float | None]
+    top_grade: str | None
+
+    def to_dict(self) -> dict:
+        return {
+            "group": self.group_title,
+            "peers": [r.to_dict() for r in self.rows],
+            "headline": {"name": self.top_name, "composite": self.top_composite,
+                         "ci_low": self.top_ci[0], "ci_high": self.top_ci[1], "grade": self.top_grade},
+        }
+
+
+def standing(full: WaveResult, code: str) -> Standing | None:
+    """The standing of unit `code` in the whole wave's result; None for the wave's top unit or a
+    unit without a peer group (no respondents)."""
+    if code == full.root.code:
+        return None
+    group = group_of(peer_groups(full)).get(code)
+    if group is None:
+        return None
+    rows = tuple(
+        PeerRow(
+            name=u.name,
+            composite=u.composite.estimate if (u.rank is not None or u.code == code) else None,
+            place=group.place(u),
+            group_size=u.group_size if u.rank is not None else None,
+            grade=u.grade,
+            own=u.code == code,
+        )
+        for u in group.units
+    )
+    top = full.root
+    return Standing(group.title, rows, top.name, top.composite.estimate, (top.composite.ci_low, top.composite.ci_high), top.grade)
+
+
 def sections(groups: list[PeerGroup]) -> list[Section]:
     by_kind: dict[str, list[PeerGroup]] = {}
     for g in groups:

@@ -134,6 +134,11 @@ def transition(wave: Wave, action: str) -> Wave:
 
         if db.session.scalar(select(AnalysisResult.id).where(AnalysisResult.wave_id == wave.id)) is None:
             raise Conflict(f"“{wave.title}” 还没有分析结果,请先运行分析再发布", code="no_results")
+        waiting = awaiting_review(wave)
+        if waiting:
+            raise Conflict(
+                f"“{wave.title}” 还有 {waiting} 份答卷待审核,审核完并重新运行分析后才能发布", code="awaiting_review"
+            )
     before = wave_state(wave)
     wave.status = target
     setattr(wave, stamp, utcnow())
@@ -146,6 +151,47 @@ def transition(wave: Wave, action: str) -> Wave:
     if action == "open":  # the printed links' short codes, made now so that downloads only read
         after["short_links_created"] = _add_short_links(wave)
     audit.record(f"wave.{action}", "wave", wave.slug, before, after)
+    db.session.commit()
+    return wave
+
+
+def awaiting_review(wave: Wave) -> int:
+    """The wave's answer sheets flagged and not yet accepted or rejected (the review queue)."""
+    from sqlalchemy import func
+
+    from models import Response
+
+    return db.session.scalar(
+        select(func.count()).select_from(Response).where(Response.wave_id == wave.id, Response.review_status == "flagged")
+    ) or 0
+
+
+def open_siblings(wave: Wave) -> list[Wave]:
+    """The other open waves of the same series and scope: opening this one beside them splits the
+    residents' answers between two links (the console asks before it does)."""
+    return list(db.session.scalars(
+        select(Wave).where(Wave.series == wave.series, Wave.scope_unit_id == wave.scope_unit_id,
+                           Wave.status == "open", Wave.id != wave.id).order_by(Wave.period_start)
+    ))
+
+
+MAX_REASON = 1000
+
+
+def reopen_wave(wave: Wave, reason: str) -> Wave:
+    """Open a closed wave again (an admin's decision, with its reason in the audit log): residents'
+    links work again until it is closed once more. A published wave stays published."""
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise PinganError("请填写重新开放的理由", code="bad_reason")
+    if len(reason) > MAX_REASON:
+        raise PinganError(f"理由最长 {MAX_REASON} 字", code="bad_reason")
+    if wave.status != "closed":
+        raise Conflict(f"“{wave.title}” 当前状态为“{wave.status_label}”,只有已结束的调查可以重新开放", code="bad_status")
+    before = wave_state(wave)
+    wave.status = "open"
+    wave.closed_at = None
+    audit.record("wave.reopen", "wave", wave.slug, before, {**wave_state(wave), "reason": reason})
     db.session.commit()
     return wave
 

@@ -284,7 +284,7 @@ def test_read_only_accounts_see_cases_but_cannot_change_them(city):
 def test_key_management_lists_escalated_units_with_their_history(city):
     office = client_for(city, "office")
     issue(office, Q2)  # escalation follows the ISSUED list of the previous wave
-    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"}).status_code == 302
+    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5", "confirmed": "1"}).status_code == 302
     issue(office)
     page = office.get("/admin/key-management")
     assert page.status_code == 200

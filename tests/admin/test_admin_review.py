@@ -78,7 +78,7 @@ def test_a_decision_needs_a_reason_is_stored_audited_and_counts_at_the_next_run(
     assert "已剔除(1)" in queue and "已采纳(1)" in queue and "待审核(1)" in queue
 
     before = db.session.scalar(select(AnalysisResult.n_responses).where(AnalysisResult.wave_id == wave(Q3).id))
-    post(admin, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"})
+    post(admin, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5", "confirmed": "1"})
     db.session.expire_all()
     result = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(Q3).id))
     assert (result.n_responses, result.n_rejected) == (before - 1, 1)

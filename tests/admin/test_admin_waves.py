@@ -97,13 +97,15 @@ def test_open_close_publish_in_order_and_nothing_else(city):
     assert post(admin, url + "/open").status_code == 302 and wave("2026Q4-city").status == "open"
     page = admin.get(url)
     assert "每 15 秒自动刷新" in text(page) and "progress.js" in page.get_data(as_text=True)
-    assert post(admin, url + "/close").status_code == 302 and wave("2026Q4-city").status == "closed"
+    asked = post(admin, url + "/close")  # the confirmation page first (tests/admin/test_county.py)
+    assert asked.status_code == 200 and "确认结束调查" in text(asked) and wave("2026Q4-city").status == "open"
+    assert post(admin, url + "/close", {"confirmed": "1"}).status_code == 302 and wave("2026Q4-city").status == "closed"
     not_analysed = post(admin, url + "/publish")
     assert not_analysed.status_code == 409 and "还没有分析结果" in text(not_analysed)
     assert wave("2026Q4-city").status == "closed"
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.entity == "wave", AuditEntry.entity_id == "2026Q4-city").order_by(AuditEntry.id)).all()
     assert actions == ["wave.create", "wave.open", "wave.close"]
-    assert post(admin, f"/admin/waves/{Q3}/publish").status_code == 302 and wave(Q3).status == "published"
+    assert post(admin, f"/admin/waves/{Q3}/publish", {"confirmed": "1"}).status_code == 302 and wave(Q3).status == "published"
     assert admin.post(url + "/open").status_code == 400  # no CSRF token
 
 
@@ -186,7 +188,8 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     assert all(any(name in p for p in posters) for name in collecting)  # one poster per collecting unit
     codes = re.findall(r"问卷号码([A-Z0-9]{3}-[A-Z0-9]{3})", "".join(posters))
     assert len(set(codes)) >= len(collecting)
-    assert client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf").status_code == 403
+    west = client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf")  # its own posters only
+    assert west.status_code == 200 and 'filename="2026Q4-city-510702-posters.pdf"' in west.headers["Content-Disposition"]
     ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")
     assert ended.status_code == 409 and "已结束" in text(ended)
 

@@ -60,3 +60,241 @@ def test_a_bad_period_is_refused_beside_its_field_in_chinese(city):
     bad = post(admin, "/admin/waves/new", {**NEW, "period": "2027年第五季度"})
     assert bad.status_code == 422 and "格式不对" in field_error(bad, "period") and "2027年第一季度" in field_error(bad, "period")
     assert wave("2027Q1-city") is None
+
+
+# -- a county among its peers: its own row, the city headline, and nothing else of the others ------
+
+
+def _others():
+    """The units of the other counties' subtrees and the city's departments: nothing of them may show."""
+    from models import Unit
+
+    return db.session.scalars(
+        select(Unit).where(~Unit.path.contains(f"/{EAST}/"), Unit.code != CITY, Unit.kind != "county")
+    ).all()
+
+
+def test_a_county_sees_its_row_among_its_peers_and_the_city_headline_and_nothing_else(city):
+    from analysis import WaveResult
+    from reports.formatting import num
+    from survey.results import stored_result
+
+    full = WaveResult.from_dict(stored_result(wave(Q3)).payload)
+    counties = [u for u in full.units if u.kind == "county"]
+    assert len(counties) == 3
+    east = client_for(city, "east")
+    page = east.get(f"/admin/waves/{Q3}/results")
+    body = text(page)
+    assert page.status_code == 200 and "在同级中的位置" in body and "东城区(本单位)" in body
+    root = full.root
+    assert f"示例市综合指数 {num(root.composite.estimate)}" in body
+    for u in counties:  # every county's composite and place, the others' name only besides
+        assert u.name in body and num(u.composite.estimate) in body
+    html = page.get_data(as_text=True)
+    for u in counties:
+        if u.code == EAST:
+            continue
+        # no code, no link, no CI, no sample size, no indicator of another county
+        assert u.code not in html
+        assert f"{u.composite.ci_low:.1f}–{u.composite.ci_high:.1f}" not in body
+        for ind in u.indicators.values():
+            if ind.estimate is not None:
+                assert f">{num(ind.estimate)}<" not in html
+    for other in _others():
+        assert other.name not in body and other.code not in html
+
+    # the analyst (whole tree) gets no standing panel; the city's own wave has no peers to show
+    assert "在同级中的位置" not in text(client_for(city, "analyst").get(f"/admin/waves/{Q3}/results"))
+
+
+def test_the_api_gives_a_county_its_standing_and_leaks_nothing_of_the_other_counties(city):
+    import json
+
+    from api.tokens import create_token
+    from tests.admin.console import user
+
+    _, secret = create_token(user("east"), "test")
+    db.session.commit()
+    client = city.test_client()
+    response = client.get(f"/api/v1/waves/{Q3}/results", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    data = response.get_json()
+    standing = data["standing"]
+    assert standing["headline"]["name"] == "示例市" and standing["headline"]["composite"] is not None
+    peers = standing["peers"]
+    assert len(peers) == 3 and [p["name"] for p in peers if p["own"]] == ["东城区"]
+    assert all(set(p) == {"name", "composite", "place", "group_size", "grade", "own"} for p in peers)
+    assert sorted(p["place"] for p in peers) == [1, 2, 3]
+    assert {u["code"][:6] for u in data["units"]} == {EAST}
+    raw = json.dumps(data, ensure_ascii=False)
+    for other in _others():
+        assert other.code not in raw and other.name not in raw
+    for code in ("510702", "510703"):
+        assert code not in raw
+    # a whole-tree token: no standing
+    _, analyst = create_token(user("analyst"), "test")
+    db.session.commit()
+    whole = client.get(f"/api/v1/waves/{Q3}/results", headers={"Authorization": f"Bearer {analyst}"}).get_json()
+    assert whole["standing"] is None
+
+
+# -- a county prints its own part of a city-wide wave --------------------------------------------------
+
+
+def pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "".join("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def test_a_county_prints_its_own_report_notices_and_board_of_the_city_wide_wave(city):
+    from survey.results import wave_result
+
+    east = client_for(city, "east")
+    full = wave_result(wave(Q3))
+    mine = [u for u in full.units if u.code.startswith(EAST) and u.n > 0]
+    listed_mine = [e for e in full.interview_list if e.code.startswith(EAST) and e.code != EAST]
+    assert listed_mine
+    names = {u.code: u.name for u in full.units}
+    for kind in ("quarterly", "interviews", "board"):
+        response = east.get(f"/admin/waves/{Q3}/reports/{kind}.pdf")
+        assert response.status_code == 200, (kind, text(response))
+        assert f'filename="{Q3}-{EAST}-{kind}.pdf"' in response.headers["Content-Disposition"]
+        pdf = pdf_text(response.data)
+        if kind == "board":
+            assert "东城区2026年第三季度平安建设测评结果公示" in pdf
+        else:
+            assert "示例市2026年第三季度公众安全感和满意度调查(东城区)" in pdf
+        for other in _others():
+            assert other.name not in pdf, (kind, other.name)
+        assert "西山县" not in pdf and "南河县" not in pdf
+        if kind == "interviews":
+            assert all(names[e.code] in pdf for e in listed_mine)
+        else:
+            assert all(u.name in pdf for u in mine if u.kind in ("town", "department"))
+    # the city's office still prints the whole wave
+    whole = pdf_text(client_for(city, "office").get(f"/admin/waves/{Q3}/reports/board.pdf").data)
+    assert "西山县" in whole and "东城区" in whole
+
+
+def test_a_county_prints_its_own_posters_and_cards_of_a_city_wide_wave(city):
+    admin = client_for(city, "admin")
+    assert post(admin, "/admin/waves/new", {**NEW, "slug": "2027Q1-city"}).status_code == 302
+    response = client_for(city, "east").get("/admin/waves/2027Q1-city/reports/posters.pdf")
+    assert response.status_code == 200
+    pdf = pdf_text(response.data)
+    assert "青山镇" in pdf and "东城区公安分局" in pdf and "问卷号码" in pdf
+    for other in _others():
+        assert other.name not in pdf
+
+
+# -- confirmations and refusals where an action is hard to undo ------------------------------------
+
+
+def _flag(slug: str, n: int = 2) -> None:
+    from models import Response
+
+    for r in db.session.scalars(select(Response).where(Response.wave_id == wave(slug).id).order_by(Response.id).limit(n)):
+        r.review_status, r.flags = "flagged", ["speeder"]
+    db.session.commit()
+
+
+def test_closing_asks_first_with_the_units_behind_and_the_sheets_awaiting_review(city):
+    from survey.progress import wave_progress
+
+    admin = client_for(city, "admin")
+    assert post(admin, "/admin/waves/new", {**NEW, "target_n": "1000"}).status_code == 302
+    url = "/admin/waves/2027Q1-city"
+    assert post(admin, url + "/open").status_code == 302  # nothing else of its series is open: no question
+    asked = post(admin, url + "/close")
+    body = text(asked)
+    rows = wave_progress(wave("2027Q1-city"))
+    behind = sum(1 for r in rows if r.collects and r.share < 0.5)
+    assert asked.status_code == 200 and "确认结束调查" in body and wave("2027Q1-city").status == "open"
+    assert behind == sum(1 for r in rows if r.collects) > 0  # no answers yet: every unit is behind
+    assert f"{behind} 个填报单位(共 {behind} 个)的答卷不到目标的一半" in body
+    assert "目前辖区居民答卷 0 份" in body and "待审核" not in body
+    assert 'name="confirmed" value="1"' in asked.get_data(as_text=True)
+    assert post(admin, url + "/close", {"confirmed": "1"}).status_code == 302 and wave("2027Q1-city").status == "closed"
+    # the sheets awaiting review are counted too (Q3 reopened for the purpose)
+    _flag(Q3, 3)
+    wave(Q3).status = "open"
+    db.session.commit()
+    assert "3 份答卷待审核" in text(post(admin, f"/admin/waves/{Q3}/close"))
+
+
+def test_publishing_is_refused_while_sheets_await_review_and_asks_otherwise(city):
+    admin = client_for(city, "admin")
+    _flag(Q3, 2)
+    refused = post(admin, f"/admin/waves/{Q3}/publish", {"confirmed": "1"})
+    assert refused.status_code == 409 and "还有 2 份答卷待审核" in text(refused) and wave(Q3).status == "closed"
+    asked = post(admin, f"/admin/waves/{Q3}/publish")
+    assert asked.status_code == 409 and wave(Q3).status == "closed"
+    from models import Response
+
+    for r in db.session.scalars(select(Response).where(Response.wave_id == wave(Q3).id, Response.review_status == "flagged")):
+        r.review_status = "accepted"
+    db.session.commit()
+    asked = post(admin, f"/admin/waves/{Q3}/publish")
+    body = text(asked)
+    assert asked.status_code == 200 and "确认发布结果" in body and "计入指数的答卷" in body and "约谈名单" in body
+    assert wave(Q3).status == "closed"
+    assert post(admin, f"/admin/waves/{Q3}/publish", {"confirmed": "1"}).status_code == 302 and wave(Q3).status == "published"
+
+
+def test_rerunning_an_analysis_asks_first_with_what_it_replaces(city):
+    from models import AnalysisResult
+
+    office = client_for(city, "office")
+    before = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(Q3).id))
+    computed = before.computed_at
+    asked = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
+    body = text(asked)
+    assert asked.status_code == 200 and "确认重新运行分析" in body
+    assert f"{before.n_responses} 份答卷计入指数" in body and "替换现有结果" in body
+    assert 'name="weight_cap" value="4"' in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(AnalysisResult.computed_at).where(AnalysisResult.wave_id == wave(Q3).id)) == computed
+    done = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4", "confirmed": "1"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(AnalysisResult.weight_cap).where(AnalysisResult.wave_id == wave(Q3).id)) == 4.0
+    # a county may not even be asked about the city's wave
+    assert post(client_for(city, "east"), f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"}).status_code == 403
+
+
+def test_opening_beside_an_open_wave_of_the_same_series_and_scope_asks_first(city):
+    admin = client_for(city, "admin")
+    for slug, period in (("q1", "2027Q1"), ("q2", "2027年第二季度")):
+        assert post(admin, "/admin/waves/new", {**NEW, "slug": slug, "period": period}).status_code == 302
+    assert post(admin, "/admin/waves/q1/open").status_code == 302
+    asked = post(admin, "/admin/waves/q2/open")
+    body = text(asked)
+    assert asked.status_code == 200 and "确认开始调查" in body and "示例市2027年第一季度公众安全感和满意度调查" in body
+    assert "仍在进行中(1 期)" in body and wave("q2").status == "draft"
+    assert post(admin, "/admin/waves/q2/open", {"confirmed": "1"}).status_code == 302 and wave("q2").status == "open"
+    # another series, or another scope, is no reason to ask
+    assert post(admin, "/admin/waves/new", {**NEW, "slug": "east-q1", "scope": EAST}).status_code == 302
+    assert post(admin, "/admin/waves/east-q1/open").status_code == 302
+
+
+def test_an_admin_reopens_a_closed_wave_with_a_reason_in_the_audit_log(city):
+    admin = client_for(city, "admin")
+    page = text(admin.get(f"/admin/waves/{Q3}"))
+    assert "重新开放(仅管理员)" in page
+    blank = post(admin, f"/admin/waves/{Q3}/reopen", {"reason": "  "})
+    assert blank.status_code == 422 and field_error(blank, "reason") == "请填写重新开放的理由" and wave(Q3).status == "closed"
+    for who in ("office", "east", "analyst"):
+        assert post(client_for(city, who), f"/admin/waves/{Q3}/reopen", {"reason": "想改"}).status_code == 403
+        assert "重新开放" not in text(client_for(city, who).get(f"/admin/waves/{Q3}"))
+    assert wave(Q3).status == "closed"
+    done = post(admin, f"/admin/waves/{Q3}/reopen", {"reason": "南河县两个乡镇纸质问卷晚到,补录后再结束"})
+    assert done.status_code == 302 and wave(Q3).status == "open" and wave(Q3).closed_at is None
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.reopen"))
+    assert entry.actor == "admin" and entry.after["reason"] == "南河县两个乡镇纸质问卷晚到,补录后再结束"
+    assert (entry.before["status"], entry.after["status"]) == ("closed", "open")
+    # a published wave is never reopened
+    again = post(admin, f"/admin/waves/{Q3}/reopen", {"reason": "再来"})
+    assert again.status_code == 409 and "只有已结束的调查可以重新开放" in text(again)

@@ -41,7 +41,7 @@ FORM = {
     "display_name": "安全测试", "decision": "accept", "action": "accept", "status": "closed", "recheck_passed": "y",
     "scheduled_for": "2026-12-01", "held_on": "2026-12-01", "deadline": "2026-12-31", "recheck_on": "2026-12-31",
     "closed_on": "2026-12-31", "date": "2026-12-01", "weight_cap": "5", "target_n": "40", "active": "y",
-    "role": "admin", "scope": "", "password": "another-long-password", "confirm": "y",
+    "role": "admin", "scope": "", "password": "another-long-password", "confirm": "y", "confirmed": "1",
 }
 
 

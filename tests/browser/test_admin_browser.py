@@ -70,7 +70,7 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     expect(page.locator("h1")).to_have_text("测评工作台")
 
     # Open the wave.
-    page.get_by_role("link", name=Q3).first.click()
+    page.get_by_role("link", name="示例市2026年第三季度公众安全感和满意度调查").first.click()
     expect(page.locator("h1")).to_contain_text("草稿")
     page.get_by_role("button", name="开始调查").click()
     expect(page.locator("h1")).to_contain_text("进行中")
@@ -91,6 +91,8 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
 
     # Close it.
     page.get_by_role("button", name="结束调查").click()
+    expect(page.locator("h1")).to_have_text("确认结束调查")  # with the numbers (tests/admin/test_county.py)
+    page.get_by_role("button", name="确认结束调查").click()
     expect(page.locator("h1")).to_contain_text("已结束")
 
     # Run the analysis and read the results.

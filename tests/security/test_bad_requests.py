@@ -26,7 +26,7 @@ from werkzeug.test import encode_multipart
 from admin.accounts import create_user
 from api.tokens import create_token
 from extensions import db
-from models import QuestionnaireVersion, Response
+from models import QuestionnaireVersion, Response, Wave
 from tests.api.routes import changes, snapshot
 from tests.conftest import DATA, built_once, csrf_token, use_built
 from tests.security.fuzzing import assert_no_stack_trace
@@ -265,8 +265,10 @@ def test_console_forms_refuse_every_wrong_content_type(site, path, fields):
 
 
 def test_a_console_button_takes_only_its_csrf_token_whatever_the_body(site):
-    """A button (close a wave) needs nothing but the CSRF token: with it in the header, any body
-    closes the wave once; afterwards every body is refused, and nothing is a 5xx."""
+    """A button (close a wave) needs the CSRF token and its confirmation (issue 14): with the token
+    in the header, any body without `confirmed=1` only shows the confirmation page and changes
+    nothing; the confirmed form closes the wave once; afterwards every body is refused, and nothing
+    is a 5xx."""
     client = signed_in(site)
     token = form_csrf(client, "/admin/tokens")
     statuses = []
@@ -275,7 +277,17 @@ def test_a_console_button_takes_only_its_csrf_token_whatever_the_body(site):
         assert response.status_code < 500, what
         assert_no_stack_trace(response)
         statuses.append(response.status_code)
-    assert statuses[0] == 302 and all(400 <= s < 500 for s in statuses[1:]), statuses
+    assert all(s == 200 or 400 <= s < 500 for s in statuses), statuses  # the confirmation page, or a refusal
+    assert db.session.scalar(select(Wave.status).where(Wave.slug == WAVE)) == "open"
+    closed = client.post(f"/admin/waves/{WAVE}/close", data={"csrf_token": token, "confirmed": "1"})
+    assert closed.status_code == 302
+    statuses = []
+    for what, kwargs in _bodies({"csrf_token": token, "confirmed": "1"}):
+        response = client.post(f"/admin/waves/{WAVE}/close", headers={"X-CSRFToken": token}, **kwargs)
+        assert response.status_code < 500, what
+        assert_no_stack_trace(response)
+        statuses.append(response.status_code)
+    assert all(400 <= s < 500 for s in statuses), statuses
     assert_refused(client.post(f"/admin/waves/{WAVE}/close", data=b"{}", content_type="application/json"), 400)  # no token at all
 
 
