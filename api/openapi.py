@@ -200,14 +200,14 @@ SCHEMAS: dict[str, Any] = {
     ),
     "PeerRow": obj(
         {
-            "name": STRING,
+            "name": {"type": ["string", "null"], "description": "只有本单位一行有名称"},
             "composite": {"type": ["number", "null"]},
             "place": {"type": ["integer", "null"], "description": "1 = 最好"},
             "group_size": {"type": ["integer", "null"]},
             "grade": {"type": ["string", "null"]},
             "own": {"type": "boolean", "description": "令牌所属单位自己的一行"},
         },
-        description="同级单位的一行:只有名称、综合指数、名次和等次",
+        description="同级单位的一行:只有综合指数、名次和等次(其他单位不列名称)",
     ),
     "Standing": obj(
         {

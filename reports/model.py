@@ -204,9 +204,11 @@ def subtree(result: WaveResult, code: str) -> WaveResult:
 
 @dataclass(frozen=True)
 class PeerRow:
-    """One unit among an account's peers: its name, composite, place and grade — nothing else."""
+    """One unit among an account's peers: composite, place and grade — nothing else; the name only
+    on the account's own row (a county never learns anything of another county but these three
+    numbers, not even which county holds which place)."""
 
-    name: str
+    name: str | None
     composite: float | None
     place: int | None  # 1 = best; None when unranked (样本不足)
     group_size: int | None
@@ -222,7 +224,7 @@ class PeerRow:
 class Standing:
     """What an account scoped below a wave's top may know of the rest of the wave (DESIGN §6 in
     docs/security.md): its own row among its peers (the other units of its peer group: composite,
-    place and grade only) and the headline of the wave's top unit."""
+    place and grade only, unnamed) and the headline of the wave's top unit."""
 
     group_title: str
     rows: tuple[PeerRow, ...]  # best first, the unranked at the end
@@ -250,7 +252,7 @@ def standing(full: WaveResult, code: str) -> Standing | None:
         return None
     rows = tuple(
         PeerRow(
-            name=u.name,
+            name=u.name if u.code == code else None,
             composite=u.composite.estimate if (u.rank is not None or u.code == code) else None,
             place=group.place(u),
             group_size=u.group_size if u.rank is not None else None,

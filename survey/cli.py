@@ -4,6 +4,7 @@
     flask --app app questionnaire load FILE.yaml
     flask --app app wave create --slug S --questionnaire Q --scope CODE --period 2026Q3 [--series NAME]
     flask --app app wave open|close|publish SLUG
+    flask --app app wave reopen SLUG --reason TEXT
     flask --app app responses import --wave SLUG FILE.csv
     flask --app app calls import --wave SLUG FILE.csv
     flask --app app calls keygen
@@ -135,6 +136,18 @@ def _transition_command(action: str, help_text: str) -> None:
 _transition_command("open", "Open a draft wave to responses.")
 _transition_command("close", "Close an open wave.")
 _transition_command("publish", "Publish a closed wave's results (needs an analysis run).")
+
+
+@wave_cli.command("reopen")
+@click.argument("slug")
+@click.option("--reason", required=True, help="重新开放的理由(记入审计日志)。")
+@reports_errors
+def wave_reopen(slug: str, reason: str) -> None:
+    """Open a closed wave again, with a reason."""
+    from survey.waves import get_wave, reopen_wave
+
+    wave = reopen_wave(get_wave(slug), reason)
+    click.echo(f"调查 {wave.slug} 已重新开放,状态:{wave.status_label}")
 
 
 @wave_cli.command("list")

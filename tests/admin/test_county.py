@@ -75,6 +75,8 @@ def _others():
 
 
 def test_a_county_sees_its_row_among_its_peers_and_the_city_headline_and_nothing_else(city):
+    """Its own row among the counties, the others' composite, place and grade only (not even their
+    names), and the city's headline."""
     from analysis import WaveResult
     from reports.formatting import num
     from survey.results import stored_result
@@ -88,8 +90,10 @@ def test_a_county_sees_its_row_among_its_peers_and_the_city_headline_and_nothing
     assert page.status_code == 200 and "在同级中的位置" in body and "东城区(本单位)" in body
     root = full.root
     assert f"示例市综合指数 {num(root.composite.estimate)}" in body
-    for u in counties:  # every county's composite and place, the others' name only besides
-        assert u.name in body and num(u.composite.estimate) in body
+    for u in counties:  # every county's composite; the others unnamed
+        assert num(u.composite.estimate) in body
+        assert (u.name in body) == (u.code == EAST)
+    assert "第 1 名 / 共 3 名" in body and "第 3 名 / 共 3 名" in body
     html = page.get_data(as_text=True)
     for u in counties:
         if u.code == EAST:
@@ -122,15 +126,16 @@ def test_the_api_gives_a_county_its_standing_and_leaks_nothing_of_the_other_coun
     standing = data["standing"]
     assert standing["headline"]["name"] == "示例市" and standing["headline"]["composite"] is not None
     peers = standing["peers"]
-    assert len(peers) == 3 and [p["name"] for p in peers if p["own"]] == ["东城区"]
+    assert len(peers) == 3 and [p["name"] for p in peers] == [p["name"] if p["own"] else None for p in peers]
+    assert [p["name"] for p in peers if p["own"]] == ["东城区"]
     assert all(set(p) == {"name", "composite", "place", "group_size", "grade", "own"} for p in peers)
     assert sorted(p["place"] for p in peers) == [1, 2, 3]
     assert {u["code"][:6] for u in data["units"]} == {EAST}
     raw = json.dumps(data, ensure_ascii=False)
     for other in _others():
         assert other.code not in raw and other.name not in raw
-    for code in ("510702", "510703"):
-        assert code not in raw
+    for code, name in (("510702", "西山县"), ("510703", "南河县")):
+        assert code not in raw and name not in raw
     # a whole-tree token: no standing
     _, analyst = create_token(user("analyst"), "test")
     db.session.commit()
@@ -298,3 +303,113 @@ def test_an_admin_reopens_a_closed_wave_with_a_reason_in_the_audit_log(city):
     # a published wave is never reopened
     again = post(admin, f"/admin/waves/{Q3}/reopen", {"reason": "再来"})
     assert again.status_code == 409 and "只有已结束的调查可以重新开放" in text(again)
+
+
+# -- a county runs its own quarter, from creation to an issued list and its four PDFs ---------------
+
+
+def east_answers(tmp_path) -> str:
+    """The reference answers of 东城区's units only: the county's own fieldwork."""
+    import csv
+
+    from tests.admin.console import FIXTURES
+
+    with open(FIXTURES / "responses_w2.csv", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [r for r in reader if r["unit_code"].startswith(EAST)]
+        fields = reader.fieldnames
+    out = tmp_path / "east.csv"
+    with open(out, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(out)
+
+
+def test_a_county_runs_its_own_quarter_end_to_end(city, tmp_path):
+    from sqlalchemy import update
+
+    from models import InterviewCase, Response
+    from survey.results import wave_result
+    from tests.admin.console import invoke, PASSWORD
+
+    runner = city.test_cli_runner()
+    invoke(runner, "user", "create", "east-office", "--role", "office", "--password", PASSWORD, "--scope", EAST)
+    east = client_for(city, "east")
+    created = post(east, "/admin/waves/new", {
+        "slug": "east-2026q3", "questionnaire": "safety", "scope": EAST, "period": "2026年第三季度",
+        "series": "east", "target_n": "30", "title": "",
+    })
+    assert created.status_code == 302
+    mine = wave("east-2026q3")
+    assert (mine.scope.code, mine.period, mine.title) == (EAST, "2026Q3", "东城区2026年第三季度公众安全感和满意度调查")
+    assert post(east, "/admin/waves/east-2026q3/open").status_code == 302 and wave("east-2026q3").status == "open"
+
+    # its posters and door cards: its own units, all of them
+    posters = east.get("/admin/waves/east-2026q3/reports/posters.pdf")
+    assert posters.status_code == 200 and 'filename="east-2026q3-posters.pdf"' in posters.headers["Content-Disposition"]
+    pdf = pdf_text(posters.data)
+    assert "青山镇" in pdf and "新一村" in pdf and "东城区人民法院" in pdf and "白水乡" not in pdf
+
+    # answers come in (paper forms entered by the CLI), reviewed clean as in the reference city
+    invoke(runner, "responses", "import", "--wave", "east-2026q3", east_answers(tmp_path))
+    db.session.execute(update(Response).where(Response.wave_id == wave("east-2026q3").id).values(review_status="clean", flags=[]))
+    db.session.commit()
+
+    asked = post(east, "/admin/waves/east-2026q3/close")
+    assert asked.status_code == 200 and "确认结束调查" in text(asked)
+    assert post(east, "/admin/waves/east-2026q3/close", {"confirmed": "1"}).status_code == 302
+    assert post(east, "/admin/waves/east-2026q3/analysis", {"weight_cap": "5"}).status_code == 302  # a first run: no question
+    result = wave_result(wave("east-2026q3"))
+    assert result.root.code == EAST
+    towns = [u for u in result.units if u.kind == "town" and u.rank is not None]
+    departments = [u for u in result.units if u.kind == "department"]
+    assert len(towns) >= 5 and {u.parent_code for u in towns} == {EAST}  # its towns ranked among themselves
+    assert [u.name for u in departments] == ["东城区公安分局", "东城区人民法院"]  # its county departments, as a group
+    page = text(east.get("/admin/waves/east-2026q3/results?level=town"))
+    assert "东城区 2026年第三季度测评结果" in page and "在同级中的位置" not in page  # its own wave: no peers above
+    assert "青山镇" in page and "西山县" not in page
+
+    # the county's own office issues the list: preview, review, confirm
+    office = client_for(city, "east-office")
+    preview = office.get("/admin/waves/east-2026q3/interviews/issue")
+    assert preview.status_code == 200
+    review = post(office, "/admin/waves/east-2026q3/interviews/issue")
+    listed = [e for e in result.interview_list]
+    assert review.status_code == 200 and f"将新建约谈案件 {len(listed)} 件" in text(review)
+    issued = post(office, "/admin/waves/east-2026q3/interviews", {"confirm_withdrawals": "0"})
+    assert issued.status_code == 302
+    cases = db.session.scalars(select(InterviewCase).where(InterviewCase.wave_id == wave("east-2026q3").id)).all()
+    assert len(cases) == len(listed) > 0 and all(c.unit.code.startswith(EAST) for c in cases)
+    cases_page = text(office.get("/admin/cases?wave=east-2026q3"))
+    assert "东城区2026年第三季度公众安全感和满意度调查" in cases_page
+    assert office.get(f"/admin/cases/{cases[0].id}").status_code == 200
+
+    # the four PDFs of its own wave: the report, the notices, the board (and the posters above)
+    for kind, words in (("quarterly", "东城区2026年第三季度公众安全感和满意度调查测评报告"),
+                        ("interviews", "约谈"), ("board", "东城区2026年第三季度平安建设测评结果公示")):
+        response = east.get(f"/admin/waves/east-2026q3/reports/{kind}.pdf")
+        assert response.status_code == 200, (kind, text(response))
+        pdf = pdf_text(response.data)
+        assert words in pdf and "西山县" not in pdf and "白水乡" not in pdf
+        if kind == "interviews":
+            assert all(result.unit(e.code).name in pdf for e in listed)
+
+    # the city's office and another county: the city sees it, 西山县 does not even know it exists
+    assert client_for(city, "west").get("/admin/waves/east-2026q3").status_code == 404
+    assert client_for(city, "office").get("/admin/waves/east-2026q3/results").status_code == 200
+
+
+def test_the_cli_reopens_with_a_reason_and_builds_a_county_s_part_of_a_wave(city, tmp_path):
+    runner = city.test_cli_runner()
+    missing = runner.invoke(args=["wave", "reopen", Q3, "--reason", " "])
+    assert missing.exit_code == 1 and "错误" in missing.output and "请填写重新开放的理由" in missing.output
+    done = runner.invoke(args=["wave", "reopen", Q3, "--reason", "补录纸质问卷"])
+    assert done.exit_code == 0 and "已重新开放" in done.output and wave(Q3).status == "open"
+    out = tmp_path / "east.pdf"
+    built = runner.invoke(args=["report", "build", "--wave", Q3, "--kind", "board", "--out", str(out), "--within", EAST])
+    assert built.exit_code == 0, built.output
+    pdf = pdf_text(out.read_bytes())
+    assert "东城区2026年第三季度平安建设测评结果公示" in pdf and "西山县" not in pdf
+    unknown = runner.invoke(args=["report", "build", "--wave", Q3, "--kind", "board", "--out", str(out), "--within", "999"])
+    assert unknown.exit_code == 1 and "单位 “999” 不存在" in unknown.output and "Traceback" not in unknown.output
