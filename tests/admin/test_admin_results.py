@@ -191,6 +191,6 @@ def test_the_charts_are_drawn_once_per_analysis_level_and_scope(city, monkeypatc
     assert drawn == ["town", "county"]
     client_for(city, "east").get(f"/admin/waves/{Q3}/results?level=town")  # a county's own towns
     assert drawn == ["town", "county", "town"]
-    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "3"}).status_code == 302
+    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "3", "confirmed": "1"}).status_code == 302
     office.get(f"/admin/waves/{Q3}/results?level=town")
     assert drawn == ["town", "county", "town", "town"]

@@ -128,7 +128,8 @@ def _stored(world, slug: str) -> dict:
 def test_results_have_the_shape_of_the_export_for_an_admin(api, world):
     body = api("/api/v1/waves/2026Q3-city/results").json
     stored = _stored(world, "2026Q3-city")
-    assert set(body) == {"wave", "period", "series", "computed_at", "units", "interview_list"}
+    assert set(body) == {"wave", "period", "series", "computed_at", "units", "interview_list", "standing"}
+    assert body["standing"] is None  # the whole wave: no peers to place it among (tests/admin/test_county.py)
     assert (body["wave"], body["period"], body["series"]) == ("2026Q3-city", "2026Q3", "safety")
     assert body["units"] == stored["units"]  # unrounded, every unit, the root first
     assert [e["code"] for e in body["interview_list"]] == [e["code"] for e in stored["interview_list"]]
