@@ -110,8 +110,8 @@ class WaveForm(ConsoleForm):
     ])
     questionnaire = SelectField("问卷", validators=[DataRequired("请选择问卷")], validate_choice=False)
     scope = SelectField("调查范围", validators=[DataRequired("请选择调查范围")], validate_choice=False)
-    period = StringField("期间", validators=[DataRequired("请填写期间,如 2027年第一季度"), _period])
-    title = StringField("调查名称(可选)", validators=[Optional(), Length(max=200, message="最多 200 字")])
+    period = StringField("期间", validators=[DataRequired("请填写期间，如 2027年第一季度"), _period])
+    title = StringField("调查名称（可选）", validators=[Optional(), Length(max=200, message="最多 200 字")])
     series = StringField("系列(可选)", validators=[Optional(), Regexp(SLUG.pattern, message="只能用字母、数字、- 和 _")])
     target_n = IntegerField("每个单位目标样本量", default=100, invalid_value_message="应为整数", validators=[
         InputRequired("请填写目标样本量"), NumberRange(min=1, max=100000, message="应为 1 到 100000 之间的整数"),

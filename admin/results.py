@@ -229,19 +229,19 @@ def rerun_confirmation(user: User, wave: Wave):
 
     policy.require(user, "analysis.run", wave)
     if wave.status == "published":
-        raise Conflict(f"“{wave.title}” 已发布,结果不能再改动")
+        raise Conflict(f"“{wave.title}” 已发布，结果不能再改动")
     stored = stored_result(wave)
     if stored is None:
         return None
     issued = sum(1 for c in wave_cases(wave).values() if c.status != "withdrawn")
     warnings = []
     if issued:
-        warnings.append(f"已下发约谈案件 {issued} 件;重新分析后名单如有变化,需要重新下发。")
+        warnings.append(f"已下发约谈案件 {issued} 件；重新分析后名单如有变化，需要重新下发。")
     return Confirmation(
         "确认重新运行分析",
-        (f"现有结果分析于 {when(stored.computed_at)}:{stored.n_responses} 份答卷计入指数,审核剔除 {stored.n_rejected} 份,"
+        (f"现有结果分析于 {when(stored.computed_at)}：{stored.n_responses} 份答卷计入指数，审核剔除 {stored.n_rejected} 份，"
          f"约谈名单 {len(stored.payload.get('interview_list') or ())} 个单位。",
-         "重新运行后,指数、排名和约谈名单按当前答卷和审核结论重新计算,替换现有结果(旧结果不保留)。"),
+         "重新运行后，指数、排名和约谈名单按当前答卷和审核结论重新计算，替换现有结果（旧结果不保留）。"),
         tuple(warnings),
         "确认重新运行分析",
         danger=True,

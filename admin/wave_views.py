@@ -128,7 +128,7 @@ def wave_reopen(wave_slug: str):
     form = ReopenForm()
     outcome = attempt(form, lambda: waves.reopen(current_user, wave, form.reason.data))
     if outcome:
-        flash(f"“{wave.title}”已重新开放,居民可以继续填写。")
+        flash(f"“{wave.title}”已重新开放，居民可以继续填写。")
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
     db.session.rollback()
     return _wave_page(wave, error=outcome.error, status=outcome.status, reopen_form=form)

@@ -164,8 +164,8 @@ def confirmation(user: User, wave: Wave, action: str) -> Confirmation | None:
         names = "、".join(f"“{w.title}”" for w in siblings)
         return Confirmation(
             "确认开始调查",
-            (f"同一系列、同一范围的{names}仍在进行中({len(siblings)} 期)。",),
-            ("两期同时进行时,居民扫到哪一期的二维码,答卷就记入哪一期;建议先结束上一期再开始本期。",),
+            (f"同一系列、同一范围的{names}仍在进行中（{len(siblings)} 期）。",),
+            ("两期同时进行时，居民扫到哪一期的二维码，答卷就记入哪一期；建议先结束上一期再开始本期。",),
             "仍然开始调查",
         )
     if action == "close":
@@ -176,13 +176,13 @@ def confirmation(user: User, wave: Wave, action: str) -> Confirmation | None:
         waiting = awaiting_review(wave)
         warnings = []
         if behind:
-            warnings.append(f"{behind} 个填报单位(共 {collecting} 个)的答卷不到目标的一半。")
+            warnings.append(f"{behind} 个填报单位（共 {collecting} 个）的答卷不到目标的一半。")
         if waiting:
-            warnings.append(f"{waiting} 份答卷待审核;结束后仍可审核,但发布前必须审核完。")
+            warnings.append(f"{waiting} 份答卷待审核；结束后仍可审核，但发布前必须审核完。")
         return Confirmation(
             "确认结束调查",
-            (f"目前辖区居民答卷 {top.n} 份,目标 {top.target} 份,完成 {top.share:.0%}。",
-             "结束后居民将无法再填写;重新开放须由管理员填写理由。"),
+            (f"目前辖区居民答卷 {top.n} 份，目标 {top.target} 份，完成 {top.share:.0%}。",
+             "结束后居民将无法再填写；重新开放须由管理员填写理由。"),
             tuple(warnings),
             "确认结束调查",
             danger=True,
@@ -190,15 +190,15 @@ def confirmation(user: User, wave: Wave, action: str) -> Confirmation | None:
     # publish: refused before anything is asked when it could not go through
     stored = stored_result(wave)
     if stored is None:
-        raise Conflict(f"“{wave.title}” 还没有分析结果,请先运行分析再发布", code="no_results")
+        raise Conflict(f"“{wave.title}” 还没有分析结果，请先运行分析再发布", code="no_results")
     waiting = awaiting_review(wave)
     if waiting:
-        raise Conflict(f"“{wave.title}” 还有 {waiting} 份答卷待审核,审核完并重新运行分析后才能发布", code="awaiting_review")
+        raise Conflict(f"“{wave.title}” 还有 {waiting} 份答卷待审核，审核完并重新运行分析后才能发布", code="awaiting_review")
     listed = len(stored.payload.get("interview_list") or ())
     return Confirmation(
         "确认发布结果",
-        (f"计入指数的答卷 {stored.n_responses} 份,审核剔除 {stored.n_rejected} 份;约谈名单 {listed} 个单位。",
-         "发布后结果在公示栏公开,不能再修改,也不能再重新运行分析;居民设备和网络地址的散列值将被清除。"),
+        (f"计入指数的答卷 {stored.n_responses} 份，审核剔除 {stored.n_rejected} 份；约谈名单 {listed} 个单位。",
+         "发布后结果在公示栏公开，不能再修改，也不能再重新运行分析；居民设备和网络地址的散列值将被清除。"),
         (),
         "确认发布",
         danger=True,

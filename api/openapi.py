@@ -207,7 +207,7 @@ SCHEMAS: dict[str, Any] = {
             "grade": {"type": ["string", "null"]},
             "own": {"type": "boolean", "description": "令牌所属单位自己的一行"},
         },
-        description="同级单位的一行:只有综合指数、名次和等次(其他单位不列名称)",
+        description="同级单位的一行：只有综合指数、名次和等次（其他单位不列名称）",
     ),
     "Standing": obj(
         {
@@ -221,7 +221,7 @@ SCHEMAS: dict[str, Any] = {
                 "grade": {"type": ["string", "null"]},
             }),
         },
-        description="县(区)令牌看全市调查时:本县在同级中的位置和全市的总体结果;看整个调查的令牌为 null",
+        description="县（区）令牌看全市调查时：本县在同级中的位置和全市的总体结果；看整个调查的令牌为 null",
     ),
     "UnitInWave": obj(
         {

@@ -21,7 +21,7 @@ report_cli = AppGroup("report", help="报告:季度测评报告、约谈通知�
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="印在报告上的日期(默认今天,北京时间),如 2026-10-15。")
 @click.option("--within", "within_code", default=None,
-              help="只印该单位(如某县)及其下级的部分:该县的单位、约谈名单和海报。默认整个调查。")
+              help="只印该单位（如某县）及其下级的部分：该县的单位、约谈名单和海报。默认整个调查。")
 @reports_errors
 def build(wave_slug: str, kind: str, out: str, on, within_code: str | None) -> None:
     """Build one report of a wave as a PDF."""

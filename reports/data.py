@@ -168,7 +168,7 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
     scope = within or wave.scope
     return WaveInfo(
         slug=wave.slug,
-        wave_title=wave.title if within is None else f"{wave.title}({within.name})",
+        wave_title=wave.title if within is None else f"{wave.title}（{within.name}）",
         title=wave.questionnaire_version.title,
         scope_code=scope.code,
         scope_name=scope.name,

@@ -140,14 +140,14 @@ _transition_command("publish", "Publish a closed wave's results (needs an analys
 
 @wave_cli.command("reopen")
 @click.argument("slug")
-@click.option("--reason", required=True, help="重新开放的理由(记入审计日志)。")
+@click.option("--reason", required=True, help="重新开放的理由（记入审计日志）。")
 @reports_errors
 def wave_reopen(slug: str, reason: str) -> None:
     """Open a closed wave again, with a reason."""
     from survey.waves import get_wave, reopen_wave
 
     wave = reopen_wave(get_wave(slug), reason)
-    click.echo(f"调查 {wave.slug} 已重新开放,状态:{wave.status_label}")
+    click.echo(f"调查 {wave.slug} 已重新开放，状态：{wave.status_label}")
 
 
 @wave_cli.command("list")

@@ -30,7 +30,7 @@ _CHINESE = re.compile(
     r"|度|全年)?$"
 )
 _CN_NUMBERS = {c: i + 1 for i, c in enumerate("一二三四五六七八九十")} | {"十一": 11, "十二": 12}
-FORMAT_HINT = "应为 2027年第一季度、2027年上半年、2027年7月、2027年,或 2027Q1、2027H1、2027M07、2027"
+FORMAT_HINT = "应为 2027年第一季度、2027年上半年、2027年7月、2027年，或 2027Q1、2027H1、2027M07、2027"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def parse_period(code: str) -> Period:
     else:
         c = _CHINESE.match(text)
         if not c:
-            raise ValueError(f"期间 “{typed}” 格式不对,{FORMAT_HINT}")
+            raise ValueError(f"期间 “{typed}” 格式不对，{FORMAT_HINT}")
         year = int(c["year"])
         quarter = _number(c["quarter"]) if c["quarter"] else None
         half = (1 if c["half"] == "上" else 2) if c["half"] else None

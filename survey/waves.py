@@ -137,7 +137,7 @@ def transition(wave: Wave, action: str) -> Wave:
         waiting = awaiting_review(wave)
         if waiting:
             raise Conflict(
-                f"“{wave.title}” 还有 {waiting} 份答卷待审核,审核完并重新运行分析后才能发布", code="awaiting_review"
+                f"“{wave.title}” 还有 {waiting} 份答卷待审核，审核完并重新运行分析后才能发布", code="awaiting_review"
             )
     before = wave_state(wave)
     wave.status = target
@@ -187,7 +187,7 @@ def reopen_wave(wave: Wave, reason: str) -> Wave:
     if len(reason) > MAX_REASON:
         raise PinganError(f"理由最长 {MAX_REASON} 字", code="bad_reason")
     if wave.status != "closed":
-        raise Conflict(f"“{wave.title}” 当前状态为“{wave.status_label}”,只有已结束的调查可以重新开放", code="bad_status")
+        raise Conflict(f"“{wave.title}” 当前状态为“{wave.status_label}”，只有已结束的调查可以重新开放", code="bad_status")
     before = wave_state(wave)
     wave.status = "open"
     wave.closed_at = None

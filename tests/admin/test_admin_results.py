@@ -157,7 +157,7 @@ def test_a_county_sees_its_own_units_only(city):
     assert "青山镇" in body and "白水乡" not in body and "市公安局" not in body  # the other counties: their standing row only (test_county.py)
     east_listed = [e for e in listed(wave_result(wave(Q3))) if e.code.startswith("510701")]  # 东城区's subtree
     assert len(east_listed) >= 3 and f"约谈名单({len(east_listed)})" in body
-    assert "下载(只含东城区及其下级单位)" in body and "测评报告 PDF" in body  # its own part (tests/admin/test_county.py)
+    assert "下载（只含东城区及其下级单位）" in body and "测评报告 PDF" in body  # its own part (tests/admin/test_county.py)
     # Re-running the city's analysis is refused; its own XLSX and PDFs are fine.
     assert post(east, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5"}).status_code == 403
     book = load_workbook(io.BytesIO(east.get(f"/admin/waves/{Q3}/results.xlsx").data))

@@ -87,7 +87,7 @@ def test_a_county_sees_its_row_among_its_peers_and_the_city_headline_and_nothing
     east = client_for(city, "east")
     page = east.get(f"/admin/waves/{Q3}/results")
     body = text(page)
-    assert page.status_code == 200 and "在同级中的位置" in body and "东城区(本单位)" in body
+    assert page.status_code == 200 and "在同级中的位置" in body and "东城区（本单位）" in body
     root = full.root
     assert f"示例市综合指数 {num(root.composite.estimate)}" in body
     for u in counties:  # every county's composite; the others unnamed
@@ -171,7 +171,7 @@ def test_a_county_prints_its_own_report_notices_and_board_of_the_city_wide_wave(
         if kind == "board":
             assert "东城区2026年第三季度平安建设测评结果公示" in pdf
         else:
-            assert "示例市2026年第三季度公众安全感和满意度调查(东城区)" in pdf
+            assert "示例市2026年第三季度公众安全感和满意度调查（东城区）" in pdf
         for other in _others():
             assert other.name not in pdf, (kind, other.name)
         assert "西山县" not in pdf and "南河县" not in pdf
@@ -219,7 +219,7 @@ def test_closing_asks_first_with_the_units_behind_and_the_sheets_awaiting_review
     behind = sum(1 for r in rows if r.collects and r.share < 0.5)
     assert asked.status_code == 200 and "确认结束调查" in body and wave("2027Q1-city").status == "open"
     assert behind == sum(1 for r in rows if r.collects) > 0  # no answers yet: every unit is behind
-    assert f"{behind} 个填报单位(共 {behind} 个)的答卷不到目标的一半" in body
+    assert f"{behind} 个填报单位（共 {behind} 个）的答卷不到目标的一半" in body
     assert "目前辖区居民答卷 0 份" in body and "待审核" not in body
     assert 'name="confirmed" value="1"' in asked.get_data(as_text=True)
     assert post(admin, url + "/close", {"confirmed": "1"}).status_code == 302 and wave("2027Q1-city").status == "closed"
@@ -278,7 +278,7 @@ def test_opening_beside_an_open_wave_of_the_same_series_and_scope_asks_first(cit
     asked = post(admin, "/admin/waves/q2/open")
     body = text(asked)
     assert asked.status_code == 200 and "确认开始调查" in body and "示例市2027年第一季度公众安全感和满意度调查" in body
-    assert "仍在进行中(1 期)" in body and wave("q2").status == "draft"
+    assert "仍在进行中（1 期）" in body and wave("q2").status == "draft"
     assert post(admin, "/admin/waves/q2/open", {"confirmed": "1"}).status_code == 302 and wave("q2").status == "open"
     # another series, or another scope, is no reason to ask
     assert post(admin, "/admin/waves/new", {**NEW, "slug": "east-q1", "scope": EAST}).status_code == 302
@@ -288,7 +288,7 @@ def test_opening_beside_an_open_wave_of_the_same_series_and_scope_asks_first(cit
 def test_an_admin_reopens_a_closed_wave_with_a_reason_in_the_audit_log(city):
     admin = client_for(city, "admin")
     page = text(admin.get(f"/admin/waves/{Q3}"))
-    assert "重新开放(仅管理员)" in page
+    assert "重新开放（仅管理员）" in page
     blank = post(admin, f"/admin/waves/{Q3}/reopen", {"reason": "  "})
     assert blank.status_code == 422 and field_error(blank, "reason") == "请填写重新开放的理由" and wave(Q3).status == "closed"
     for who in ("office", "east", "analyst"):
