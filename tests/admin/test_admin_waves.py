@@ -173,7 +173,7 @@ def test_qr_codes_download_as_a_zip_of_pngs_with_an_index(city):
 def test_posters_are_a_pdf_of_the_whole_wave(city):
     admin = client_for(city, "admin")
     post(admin, "/admin/waves/new", NEW)
-    assert "扫码海报和入户卡片(PDF)" in text(admin.get("/admin/waves/2026Q4-city"))
+    assert "扫码海报和入户卡片（PDF）" in text(admin.get("/admin/waves/2026Q4-city"))
     response = admin.get("/admin/waves/2026Q4-city/reports/posters.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     pages = [
