@@ -21,7 +21,12 @@ Measured, each the median of `--runs`:
             (wall time): the same plus starting Python and importing the app (pandas, scipy,
             matplotlib, WeasyPrint: 2–4 s on this machine), for reference.
 
-The last line is `quarterly_s=<build median> pages=<N>`.
+3. posters `build_report(wave, "posters")`: a poster and a sheet of door cards for every unit residents
+            answer for (196 here), warm, median of `--runs`: `posters_s`.
+4. notices  `build_report(wave, "interviews")`: the interview list and one 约谈通知书 per listed unit:
+            `notices_s`.
+
+The last line is `quarterly_s=<s> posters_s=<s> notices_s=<s> pages=<quarterly pages>`.
 """
 
 from __future__ import annotations
@@ -234,7 +239,24 @@ def main() -> None:
                   f"so the rest is waiting for a CPU: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
             print(f"       stages: load {med['load']:.2f} + html and charts {med['html']:.2f} + layout "
                   f"{med['layout']:.2f} + pdf {med['pdf']:.2f} s")
-        print(f"quarterly_s={build_s:.2f} pages={pages}")
+            other = {}
+            for kind, label in (("posters", "posters"), ("interviews", "notices")):
+                times, cpu = [], []
+                for _ in range(args.runs):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    pdf = build_report(wave, kind)
+                    times.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
+                other[label] = statistics.median(times)
+                (tmp_dir / f"{kind}.pdf").write_bytes(pdf)
+                n_pages = pdf_pages(tmp_dir / f"{kind}.pdf")
+                data = report_data.load(wave, kind)
+                what = (f"{len(data.posters)} units (a poster and a sheet of cards each)" if kind == "posters"
+                        else f"{len(data.result.interview_list)} listed units (the list and a notice each)")
+                print(f"{label:<8}build_report(wave, '{kind}'): median {other[label]:.2f} s (runs "
+                      f"{', '.join(f'{t:.2f}' for t in times)}; CPU {statistics.median(cpu):.2f} s), {what}, "
+                      f"{n_pages} pages")
+        print(f"quarterly_s={build_s:.2f} posters_s={other['posters']:.2f} notices_s={other['notices']:.2f} pages={pages}")
 
 
 if __name__ == "__main__":

@@ -50,12 +50,15 @@ def _qr(url: str) -> segno.QRCode:
 
 @lru_cache(maxsize=4096)
 def qr_png(url: str, scale: int = 10) -> bytes:
-    """A black-on-white PNG of `url` with the standard four-module quiet zone, one bit a pixel.
+    """A black-on-white PNG of `url` with the standard four-module quiet zone.
 
     The pixels are segno's (its matrix, `scale` pixels a module, no smoothing); Pillow writes the
-    file, several times faster than segno's pure-Python PNG writer. Cached per process (bytes)."""
+    file, several times faster than segno's pure-Python PNG writer. 8-bit grey, not 1-bit: WeasyPrint
+    converts a 1-bit image to RGB and encodes it again for every QR of a posters PDF, and keeps a grey
+    one as it is (docs/performance.md). Cached per process (bytes)."""
     modules = np.pad(np.asarray(_qr(url).matrix, dtype=np.uint8), 4)  # 1 = dark
-    image = Image.fromarray(modules == 0).resize((modules.shape[1] * scale, modules.shape[0] * scale), Image.NEAREST)
+    grey = np.where(modules == 0, 255, 0).astype(np.uint8)
+    image = Image.fromarray(grey).resize((grey.shape[1] * scale, grey.shape[0] * scale), Image.NEAREST)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
