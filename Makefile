@@ -63,6 +63,7 @@ bench: install
 	$(PY) -m bench.imports
 	$(PY) -m bench.load
 	$(PY) -m bench.faults
+	$(PY) -m bench.console
 
 r-reference: install
 	@sh scripts/install-debs.sh $(R_DEBS)
