@@ -78,6 +78,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # from which a collector's sheet is flagged `collector_pace`.
         COLLECTOR_RATE_LIMIT=os.environ.get("COLLECTOR_RATE_LIMIT", "20 per hour; 150 per day"),
         COLLECTOR_PACE_PER_HOUR=int(os.environ.get("COLLECTOR_PACE_PER_HOUR", "8")),
+        # 约谈 cases (docs/method.md "Due dates"): the 约谈 is due this many days after the list was
+        # issued, unless the wave sets its own number (waves.interview_days, on the wave page).
+        INTERVIEW_DUE_DAYS=int(os.environ.get("INTERVIEW_DUE_DAYS", "15")),
+        # Case attachments (docs/security.md "Attachments"): stored under this directory (default
+        # instance/attachments), each file at most this many bytes.
+        ATTACHMENTS_DIR=os.environ.get("ATTACHMENTS_DIR") or None,
+        ATTACHMENT_MAX_BYTES=int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))),
+        # The 待办 e-mail digest (`flask --app app todo digest`, docs/formats.md): sent only when
+        # MAIL_SERVER is set.
+        MAIL_SERVER=os.environ.get("MAIL_SERVER") or None,
+        MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
+        MAIL_USERNAME=os.environ.get("MAIL_USERNAME") or None,
+        MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD") or None,
+        MAIL_USE_TLS=os.environ.get("MAIL_USE_TLS") == "1",  # STARTTLS after connecting
+        MAIL_USE_SSL=os.environ.get("MAIL_USE_SSL") == "1",  # TLS from the start (port 465)
+        MAIL_DEFAULT_SENDER=os.environ.get("MAIL_DEFAULT_SENDER", "pingan@localhost"),
+        # Where the console is reached, for the links in the digest (default: PUBLIC_BASE_URL).
+        CONSOLE_BASE_URL=os.environ.get("CONSOLE_BASE_URL") or None,
     )
     if config:
         app.config.from_mapping(config)
@@ -243,6 +261,7 @@ def register_health_check(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from admin.cli import interviews_cli, user_cli
+    from admin.todo_cli import todo_cli  # also adds `user email` to user_cli
     from demo.cli import demo_cli
     from reports.cli import report_cli
     from survey.cli import register as register_survey_commands
@@ -251,6 +270,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(interviews_cli)
+    app.cli.add_command(todo_cli)
     app.cli.add_command(report_cli)
 
 

@@ -257,3 +257,58 @@ def check_case(account: Any, case: InterviewCase | None) -> InterviewCase:
 def find_unit(account: Any, code: str) -> Unit:
     """The unit with this code, if the account may see it; NotFound otherwise."""
     return check_unit(account, db.session.scalar(select(Unit).where(Unit.code == code)))
+
+
+# -- due dates and 待办 (admin.due_dates, admin.todo) --------------------------------------------
+
+
+def issues_cases_of(account: Any, wave: Wave) -> bool:
+    """The office that issues a wave's interview list and holds its 约谈: an `office` or `admin`
+    account whose scope covers the whole wave (docs/security.md "Separation of duties"). It sets
+    the wave's 约谈 due days and its 待办 lists the wave's cases to schedule, hold, notify, recheck."""
+    if account is SYSTEM:
+        return True
+    return (
+        holds(account, "cases.manage")
+        and account.role in ("office", "admin")
+        and (account.scope is None or wave.scope.is_within(account.scope))
+    )
+
+
+def sets_due_dates(account: Any, wave: Wave) -> bool:
+    """Who may change a wave's 约谈 due days (waves.interview_days): the office that issues its list."""
+    return issues_cases_of(account, wave)
+
+
+def answers_for(account: Any, case: InterviewCase) -> bool:
+    """The unit's side of a case (docs/security.md "Separation of duties"): a `county` account whose
+    scope contains the case's unit — the county account for its county's cases, a town-scoped
+    account for that town's — and that does not issue the case's wave itself. It reports the
+    整改 and uploads the 整改报告, photos and scans."""
+    if account is SYSTEM:
+        return True
+    return (
+        holds(account, "cases.manage")
+        and account.role == "county"
+        and account.scope is not None
+        and case.unit.is_within(account.scope)
+        and not issues_cases_of(account, case.wave)
+    )
+
+
+# Attachment kinds (models.attachments) each side may upload: the unit its 整改 material, the
+# issuing office the signed 约谈记录 (and, for a unit that hands in paper, its scans).
+UNIT_ATTACHMENTS = frozenset({"report", "photo", "scan", "other"})
+OFFICE_ATTACHMENTS = frozenset({"interview_record", "report", "photo", "scan", "other"})
+
+
+def attachment_kinds(account: Any, case: InterviewCase) -> frozenset[str]:
+    """The kinds of file `account` may attach to `case` (empty: none); the case must be visible."""
+    if not visible(account, case):
+        return frozenset()
+    kinds: set[str] = set()
+    if issues_cases_of(account, case.wave):
+        kinds |= OFFICE_ATTACHMENTS
+    if answers_for(account, case):
+        kinds |= UNIT_ATTACHMENTS
+    return frozenset(kinds)

@@ -1,6 +1,7 @@
 """The data model, one module per subject; importing this package registers every table."""
 
 from models.accounts import ApiToken, LoginFailure, User
+from models.attachments import CaseAttachment
 from models.audit import AuditEntry
 from models.calls import CallAttempt, CallCase
 from models.interviews import InterviewCase
@@ -18,6 +19,7 @@ __all__ = [
     "AuditEntry",
     "CallAttempt",
     "CallCase",
+    "CaseAttachment",
     "Indicator",
     "InterviewCase",
     "LoginFailure",

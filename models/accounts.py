@@ -27,6 +27,8 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
+    # Where the 待办 digest goes (admin.digest); None: no e-mail for this account.
+    email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # None: the whole tree

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, ColumnElement, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 import clock
@@ -53,6 +53,10 @@ class InterviewCase(db.Model):
     recheck_result: Mapped[str | None] = mapped_column(Text)
     recheck_passed: Mapped[bool | None] = mapped_column(Boolean)  # 复查通过; False sends the case back to 整改
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # Issued (or issued again after a withdrawal) on this Beijing date; the 约谈 is due by
+    # interview_due = issued_on + the wave's N days (docs/method.md "Due dates").
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    interview_due: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
@@ -65,26 +69,28 @@ class InterviewCase(db.Model):
 
 
 # -- the overdue rule: one copy, for the console, the API and the reports --------------------------
-# Each open state waits on one date the office set: a `scheduled` case on its interview date
-# (scheduled_for), a `rectifying` case on its rectification deadline. The case is overdue from the
-# day after that date (Beijing calendar, clock.today()). `held` and `rechecked` wait on the office
-# itself (a notice to issue, a recheck to judge), so no date makes them overdue.
+# Each open state waits on one date (docs/method.md "Due dates"): a `scheduled` case on its
+# interview date (scheduled_for) or, while no date is set, on its 约谈 due date (interview_due:
+# N days after it was issued); a `rectifying` case on its rectification deadline. The case is
+# overdue from the day after that date (Beijing calendar, clock.today()). `held` and `rechecked`
+# wait on the office itself (a notice to issue, a recheck to judge), so no date makes them overdue.
 
 
 def is_overdue(case: InterviewCase, on: date | None = None) -> bool:
     """Whether the case's binding date passed before `on` (default: today in Beijing)."""
     on = on or clock.today()
     if case.status == "scheduled":
-        return case.scheduled_for is not None and case.scheduled_for < on
+        due = case.scheduled_for if case.scheduled_for is not None else case.interview_due
+        return due is not None and due < on
     if case.status == "rectifying":
         return case.deadline is not None and case.deadline < on
     return False
 
 
 def overdue_clause(on: date) -> ColumnElement[bool]:
-    """`is_overdue` as a WHERE clause on InterviewCase (NULL dates are never overdue)."""
+    """`is_overdue` as a WHERE clause on InterviewCase (a case with no date at all is never overdue)."""
     return or_(
-        and_(InterviewCase.status == "scheduled", InterviewCase.scheduled_for < on),
+        and_(InterviewCase.status == "scheduled", func.coalesce(InterviewCase.scheduled_for, InterviewCase.interview_due) < on),
         and_(InterviewCase.status == "rectifying", InterviewCase.deadline < on),
     )
 
@@ -113,4 +119,6 @@ def case_state(case: InterviewCase) -> dict[str, Any]:
         "recheck_result": case.recheck_result,
         "recheck_passed": case.recheck_passed,
         "closed_on": iso(case.closed_on),
+        "issued_on": iso(case.issued_on),
+        "interview_due": iso(case.interview_due),
     }

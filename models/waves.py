@@ -42,6 +42,9 @@ class Wave(db.Model):
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     target_n: Mapped[int] = mapped_column(Integer, default=100)  # responses wanted per unit
+    # 约谈 due this many days after a case is issued (docs/method.md "Due dates"); None: the
+    # INTERVIEW_DUE_DAYS setting.
+    interview_days: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="draft")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 import audit
+from admin import due_dates
 from admin.cases.queries import wave_cases
 from analysis import InterviewEntry, UnitResult
 from errors import Conflict, PinganError
@@ -235,6 +236,7 @@ def issue_interview_list(
             if x.action == "create":
                 case = InterviewCase(wave=wave, unit=db.session.scalar(select(Unit).where(Unit.code == entry.code)),
                                      reason=entry.reason, rank=entry.rank, escalation=entry.escalation, status="scheduled")
+                due_dates.stamp_issue(case, wave)  # 约谈 due N days from today (docs/method.md "Due dates")
                 db.session.add(case)
                 db.session.flush()
                 audit.record("case.issue", "case", case.id, None, case_state(case))
@@ -243,6 +245,7 @@ def issue_interview_list(
                 before = case_state(case)
                 case.status = "scheduled"
                 case.reason, case.rank, case.escalation = _facts(entry)
+                due_dates.stamp_issue(case, wave)
                 audit.record("case.reinstate", "case", case.id, before, case_state(case))
                 summary.reinstated += 1
             elif x.action == "refresh":

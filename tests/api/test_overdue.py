@@ -2,6 +2,7 @@
 
 They once drifted: the console called a scheduled case with a passed interview date overdue and
 the API did not; the API called a held case with an old deadline overdue and the console did not.
+And a case nobody scheduled was never overdue (issue 14): now it is once its 约谈 due date passed.
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ from tests.api.routes import sign_in
 
 TODAY = clock.today()
 DAY = timedelta(days=1)
-# status, scheduled_for, deadline → overdue?
+# status, scheduled_for, interview_due, deadline → overdue?
 SITUATIONS = [
-    ("scheduled", TODAY - DAY, None, True),  # the interview date passed: the console's rule, kept
-    ("scheduled", TODAY, None, False),
-    ("scheduled", None, None, False),
-    ("held", TODAY - 30 * DAY, TODAY - DAY, False),  # waits on the office's notice, not on a date
-    ("rectifying", TODAY - 30 * DAY, TODAY - DAY, True),
-    ("rectifying", TODAY - 30 * DAY, TODAY, False),
-    ("rechecked", TODAY - 30 * DAY, TODAY - DAY, False),
-    ("closed", TODAY - 30 * DAY, TODAY - DAY, False),
+    ("scheduled", TODAY - DAY, None, None, True),  # the interview date passed: the console's rule, kept
+    ("scheduled", TODAY, None, None, False),
+    ("scheduled", None, None, None, False),  # no date at all (issued before due dates existed)
+    ("scheduled", None, TODAY - DAY, None, True),  # never scheduled, and the 约谈 due date passed
+    ("scheduled", None, TODAY, None, False),  # due today: not yet
+    ("scheduled", TODAY + DAY, TODAY - DAY, None, False),  # a date is set: the date decides
+    ("scheduled", TODAY - DAY, TODAY + DAY, None, True),
+    ("held", TODAY - 30 * DAY, TODAY - 40 * DAY, TODAY - DAY, False),  # waits on the office's notice, not on a date
+    ("rectifying", TODAY - 30 * DAY, TODAY - 40 * DAY, TODAY - DAY, True),
+    ("rectifying", TODAY - 30 * DAY, None, TODAY, False),
+    ("rechecked", TODAY - 30 * DAY, None, TODAY - DAY, False),
+    ("closed", TODAY - 30 * DAY, TODAY - 40 * DAY, TODAY - DAY, False),
 ]
 
 
@@ -44,11 +49,11 @@ def test_the_console_and_the_api_see_the_same_overdue_cases(web, world):
     cases = list(db.session.scalars(select(InterviewCase).order_by(InterviewCase.id)))
     assert len(cases) >= len(SITUATIONS)
     expected: dict[int, bool] = {}
-    for case, (status, scheduled_for, deadline, overdue) in zip(cases, SITUATIONS):
-        case.status, case.scheduled_for, case.deadline = status, scheduled_for, deadline
+    for case, (status, scheduled_for, due, deadline, overdue) in zip(cases, SITUATIONS):
+        case.status, case.scheduled_for, case.interview_due, case.deadline = status, scheduled_for, due, deadline
         expected[case.id] = overdue
     for case in cases[len(SITUATIONS):]:
-        case.status, case.scheduled_for, case.deadline = "scheduled", TODAY + DAY, None
+        case.status, case.scheduled_for, case.interview_due, case.deadline = "scheduled", TODAY + DAY, TODAY + DAY, None
         expected[case.id] = False
     db.session.commit()
     late = {i for i, o in expected.items() if o}
