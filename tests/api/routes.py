@@ -4,7 +4,8 @@ parameters filled by name from the world's objects, and a snapshot of the databa
 A parameter this module does not know fails the test that meets it (never a skip):
 teach `FILLERS` its name, in the console's conventions — `<unit_code>`, `<wave_slug>`,
 `<int:response_id>`, `<int:case_id>`, `<int:user_id>`, `<questionnaire_slug>` +
-`<int:version>`, `<kind>`, `<fmt>` — or `<int:token_id>` (an API token, /admin/tokens).
+`<int:version>`, `<kind>`, `<fmt>` — or `<int:token_id>` (an API token, /admin/tokens), `<int:attachment_id>`
+(a file on a case).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 # Only these may answer without an account.
 PUBLIC = {("/admin/login", "GET"), ("/admin/login", "POST"), ("/api/v1/openapi.json", "GET")}
 # Object parameters tied to a county: the ones a county account must not reach across.
-SCOPED_PARAMS = ("unit_code", "wave_slug", "response_id", "case_id", "user_id", "token_id")
+SCOPED_PARAMS = ("unit_code", "wave_slug", "response_id", "case_id", "user_id", "token_id", "attachment_id")
 # Values tried for `<kind>` (report kinds, export formats, …): the first an admin can open is used.
 KIND_CANDIDATES = ("quarterly", "interviews", "board", "posters", "xlsx", "csv", "json", "pdf", "png", "svg", "zip")
 # What a state-changing request sends besides the CSRF token: plausible values for the
@@ -105,6 +106,7 @@ FILLERS: dict[str, tuple[Callable[[World], object], Callable[[World], object] | 
     "response_id": (lambda w: w.response_in("2026Q3-city", OWN, flagged=True).id,
                     lambda w: w.response_in("2026Q3-city", OTHER, flagged=True).id),
     "case_id": (lambda w: w.case_in("2026Q3-city", OWN).id, lambda w: w.case_in("2026Q3-city", OTHER).id),
+    "attachment_id": (lambda w: w.attachment_in("2026Q3-city", OWN).id, lambda w: w.attachment_in("2026Q3-city", OTHER).id),
     "user_id": (lambda w: w.user("shiqiao").id, lambda w: w.user("linjiang").id),
     "token_id": (_token_of("shiqiao"), _token_of("linjiang")),
     "questionnaire_slug": (lambda w: _questionnaire(w).slug, None),
@@ -117,6 +119,7 @@ ALL_FOREIGN = {
     "wave_slug": lambda w: "2026Q3-linjiang",
     "response_id": lambda w: w.response_in("2026Q3-linjiang", OTHER, flagged=True).id,
     "case_id": lambda w: w.case_in("2026Q3-linjiang", OTHER).id,
+    "attachment_id": lambda w: w.attachment_in("2026Q3-linjiang", OTHER).id,
 }
 
 

@@ -23,6 +23,7 @@ demo seed is.
 from __future__ import annotations
 
 import csv
+import io
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from werkzeug.security import generate_password_hash
 from admin.accounts import create_user
 from api.tokens import create_token, revoke_token
 from extensions import db, limiter
-from models import InterviewCase, Response, Unit, User, Wave
+from models import CaseAttachment, InterviewCase, Response, Unit, User, Wave
 from survey.questionnaires import load_questionnaire
 from survey.responses import import_responses
 from survey.results import run_analysis
@@ -102,6 +103,30 @@ class World:
             .where(InterviewCase.wave_id == self.wave(wave).id, Unit.path.contains(f"/{county}/"))
             .order_by(InterviewCase.id)
         ).first()
+
+    def attachment_in(self, wave: str, county: str) -> CaseAttachment:
+        """A file on the first case of `county` in `wave`, stored as the console stores one."""
+        from admin.attachments import storage_dir
+
+        case = self.case_in(wave, county)
+        found = db.session.scalars(select(CaseAttachment).where(CaseAttachment.case_id == case.id)).first()
+        if found is not None and (storage_dir() / found.stored_name).is_file():
+            return found
+        from pypdf import PdfWriter
+
+        writer, buffer = PdfWriter(), io.BytesIO()
+        writer.add_blank_page(width=72, height=72)
+        writer.write(buffer)
+        data = buffer.getvalue()
+        stored = f"{county}{case.id:08d}".ljust(32, "0") + ".pdf"
+        (storage_dir() / stored).write_bytes(data)
+        if found is None:
+            found = CaseAttachment(case_id=case.id, kind="report", filename="整改报告.pdf", stored_name=stored,
+                                   content_type="application/pdf", size=len(data), sha256="0" * 64)
+            db.session.add(found)
+        found.stored_name = stored
+        db.session.commit()
+        return found
 
 
 def _responses_csv(path: Path, codes: dict[str, int], rng: random.Random) -> Path:
