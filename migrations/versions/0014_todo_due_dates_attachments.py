@@ -2,8 +2,8 @@
 interview_cases.issued_on and interview_due, the case_attachments table, and users.email (the
 待办 digest's address)
 
-Revision ID: 0013_todo
-Revises: 0012
+Revision ID: 0014_todo
+Revises: 0013
 Create Date: 2026-12-06 06:10:00
 
 """
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_todo'
-down_revision = '0012'
+revision = '0014_todo'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
