@@ -137,6 +137,13 @@ class WaveForm(ConsoleForm):
             raise ValidationError("请选择您管辖范围内的单位")
 
 
+class WaveCollectionForm(ConsoleForm):
+    """The days residents are asked; both empty: the whole period."""
+
+    collection_start = DateInput("开始日期", validators=[Optional()])
+    collection_end = DateInput("结束日期", validators=[Optional()])
+
+
 class WaveTitleForm(ConsoleForm):
     title = StringField("调查名称", validators=[DataRequired("请填写调查名称"), Length(max=200, message="最多 200 字")])
 

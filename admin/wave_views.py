@@ -10,7 +10,7 @@ from admin.access import permission_required
 import policy
 from policy import manages_wave
 from admin.formflow import attempt
-from admin.forms import ActionForm, ReopenForm, WaveForm, WaveTitleForm, choices
+from admin.forms import ActionForm, ReopenForm, WaveCollectionForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
 from extensions import db
 from survey.results import stored_result
@@ -48,7 +48,8 @@ def wave_new():
                            error=outcome.error if outcome is not None else None), status
 
 
-def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None):
+def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None,
+               collection_form=None):
     return render_template(
         "admin/wave.html",
         wave=wave,
@@ -61,6 +62,8 @@ def _wave_page(wave, error: str | None = None, status: int = 200, title_form=Non
         form=ActionForm(),
         title_form=title_form or WaveTitleForm(formdata=None, data={"title": wave.title}),
         reopen_form=reopen_form or ReopenForm(formdata=None),
+        collection_form=collection_form or WaveCollectionForm(formdata=None, data={
+            "collection_start": wave.collection_start, "collection_end": wave.collection_end}),
         error=error,
     ), status
 
@@ -146,6 +149,22 @@ def wave_title(wave_slug: str):
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
     db.session.rollback()
     return _wave_page(wave, error=outcome.error, status=outcome.status, title_form=form)
+
+
+@bp.post("/waves/<wave_slug>/collection")
+@permission_required("waves.manage")
+def wave_collection(wave_slug: str):
+    """The days residents are asked, printed on the posters (empty: the whole period)."""
+    wave = waves.get_wave(current_user, wave_slug)
+    form = WaveCollectionForm()
+    outcome = attempt(form, lambda: waves.set_collection(current_user, wave, form.collection_start.data,
+                                                        form.collection_end.data))
+    if outcome:
+        start, end = wave.collection_dates
+        flash(f"收集时间已设为 {start} 至 {end}。")
+        return redirect(url_for("admin.wave", wave_slug=wave.slug))
+    db.session.rollback()
+    return _wave_page(wave, error=outcome.error, status=outcome.status, collection_form=form)
 
 
 @bp.post("/waves/<wave_slug>/short-links")

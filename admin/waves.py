@@ -26,7 +26,9 @@ from survey.periods import next_period, parse_period
 from survey.progress import UnitProgress, wave_progress
 from survey.qr import export_wave_qr
 from survey.results import stored_result
-from survey.waves import TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, transition
+from survey.waves import (
+    TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, set_collection_dates, transition,
+)
 
 # Units a wave may be scoped to: an aggregate whose subtree holds the units that collect.
 SCOPE_KINDS = ("city", "county", "town")
@@ -122,6 +124,17 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
             raise FieldError("title", e.message) from None
         if e.code == "not_found":
             raise FieldError("questionnaire", e.message) from None
+        raise
+
+
+def set_collection(user: User, wave: Wave, start, end) -> Wave:
+    """The wave's collection dates (survey.waves.set_collection_dates); 403 unless it manages the wave."""
+    policy.require(user, "waves.manage", wave)
+    try:
+        return set_collection_dates(wave, start, end)
+    except PinganError as e:
+        if e.code == "bad_collection_dates":
+            raise FieldError("collection_start", e.message) from None
         raise
 
 

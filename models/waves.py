@@ -41,6 +41,9 @@ class Wave(db.Model):
     period: Mapped[str] = mapped_column(String(8))  # 2026M07, 2026Q3, 2026H2, 2026
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
+    # The days residents are asked (within the period), printed on posters; None: the whole period.
+    collection_start: Mapped[date | None] = mapped_column(Date)
+    collection_end: Mapped[date | None] = mapped_column(Date)
     target_n: Mapped[int] = mapped_column(Integer, default=100)  # responses wanted per unit
     # 约谈 due this many days after a case is issued (docs/method.md "Due dates"); None: the
     # INTERVIEW_DUE_DAYS setting.
@@ -53,6 +56,11 @@ class Wave(db.Model):
 
     questionnaire_version = relationship("QuestionnaireVersion")
     scope = relationship("Unit")
+
+    @property
+    def collection_dates(self) -> tuple[date, date]:
+        """The first and last day of collection: the set dates, else the period's."""
+        return (self.collection_start or self.period_start, self.collection_end or self.period_end)
 
     @property
     def status_label(self) -> str:

@@ -56,6 +56,8 @@ class WaveInfo:
     n_rejected: int | None = None  # left out after review
     modes: dict[str, int] = field(default_factory=dict)  # responses used, by how they were collected
     wave_title: str = ""  # the wave's own title (Wave.title), editable in the console
+    collection_start: date | None = None  # the days residents are asked (posters); None: the period
+    collection_end: date | None = None
 
     @property
     def heading(self) -> str:
@@ -177,6 +179,8 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
         period_label=parse_period(wave.period).label,
         period_start=wave.period_start,
         period_end=wave.period_end,
+        collection_start=wave.collection_dates[0],
+        collection_end=wave.collection_dates[1],
         status=wave.status,
         office=current_app.config["OFFICE_NAME"],
         issued_on=issued_on or clock.today(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlalchemy import select
 
@@ -120,6 +121,30 @@ def rename_wave(wave: Wave, title: str) -> Wave:
         audit.record("wave.rename", "wave", wave.slug, before, {"title": title})
         db.session.commit()
     return wave
+
+
+def set_collection_dates(wave: Wave, start: date | None, end: date | None) -> Wave:
+    """The days residents are asked, within the wave's period (None, None: the whole period); audited.
+    Printed on posters; the analysis still covers every sheet of the wave."""
+    if (start is None) != (end is None):
+        raise PinganError("请同时填写开始和结束日期,或都不填(整个期间)", code="bad_collection_dates")
+    if start is not None:
+        if not (wave.period_start <= start <= end <= wave.period_end):
+            raise PinganError(
+                f"收集时间应在调查期间({wave.period_start} 至 {wave.period_end})之内,且开始不晚于结束",
+                code="bad_collection_dates",
+            )
+    before = {"collection_start": _iso(wave.collection_start), "collection_end": _iso(wave.collection_end)}
+    after = {"collection_start": _iso(start), "collection_end": _iso(end)}
+    if before != after:
+        wave.collection_start, wave.collection_end = start, end
+        audit.record("wave.collection_dates", "wave", wave.slug, before, after)
+        db.session.commit()
+    return wave
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
 
 
 def transition(wave: Wave, action: str) -> Wave:

@@ -202,3 +202,27 @@ def test_the_dashboard_summarises_waves_and_cases(city):
     assert "办理中的约谈案件" in page and "已逾期" in page
     east = text(client_for(city, "east").get("/admin/"))
     assert "本账号:东城区" in east
+
+
+def test_collection_dates_are_set_on_the_wave_page_and_printed_on_the_posters(city):
+    from reports.build import build_report
+
+    admin = client_for(city, "admin")
+    post(admin, "/admin/waves/new", NEW)
+    url = "/admin/waves/2026Q4-city/collection"
+    outside = post(admin, url, {"collection_start": "2026-09-30", "collection_end": "2026-10-20"})
+    assert outside.status_code == 422 and "收集时间应在调查期间" in text(outside)
+    half = post(admin, url, {"collection_start": "2026-10-08", "collection_end": ""})
+    assert half.status_code == 422 and "同时填写" in text(half)
+    assert wave("2026Q4-city").collection_start is None
+    assert post(client_for(city, "west"), url, {"collection_start": "2026-10-08", "collection_end": "2026-10-31"}).status_code in (403, 404)
+    done = post(admin, url, {"collection_start": "2026-10-08", "collection_end": "2026-10-31"})
+    assert done.status_code == 302
+    assert wave("2026Q4-city").collection_dates[0].isoformat() == "2026-10-08"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.collection_dates"))
+    assert entry.after == {"collection_start": "2026-10-08", "collection_end": "2026-10-31"}
+    pdf = build_report(wave("2026Q4-city"), "posters")
+    first = "".join((PdfReader(io.BytesIO(pdf)).pages[0].extract_text() or "").split())
+    assert "调查时间:2026年10月8日至2026年10月31日" in first.replace("：", ":")
+    post(admin, url, {"collection_start": "", "collection_end": ""})  # both empty: the whole period again
+    assert wave("2026Q4-city").collection_dates == (wave("2026Q4-city").period_start, wave("2026Q4-city").period_end)
