@@ -1,8 +1,8 @@
 """waves.collection_start / collection_end: the days residents are asked, printed on posters instead
 of the whole period (NULL: the whole period)
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014_todo
 Create Date: 2026-12-06 07:00:00
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014_todo'
 branch_labels = None
 depends_on = None
 
