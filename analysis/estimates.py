@@ -47,37 +47,42 @@ def _bc(index: np.ndarray, values: np.ndarray | None, size: int) -> np.ndarray:
     return np.bincount(index, weights=values, minlength=size).astype(float)
 
 
-def estimate_domains(
-    design: Design,
-    domains: np.ndarray,
-    depth: np.ndarray,
-    Y: np.ndarray,
-    composite_weights: np.ndarray,
-    flagged: np.ndarray,
-) -> DomainEstimates:
-    """Estimates for every unit's domain.
+@dataclass(eq=False)
+class _StratumMoments:
+    """Everything the domain estimates need, summed once per stratum (H of them).
 
-    `domains[h, L]`: the unit at depth L whose domain holds stratum h (-1: none); `depth[u]`: depth of unit u;
-    `Y`: (n, K) indicator values with NaN = missing; `composite_weights`: (K,) a_k summing to 1, 0 for
-    indicators outside the composite.
+    Per stratum: respondents, Σw, Σw², flagged; per indicator k: W_hk = Σ w 1[present], SY_hk = Σ w y,
+    N_hk = respondents with a value, c_hk = SY_hk / W_hk. PSU moments (the linearised variance):
+    Saa[k, l] = Σ_p α_pk α_pl, Sab[k, l] = Σ_p α_pk β_pl, Sbb[k, l] = Σ_p β_pk β_pl over the PSUs of the
+    stratum (for k = l, and for every pair of composite indicators). Respondent moments for the
+    composite's deff, with ỹ = y − c_h (0 when missing): T[k, l] = Σ w ỹ_k ỹ_l, Um[k, l] = Σ w ỹ_k 1_l,
+    V[k, l] = Σ w 1_k 1_l.
     """
-    H = domains.shape[0]
-    U = H
-    n_levels = domains.shape[1]
+
+    count: np.ndarray
+    sw: np.ndarray
+    sw2: np.ndarray
+    flagged: np.ndarray
+    W: np.ndarray  # (H, K)
+    SY: np.ndarray
+    N: np.ndarray
+    c: np.ndarray
+    f: np.ndarray  # (H,) n_h / (n_h − 1), 0 for a stratum with one PSU
+    Saa: dict[tuple[int, int], np.ndarray]
+    Sab: dict[tuple[int, int], np.ndarray]
+    Sbb: dict[tuple[int, int], np.ndarray]
+    T: dict[tuple[int, int], np.ndarray]
+    Um: dict[tuple[int, int], np.ndarray]
+    V: dict[tuple[int, int], np.ndarray]
+
+
+def _stratum_moments(design: Design, H: int, Y: np.ndarray, comp: list[int], flagged: np.ndarray) -> _StratumMoments:
+    """The respondent- and PSU-level work, done once (see the module's docstring)."""
     K = Y.shape[1]
     w, h, p, ph = design.weights, design.stratum, design.psu, design.psu_stratum
     P = len(ph)
     nh = design.n_psu.astype(float)
-    f_h = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
     nh_safe = np.maximum(nh, 1)
-    a = np.asarray(composite_weights, dtype=float)
-    comp = [k for k in range(K) if a[k] > 0]
-
-    # -- per stratum sums --------------------------------------------------------------------------
-    cnt_h = _bc(h, None, H)
-    sw_h = _bc(h, w, H)
-    sw2_h = _bc(h, w * w, H)
-    fl_h = _bc(h, flagged.astype(float), H)
     W_h = np.zeros((H, K))
     SY_h = np.zeros((H, K))
     N_h = np.zeros((H, K))
@@ -106,7 +111,6 @@ def estimate_domains(
         if k in comp:
             yt[k] = np.where(m, Y[:, k] - c_h[h, k], 0.0)
 
-    # PSU moments per stratum: Saa[k, k2] = Σ_p α_k α_k2, Sab[k, k2] = Σ_p α_k β_k2, Sbb[k, k2] = Σ_p β_k β_k2
     Saa: dict[tuple[int, int], np.ndarray] = {}
     Sab: dict[tuple[int, int], np.ndarray] = {}
     Sbb: dict[tuple[int, int], np.ndarray] = {}
@@ -120,8 +124,6 @@ def estimate_domains(
             Sab[k, k2] = _bc(ph, alpha[k] * beta[k2], H)
             Sab[k2, k] = _bc(ph, alpha[k2] * beta[k], H)
             Sbb[k, k2] = Sbb[k2, k] = _bc(ph, beta[k] * beta[k2], H)
-    del alpha, beta
-    # respondent moments for the composite's deff (ỹ = y − c_h, 0 when missing)
     T: dict[tuple[int, int], np.ndarray] = {}
     Um: dict[tuple[int, int], np.ndarray] = {}
     V: dict[tuple[int, int], np.ndarray] = {}
@@ -131,93 +133,156 @@ def estimate_domains(
             V[k, k2] = V[k2, k] = _bc(h, w * (present[k] & present[k2]), H)
         for k2 in comp:
             Um[k, k2] = _bc(h, w * yt[k] * present[k2], H)  # Σ w 1_k 1_k2 ỹ_k
-    del yt, present
+    return _StratumMoments(
+        count=_bc(h, None, H), sw=_bc(h, w, H), sw2=_bc(h, w * w, H), flagged=_bc(h, flagged.astype(float), H),
+        W=W_h, SY=SY_h, N=N_h, c=c_h, f=np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0),
+        Saa=Saa, Sab=Sab, Sbb=Sbb, T=T, Um=Um, V=V,
+    )
 
-    # -- per depth: sum strata into domains ----------------------------------------------------------
-    n = np.zeros(U)
-    n_flagged = np.zeros(U)
-    sw = np.zeros(U)
-    sw2 = np.zeros(U)
-    est = np.full((U, K), np.nan)
-    se = np.full((U, K), np.nan)
-    n_value = np.zeros((U, K))
-    comp_est = np.full(U, np.nan)
-    comp_se = np.full(U, np.nan)
-    comp_deff = np.full(U, np.nan)
-    for L in range(n_levels):
-        targets = np.nonzero(depth == L)[0]
+
+def _psu_variance_term(s: _StratumMoments, k: int, l: int, delta: np.ndarray, covariance: bool = False) -> np.ndarray:
+    """Per stratum, Σ_p (α_pk − δ_hk β_pk)(α_pl − δ_hl β_pl): the one linearised variance (and
+    covariance) term of every domain estimate, domain means k and l centred at ŷ_d = c_h + δ_h.
+    (`covariance`: the general form also for k = l, as the composite sums it; the same value.)"""
+    dk, dl = delta[:, k], delta[:, l]
+    if k == l and not covariance:
+        return s.Saa[k, k] - 2 * dk * s.Sab[k, k] + dk**2 * s.Sbb[k, k]
+    return s.Saa[k, l] - dl * s.Sab[k, l] - dk * s.Sab[l, k] + dk * dl * s.Sbb[k, l]
+
+
+@dataclass(eq=False)
+class _Level:
+    """One depth of the hierarchy: its units (`targets`) and the strata inside their domains."""
+
+    U: int
+    targets: np.ndarray
+    strata: np.ndarray
+    dom: np.ndarray
+
+    def agg(self, x: np.ndarray) -> np.ndarray:
+        """Sum per-stratum values into the domains of this depth."""
+        return np.bincount(self.dom, weights=x[self.strata], minlength=self.U)
+
+
+def estimate_domains(
+    design: Design,
+    domains: np.ndarray,
+    depth: np.ndarray,
+    Y: np.ndarray,
+    composite_weights: np.ndarray,
+    flagged: np.ndarray,
+) -> DomainEstimates:
+    """Estimates for every unit's domain.
+
+    `domains[h, L]`: the unit at depth L whose domain holds stratum h (-1: none); `depth[u]`: depth of unit u;
+    `Y`: (n, K) indicator values with NaN = missing; `composite_weights`: (K,) a_k summing to 1, 0 for
+    indicators outside the composite.
+    """
+    H = U = domains.shape[0]
+    K = Y.shape[1]
+    a = np.asarray(composite_weights, dtype=float)
+    comp = [k for k in range(K) if a[k] > 0]
+    s = _stratum_moments(design, H, Y, comp, flagged)
+    out = DomainEstimates(
+        n=np.zeros(U), n_flagged=np.zeros(U), n_eff=np.full(U, np.nan), estimate=np.full((U, K), np.nan),
+        se=np.full((U, K), np.nan), n_value=np.zeros((U, K)), composite=np.full(U, np.nan),
+        composite_se=np.full(U, np.nan), composite_deff=np.full(U, np.nan),
+    )
+    sw, sw2 = np.zeros(U), np.zeros(U)
+    for L in range(domains.shape[1]):
         strata = np.nonzero(domains[:, L] >= 0)[0]
-        dom = domains[strata, L]
-
-        def agg(x: np.ndarray, dom: np.ndarray = dom, strata: np.ndarray = strata) -> np.ndarray:
-            """Sum per-stratum values into the domains of this depth."""
-            return np.bincount(dom, weights=x[strata], minlength=U)
-
-        n_d, sw_d = agg(cnt_h), agg(sw_h)
-        n[targets], sw[targets] = n_d[targets], sw_d[targets]
-        sw2[targets] = agg(sw2_h)[targets]
-        n_flagged[targets] = agg(fl_h)[targets]
-        W_d = np.zeros((U, K))
-        yhat = np.full((U, K), np.nan)
-        delta = np.zeros((H, K))
-        for k in range(K):
-            W_d[:, k] = agg(W_h[:, k])
-            SY_d = agg(SY_h[:, k])
-            n_value[targets, k] = agg(N_h[:, k])[targets]
-            ok = W_d[:, k] > 0
-            yhat[ok, k] = SY_d[ok] / W_d[ok, k]
-            delta[strata, k] = np.where(ok[dom], yhat[dom, k], 0.0) - c_h[strata, k]
-            q = Saa[k, k] - 2 * delta[:, k] * Sab[k, k] + delta[:, k] ** 2 * Sbb[k, k]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                var = agg(f_h * q) / W_d[:, k] ** 2
-            est[targets, k] = yhat[targets, k]
-            se[targets, k] = np.sqrt(np.maximum(var[targets], 0.0))
-        if not comp:
-            continue
-        # composite: linear combination, delta-method variance with covariances
-        has_all = np.all(W_d[:, comp] > 0, axis=1)
-        tgt = targets[has_all[targets]]
-        if len(tgt) == 0:
-            continue
-        Wc = W_d[tgt][:, comp]
-        lam = a[comp] / Wc  # (t, Kc)
-        comp_est[tgt] = yhat[tgt][:, comp] @ a[comp]
-        cvar = np.zeros(len(tgt))
-        sum_we2 = np.zeros(len(tgt))
-        sum_we = np.zeros(len(tgt))
-        cdk = a[comp] * sw_d[tgt, None] / Wc  # c_dk = a_k W_d / W_dk
-        for i, k in enumerate(comp):
-            dk = delta[:, k]
-            SY_d = agg(SY_h[:, k])[tgt]
-            sum_we += cdk[:, i] * (SY_d - yhat[tgt, k] * W_d[tgt, k])
-            for j, k2 in enumerate(comp):
-                d2 = delta[:, k2]
-                q = Saa[k, k2] - d2 * Sab[k, k2] - dk * Sab[k2, k] + dk * d2 * Sbb[k, k2]
-                cvar += lam[:, i] * lam[:, j] * agg(f_h * q)[tgt]
-                r = T[k, k2] - d2 * Um[k, k2] - dk * Um[k2, k] + dk * d2 * V[k, k2]
-                sum_we2 += cdk[:, i] * cdk[:, j] * agg(r)[tgt]
-        cvar = np.maximum(cvar, 0.0)
-        comp_se[tgt] = np.sqrt(cvar)
-        nd = n_d[tgt]
-        Wd = sw_d[tgt]
-        e_bar = sum_we / Wd
-        ss = np.maximum(sum_we2 - Wd * e_bar**2, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s2 = ss / Wd * nd / (nd - 1)
-            v_srs = s2 / nd
-            deff = np.where((nd > 1) & (v_srs > 0), cvar / v_srs, np.nan)
-        comp_deff[tgt] = deff
+        level = _Level(U, np.nonzero(depth == L)[0], strata, domains[strata, L])
+        targets = level.targets
+        n_d, sw_d = level.agg(s.count), level.agg(s.sw)
+        out.n[targets], sw[targets] = n_d[targets], sw_d[targets]
+        sw2[targets] = level.agg(s.sw2)[targets]
+        out.n_flagged[targets] = level.agg(s.flagged)[targets]
+        W_d, yhat, delta = _level_means(s, level, out)
+        if comp:
+            _level_composite(s, level, a, comp, n_d, sw_d, W_d, yhat, delta, out)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = np.where(n > 0, sw**2 / sw2, np.nan)
+        n_eff = np.where(out.n > 0, sw**2 / sw2, np.nan)
     return DomainEstimates(
-        n=n.round().astype(np.int64),
-        n_flagged=n_flagged.round().astype(np.int64),
+        n=out.n.round().astype(np.int64),
+        n_flagged=out.n_flagged.round().astype(np.int64),
         n_eff=n_eff,
-        estimate=est,
-        se=se,
-        n_value=n_value.round().astype(np.int64),
-        composite=comp_est,
-        composite_se=comp_se,
-        composite_deff=comp_deff,
+        estimate=out.estimate,
+        se=out.se,
+        n_value=out.n_value.round().astype(np.int64),
+        composite=out.composite,
+        composite_se=out.composite_se,
+        composite_deff=out.composite_deff,
     )
+
+
+def _level_means(s: _StratumMoments, level: _Level, out: DomainEstimates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each indicator's domain mean and SE for the units of one depth (written into `out`); returns
+    W_dk, ŷ_dk and δ_hk = ŷ_dk − c_hk for the composite."""
+    U, H, K = level.U, s.c.shape[0], s.c.shape[1]
+    targets, strata, dom = level.targets, level.strata, level.dom
+    W_d = np.zeros((U, K))
+    yhat = np.full((U, K), np.nan)
+    delta = np.zeros((H, K))
+    for k in range(K):
+        W_d[:, k] = level.agg(s.W[:, k])
+        SY_d = level.agg(s.SY[:, k])
+        out.n_value[targets, k] = level.agg(s.N[:, k])[targets]
+        ok = W_d[:, k] > 0
+        yhat[ok, k] = SY_d[ok] / W_d[ok, k]
+        delta[strata, k] = np.where(ok[dom], yhat[dom, k], 0.0) - s.c[strata, k]
+        q = _psu_variance_term(s, k, k, delta)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = level.agg(s.f * q) / W_d[:, k] ** 2
+        out.estimate[targets, k] = yhat[targets, k]
+        out.se[targets, k] = np.sqrt(np.maximum(var[targets], 0.0))
+    return W_d, yhat, delta
+
+
+def _level_composite(
+    s: _StratumMoments,
+    level: _Level,
+    a: np.ndarray,
+    comp: list[int],
+    n_d: np.ndarray,
+    sw_d: np.ndarray,
+    W_d: np.ndarray,
+    yhat: np.ndarray,
+    delta: np.ndarray,
+    out: DomainEstimates,
+) -> None:
+    """The composite of the units of one depth: the linear combination, its delta-method SE with the
+    covariances, and its deff (written into `out`)."""
+    targets = level.targets
+    has_all = np.all(W_d[:, comp] > 0, axis=1)
+    tgt = targets[has_all[targets]]
+    if len(tgt) == 0:
+        return
+    Wc = W_d[tgt][:, comp]
+    lam = a[comp] / Wc  # (t, Kc)
+    out.composite[tgt] = yhat[tgt][:, comp] @ a[comp]
+    cvar = np.zeros(len(tgt))
+    sum_we2 = np.zeros(len(tgt))
+    sum_we = np.zeros(len(tgt))
+    cdk = a[comp] * sw_d[tgt, None] / Wc  # c_dk = a_k W_d / W_dk
+    for i, k in enumerate(comp):
+        dk = delta[:, k]
+        SY_d = level.agg(s.SY[:, k])[tgt]
+        sum_we += cdk[:, i] * (SY_d - yhat[tgt, k] * W_d[tgt, k])
+        for j, k2 in enumerate(comp):
+            d2 = delta[:, k2]
+            q = _psu_variance_term(s, k, k2, delta, covariance=True)
+            cvar += lam[:, i] * lam[:, j] * level.agg(s.f * q)[tgt]
+            r = s.T[k, k2] - d2 * s.Um[k, k2] - dk * s.Um[k2, k] + dk * d2 * s.V[k, k2]
+            sum_we2 += cdk[:, i] * cdk[:, j] * level.agg(r)[tgt]
+    cvar = np.maximum(cvar, 0.0)
+    out.composite_se[tgt] = np.sqrt(cvar)
+    nd = n_d[tgt]
+    Wd = sw_d[tgt]
+    e_bar = sum_we / Wd
+    ss = np.maximum(sum_we2 - Wd * e_bar**2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = ss / Wd * nd / (nd - 1)
+        v_srs = s2 / nd
+        deff = np.where((nd > 1) & (v_srs > 0), cvar / v_srs, np.nan)
+    out.composite_deff[tgt] = deff
