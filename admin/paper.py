@@ -32,10 +32,26 @@ class Staged:
     summary: ResponseImportSummary
 
 
+STAGED_HOURS = 12  # a checked file nobody confirmed is removed after this long
+
+
 def _staging() -> Path:
     root = Path(current_app.instance_path) / "uploads"
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def _sweep() -> None:
+    """Remove checked files that were never confirmed or cancelled (a closed tab)."""
+    import time
+
+    cutoff = time.time() - STAGED_HOURS * 3600
+    for folder in _staging().iterdir():
+        try:
+            if folder.is_dir() and _TOKEN.match(folder.name) and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _csv_path(folder: Path, name: str) -> Path:
@@ -56,6 +72,7 @@ def stage_upload(user: User, wave: Wave, upload: FileStorage) -> Staged:
     a FileProblem (file, line, column) when any row is wrong, and then nothing is kept."""
     policy.require(user, "responses.enter", wave)
     discard_staged()
+    _sweep()
     name = safe_name(upload, "responses.csv")
     if not name.lower().endswith((".csv", ".xlsx", ".txt")):
         raise PinganError("请上传 CSV(UTF-8)或 XLSX 文件", code="bad_file", status=422)

@@ -114,3 +114,28 @@ def test_the_interview_works_without_javascript(phone_server):
     db.session.expire_all()
     case = db.session.scalar(select(CallCase).order_by(CallCase.line))
     assert case.draft["answers"] == {"safety": "C"}
+
+
+def test_paper_entry_by_keyboard(phone_server):
+    """纸质录入: Enter moves to the next box; Enter in the last box saves the sheet."""
+    from playwright.sync_api import expect
+
+    base = phone_server
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+        page.goto(base + "/admin/")
+        page.fill("input[name=username]", "east")
+        page.fill("input[name=password]", PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text("测评工作台")
+        page.goto(base + f"/admin/waves/{WAVE}/paper")
+        expect(page.locator("#sheet_no")).to_be_focused()
+        for value in ["0007", "510701001001", "b", "2", "C", "1", "a", "2", "F", "3", "路灯"]:
+            page.keyboard.type(value)
+            page.keyboard.press("Enter")
+        expect(page.get_by_text("答卷 0007 已保存")).to_be_visible()
+    db.session.expire_all()
+    response = db.session.scalar(select(Response).where(Response.response_key == "paper-0007"))
+    assert response.mode == "paper" and response.answers == {
+        "safety": "B", "sat_police": "B", "sat_court": "C", "sat_procuratorate": "A", "sat_justice": "A",
+        "sat_government": "B", "sex": "F", "age_group": "45-59", "comment": "路灯"}
