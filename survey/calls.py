@@ -473,13 +473,13 @@ def desk(account: Any, now: datetime | None = None) -> Desk:
     policy.require(account, "calls.take")
     now = now or clock_now()
     rows = db.session.execute(
-        select(Wave.slug, CallCase.status, CallCase.disposition, CallCase.callback_at, CallCase.attempts)
+        select(Wave.slug, Wave.title, CallCase.status, CallCase.disposition, CallCase.callback_at, CallCase.attempts)
         .join(Wave, Wave.id == CallCase.wave_id).join(Unit, Unit.id == CallCase.unit_id)
         .where(Wave.status == "open", policy.wave_clause(account), policy.unit_clause(account))
     ).all()
     waves: dict[str, dict] = {}
-    for slug, status, disposition, callback_at, attempts in rows:
-        w = waves.setdefault(slug, {"slug": slug, "cases": 0, "open": 0, "fresh": 0, "due": 0, "later": 0})
+    for slug, title, status, disposition, callback_at, attempts in rows:
+        w = waves.setdefault(slug, {"slug": slug, "title": title, "cases": 0, "open": 0, "fresh": 0, "due": 0, "later": 0})
         w["cases"] += 1
         if status == "open":
             w["open"] += 1

@@ -23,7 +23,7 @@ from reports.build import build_report
 from reports.cells import FORMULA_START, safe_cell, safe_row
 from survey.waves import get_wave
 from tests.admin.console import PASSWORD, client_for
-from tests.reports.conftest import FIXTURES, ISSUED, flat, invoke, pdf_pages
+from tests.reports.conftest import FIXTURES, ISSUED, accept_flagged, flat, invoke, pdf_pages
 
 FORMULA_NAMES = {  # unit code → a name a spreadsheet would evaluate
     "510701002": '=HYPERLINK("http://x","y")',
@@ -81,8 +81,10 @@ def city(module_app, tmp_path_factory):
     invoke(runner, "responses", "import", "--wave", WAVE, str(tmp / "evil.csv"))
     for slug in (EARLIER, WAVE):
         invoke(runner, "analysis", "run", "--wave", slug)
-        for action in ("open", "close", "publish"):
+        for action in ("open", "close"):
             invoke(runner, "wave", action, slug)
+        accept_flagged(slug)  # publishing waits for the review
+        invoke(runner, "wave", "publish", slug)
     invoke(runner, "wave", "create", "--slug", OPEN, "--questionnaire", "safety", "--scope", "510700",
            "--period", "2026Q4")
     invoke(runner, "wave", "open", OPEN)

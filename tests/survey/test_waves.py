@@ -85,6 +85,11 @@ def test_publishing_forgets_the_residents_keyed_hashes_but_keeps_their_flags(loa
     assert kept == [(f"d{i}", "i", "u") for i in range(3)]  # closed: the review may still need them
     db.session.add(AnalysisResult(wave=wave, computed_by="test", weight_cap=5, n_responses=3, n_rejected=0, payload={}))
     db.session.commit()
+    waiting = loaded.invoke(args=["wave", "publish", "w1"])  # refused while the sheets await review
+    assert waiting.exit_code == 1 and "还有 3 份答卷待审核" in waiting.output
+    for r in db.session.scalars(select(Response)):
+        r.review_status = "accepted"  # reviewed: the flags stay
+    db.session.commit()
     assert loaded.invoke(args=["wave", "publish", "w1"]).exit_code == 0
     db.session.expire_all()
     rows = db.session.execute(select(Response.device_hash, Response.ip_hash, Response.ua_hash, Response.flags)).all()
