@@ -580,3 +580,23 @@ def call_list_state(wave: Wave, account: Any = policy.SYSTEM) -> dict[str, int]:
         "erased": sum(1 for *_, gone in rows if gone),
     }
 
+
+def format_rates(r: WaveRates) -> str:
+    """The rates as a plain-text table for the command line."""
+
+    def pct(x: float | None) -> str:
+        return f"{100 * x:5.1f}%" if x is not None else "     —"
+
+    head = f"{'':<24}{'I':>5}{'P':>5}{'R':>5}{'NC':>5}{'UH':>5}{'NE':>5}{'RR1':>8}{'RR3':>8}{'COOP1':>8}"
+    lines = [f"已拨 {r.dialled} / {r.cases} 个号码,e = {r.e:.3f}", head]
+
+    def row(label: str, rates_: Rates) -> str:
+        c = rates_.counts
+        cells = "".join(f"{c[k]:>5}" for k in ("I", "P", "R", "NC", "UH", "NE"))
+        return f"{label[:24]:<24}{cells}{pct(rates_.rr1):>8}{pct(rates_.rr3):>8}{pct(rates_.coop1):>8}"
+
+    lines.append(row("全部", r.total))
+    lines += [row(f"{g.key} {g.name}", g.rates) for g in r.by_unit]
+    lines += [row(f"访问员 {g.key}", g.rates) for g in r.by_interviewer]
+    return "\n".join(lines)
+

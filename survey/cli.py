@@ -8,6 +8,7 @@
     flask --app app responses import --wave SLUG FILE.csv
     flask --app app calls import --wave SLUG FILE.csv
     flask --app app calls keygen
+    flask --app app calls rates SLUG [--json]
     flask --app app wave progress SLUG [--json]
     flask --app app qr export --wave SLUG --out DIR [--base-url URL] [--mode qr|door]
     flask --app app analysis run --wave SLUG [--weight-cap C]
@@ -267,6 +268,23 @@ def calls_import(wave_slug: str, file: str) -> None:
     from survey.calls import import_call_list
 
     click.echo(str(import_call_list(wave_slug, file)))
+
+
+@calls_cli.command("rates")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@reports_errors
+def calls_rates(slug: str, as_json: bool) -> None:
+    """电话调查的 AAPOR 应答率 RR1、RR3、COOP1(按单位、按访问员;docs/method.md)。"""
+    import json
+
+    from survey.calls import format_rates, wave_rates
+    from survey.waves import get_wave
+
+    rates = wave_rates(get_wave(slug))
+    if rates is None:
+        raise CliError(f"调查 “{slug}” 没有电话名单")
+    click.echo(json.dumps(rates.to_dict(), ensure_ascii=False, indent=2) if as_json else format_rates(rates))
 
 
 @calls_cli.command("keygen")

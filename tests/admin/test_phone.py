@@ -279,6 +279,11 @@ def test_an_interview_in_the_console_is_stored_as_a_phone_response_and_rated(pho
     assert re.search(r"河东镇 0 0 0 0 1 0 0(\.0)?% 0(\.0)?% —", body), body
     assert re.search(r"ivy 1 0 1 0 0 0 50(\.0)?%", body) and re.search(r"ian 0 0 0 0 1 0 0(\.0)?%", body)
     assert db.session.scalar(select(CallAttempt.interviewer_id).where(CallAttempt.case_id == other)) == user("ian").id
+    # the same on the command line
+    out = invoke(phone.test_cli_runner(), "calls", "rates", Q4).output
+    assert "已拨 3 / 5 个号码" in out and re.search(r"访问员 ivy\s+1\s+0\s+1\s+0\s+0\s+0\s+50\.0%", out), out
+    as_json = invoke(phone.test_cli_runner(), "calls", "rates", Q4, "--json").output
+    assert '"coop1": 0.5' in as_json
 
 
 def test_numbers_are_erased_when_the_wave_is_published(phone, tmp_path):
