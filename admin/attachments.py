@@ -46,8 +46,8 @@ class FileType:
 PDF = FileType("application/pdf", ".pdf", "PDF")
 JPEG = FileType("image/jpeg", ".jpg", "JPEG 图片")
 PNG = FileType("image/png", ".png", "PNG 图片")
-DOCX = FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", "Word 文档(DOCX)")
-XLSX = FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx", "Excel 表格(XLSX)")
+DOCX = FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", "Word 文档（DOCX）")
+XLSX = FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx", "Excel 表格（XLSX）")
 ACCEPTED = "PDF、JPEG、PNG、DOCX 或 XLSX"
 
 
@@ -106,7 +106,7 @@ def read_limited(stream: IO[bytes], limit: int) -> bytes:
     """The stream's bytes; AttachmentRefused (413) past `limit`, without reading much further."""
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise AttachmentRefused(f"文件超过 {_size_text(limit)} 的上限,未保存;请压缩或拆分后再上传", status=413, code="attachment_too_large")
+        raise AttachmentRefused(f"文件超过 {_size_text(limit)} 的上限，未保存；请压缩或拆分后再上传", status=413, code="attachment_too_large")
     return data
 
 
@@ -123,19 +123,19 @@ def attach(user: User, case: InterviewCase, kind: str, filename: str | None, str
     policy.require(user, "read", case)
     allowed = policy.attachment_kinds(user, case)
     if not allowed:
-        raise Forbidden("您不能为此案件上传材料:整改材料由被约谈单位上传,签字的约谈记录由下发名单的创建办上传")
+        raise Forbidden("您不能为此案件上传材料：整改材料由被约谈单位上传，签字的约谈记录由下发名单的创建办上传")
     if kind not in ATTACHMENT_KIND_LABELS:
         raise AttachmentRefused("请选择材料类别")
     if kind not in allowed:
-        raise Forbidden(f"您不能上传“{ATTACHMENT_KIND_LABELS[kind]}”:签字的约谈记录由下发名单的创建办上传")
+        raise Forbidden(f"您不能上传“{ATTACHMENT_KIND_LABELS[kind]}”：签字的约谈记录由下发名单的创建办上传")
     if case.status == "withdrawn":
-        raise AttachmentRefused("案件已撤销,不能再上传材料", status=409, code="case_withdrawn")
+        raise AttachmentRefused("案件已撤销，不能再上传材料", status=409, code="case_withdrawn")
     data = read_limited(stream, max_bytes())
     if not data:
-        raise AttachmentRefused("文件是空的,未保存")
+        raise AttachmentRefused("文件是空的，未保存")
     found = sniff(data)
     if found is None:
-        raise AttachmentRefused(f"只能上传 {ACCEPTED} 文件;此文件的内容不是其中任何一种(按内容判断,与扩展名无关),未保存",
+        raise AttachmentRefused(f"只能上传 {ACCEPTED} 文件；此文件的内容不是其中任何一种（按内容判断，与扩展名无关），未保存",
                                 code="attachment_type")
     name = _display_name(filename, found)
     stored = secrets.token_hex(16) + found.extension
@@ -189,5 +189,5 @@ def get_download(user: User, case: InterviewCase, attachment_id: int) -> Downloa
         raise NotFound("附件不存在")
     path = storage_dir() / row.stored_name
     if not path.is_file():
-        raise NotFound("附件文件已不在存储目录中,请联系管理员")
+        raise NotFound("附件文件已不在存储目录中，请联系管理员")
     return Download(path, row.filename, row.content_type)

@@ -35,7 +35,7 @@ class MailNotConfigured(PinganError):
     status = 409
 
     def __init__(self) -> None:
-        super().__init__("未设置 MAIL_SERVER,待办邮件未发送;请在环境变量中配置邮件服务器(见 docs/formats.md)", code="mail_not_configured")
+        super().__init__("未设置 MAIL_SERVER，待办邮件未发送；请在环境变量中配置邮件服务器（见 docs/formats.md）", code="mail_not_configured")
 
 
 def clean_email(address: str | None) -> str | None:
@@ -44,7 +44,7 @@ def clean_email(address: str | None) -> str | None:
     if not address:
         return None
     if len(address) > 254 or not EMAIL.match(address):
-        raise FieldError("email", "邮箱格式不对,例如 zhangsan@example.gov.cn")
+        raise FieldError("email", "邮箱格式不对，例如 zhangsan@example.gov.cn")
     return address
 
 
@@ -70,19 +70,19 @@ def console_url(path: str) -> str:
 def compose(user: User, todo: Todo, on: date) -> EmailMessage:
     """The digest of one account's 待办: each group with its items, and the link to the page."""
     message = EmailMessage()
-    late = f"(其中逾期 {todo.overdue} 项)" if todo.overdue else ""
-    message["Subject"] = f"平安测评待办:{todo.total} 项{late} · {on.isoformat()}"
+    late = f"（其中逾期 {todo.overdue} 项）" if todo.overdue else ""
+    message["Subject"] = f"平安测评待办：{todo.total} 项{late} · {on.isoformat()}"
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = formataddr((user.display_name or user.username, user.email))
     message["Message-ID"] = make_msgid(domain="pingan.local")
-    lines = [f"{user.display_name or user.username}:", "", f"截至 {on.isoformat()},您有 {todo.total} 项待办{late}。", ""]
+    lines = [f"{user.display_name or user.username}：", "", f"截至 {on.isoformat()}，您有 {todo.total} 项待办{late}。", ""]
     for group in todo.nonempty:
         lines.append(f"【{group.title}】{group.count} 项")
         for item in group.items:
-            flag = " [逾期]" if item.overdue else ""
-            lines.append(f"  - {item.title}:{item.detail}{flag}")
+            flag = "（逾期）" if item.overdue else ""
+            lines.append(f"  - {item.title}：{item.detail}{flag}")
         lines.append("")
-    lines += [f"在后台查看和办理:{console_url('/admin/todo')}", "", "(此邮件由平安测评系统自动发送;在“待办”页可以修改或取消接收邮箱。)"]
+    lines += [f"在后台查看和办理：{console_url('/admin/todo')}", "", "（此邮件由平安测评系统自动发送；在“待办”页可以修改或取消接收邮箱。）"]
     message.set_content("\n".join(lines))
     return message
 
@@ -114,7 +114,7 @@ def _connect() -> smtplib.SMTP:
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
     except (OSError, smtplib.SMTPException) as e:
-        raise PinganError(f"无法连接邮件服务器 {host}:{port}:{e}", code="mail_unreachable", status=503) from None
+        raise PinganError(f"无法连接邮件服务器 {host}:{port}：{e}", code="mail_unreachable", status=503) from None
     return smtp
 
 

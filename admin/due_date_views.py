@@ -31,8 +31,8 @@ def wave_interview_days(wave_slug: str):
     outcome = attempt(form, lambda: due_dates.set_interview_days(current_user, wave, form.interview_days.data))
     if outcome:
         change = outcome.value
-        moved = f";{change.moved} 件待约谈案件的期限已重新计算" if change.moved else ""
-        source = "(按系统设置)" if change.inherited else ""
+        moved = f"；{change.moved} 件待约谈案件的期限已重新计算" if change.moved else ""
+        source = "（按系统设置）" if change.inherited else ""
         flash(f"约谈期限已改为下发后 {change.days} 天{source}{moved}。")
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
     message = outcome.error

@@ -12,12 +12,12 @@ from flask.cli import AppGroup
 from admin.cli import user_cli
 from survey.cli import CliError, reports_errors
 
-todo_cli = AppGroup("todo", help="待办:每个账号下一步要办的事。")
+todo_cli = AppGroup("todo", help="待办：每个账号下一步要办的事。")
 
 
 @todo_cli.command("digest")
 @click.option("--user", "username", default=None, help="只发给这个账号。")
-@click.option("--dry-run", is_flag=True, help="只打印邮件内容,不发送(无需 MAIL_SERVER)。")
+@click.option("--dry-run", is_flag=True, help="只打印邮件内容，不发送（无需 MAIL_SERVER）。")
 @reports_errors
 def digest_command(username: str | None, dry_run: bool) -> None:
     """E-mail every active account with an address its 待办 (MAIL_SERVER must be set)."""
@@ -28,15 +28,15 @@ def digest_command(username: str | None, dry_run: bool) -> None:
     if dry_run:
         for user, message in digest.messages(username):
             if message is None:
-                click.echo(f"{user.username} <{user.email}>:没有待办,不发送")
+                click.echo(f"{user.username} <{user.email}>：没有待办，不发送")
                 continue
             click.echo(f"--- {user.username} <{user.email}> · {message['Subject']}")
             click.echo(message.get_content())
         return
     run = digest.send_digest(username)
-    click.echo(f"待办邮件:已发送 {len(run.sent)} 封,没有待办而未发送 {len(run.skipped)} 个账号,失败 {len(run.failed)} 封")
+    click.echo(f"待办邮件：已发送 {len(run.sent)} 封，没有待办而未发送 {len(run.skipped)} 个账号，失败 {len(run.failed)} 封")
     for name, why in run.failed.items():
-        click.echo(f"错误: 发给 {name} 失败:{why}", err=True)
+        click.echo(f"错误: {name} 的待办邮件发送失败：{why}", err=True)
     if run.failed:
         raise SystemExit(1)
 

@@ -14,14 +14,14 @@ from models.attachments import ATTACHMENT_KIND_LABELS
 class InterviewDaysForm(ConsoleForm):
     """The wave's N: blank follows the INTERVIEW_DUE_DAYS setting."""
 
-    interview_days = IntegerField("约谈期限(天)", invalid_value_message="应为整数天数", validators=[
+    interview_days = IntegerField("约谈期限（天）", invalid_value_message="应为整数天数", validators=[
         Optional(), NumberRange(min=1, max=MAX_INTERVIEW_DAYS, message=f"应为 1 到 {MAX_INTERVIEW_DAYS} 之间的天数"),
     ])
 
 
 class AttachmentForm(ConsoleForm):
     kind = SelectField("材料类别", choices=choices(ATTACHMENT_KIND_LABELS.items()), validate_choice=False)
-    file = FileField("文件(PDF、JPEG、PNG、DOCX、XLSX)", validators=[FileRequired("请选择要上传的文件")])
+    file = FileField("文件（PDF、JPEG、PNG、DOCX、XLSX）", validators=[FileRequired("请选择要上传的文件")])
 
 
 class EmailForm(ConsoleForm):

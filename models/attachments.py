@@ -20,7 +20,7 @@ ATTACHMENT_KIND_LABELS = {
     "report": "整改报告",
     "photo": "照片",
     "scan": "扫描件",
-    "interview_record": "约谈记录(签字)",
+    "interview_record": "约谈记录（签字）",
     "other": "其他材料",
 }
 

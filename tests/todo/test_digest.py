@@ -43,7 +43,7 @@ def test_each_account_with_an_address_gets_its_own_todo(issued):
     assert [r.recipients for r in received] == [["office@example.gov.cn"]]
     message = received[0].message
     todo = todo_list(user("office"))
-    assert message["Subject"].startswith(f"平安测评待办:{todo.total} 项")
+    assert message["Subject"].startswith(f"平安测评待办：{todo.total} 项")
     assert message["From"] == "zongzhiban@example.gov.cn"
     body = message.get_content()
     assert f"【安排约谈】{todo.group('schedule').count} 项" in body
@@ -63,7 +63,7 @@ def test_one_refused_recipient_does_not_stop_the_others(issued):
         result = run(issued, "todo", "digest")
         received = server.mailbox.received
     assert result.exit_code == 1
-    assert "失败 1 封" in result.output and "错误: 发给 admin 失败" in result.output
+    assert "失败 1 封" in result.output and "错误: admin 的待办邮件发送失败" in result.output
     assert [r.recipients for r in received] == [["office@example.gov.cn"]]
 
 
