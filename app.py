@@ -222,7 +222,8 @@ CONTENT_SECURITY_POLICY = (
 )
 # Pages that show a password or an API token: never kept by the browser or a proxy.
 NO_STORE_ENDPOINTS = frozenset(
-    {"admin.user_new", "admin.user_password", "admin.own_password", "admin.tokens", "admin.token_create", "admin.token_revoke"}
+    {"admin.user_new", "admin.user_password", "admin.own_password", "admin.tokens", "admin.token_create", "admin.token_revoke",
+     "admin.call", "admin.call_outcome"}  # a call page shows a resident's phone number (docs/security.md)
 )
 
 

@@ -233,7 +233,7 @@ def test_an_interview_in_the_console_is_stored_as_a_phone_response_and_rated(pho
     taken = send(ivy, "/admin/calls/next")
     case_id = int(taken.headers["Location"].rsplit("/", 1)[1])
     page = ivy.get(f"/admin/calls/{case_id}")
-    assert "138 0013 8001" in text(page)
+    assert "138 0013 8001" in text(page) and page.headers["Cache-Control"] == "no-store"
     # nobody else sees it: another interviewer, a county account, the admin
     assert ian.get(f"/admin/calls/{case_id}").status_code == 403
     assert "138" not in text(ian.get(f"/admin/calls/{case_id}"))
