@@ -13,10 +13,26 @@ from admin.formflow import attempt
 from admin.forms import ActionForm, ReopenForm, WaveCollectionForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
 from extensions import db
+from models.accounts import ROLE_LABELS
+from models.waves import MODE_LABELS
+from survey.qr import loopback_base
 from survey.results import stored_result
 from survey.waves import ACTION_LABELS, create_short_links
 
 PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _loopback_confirmation(wave, what: str):
+    """A poster or QR download while PUBLIC_BASE_URL points at this machine: a red warning and an
+    explicit "download anyway" (?loopback=1), never a loopback address printed silently."""
+    base = loopback_base()
+    if base is None or request.args.get("loopback") == "1":
+        return None
+    return render_template(
+        "admin/loopback.html", wave=wave, what=what, base=base,
+        anyway=url_for(request.endpoint, **request.view_args, **request.args.to_dict(), loopback="1"),
+    )  # 200: a page asking, not a failure
 
 
 @bp.get("/waves")
@@ -50,10 +66,18 @@ def wave_new():
 
 def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None,
                collection_form=None):
+    progress = waves.progress(current_user, wave)
+    behind_only = request.args.get("behind") == "1"
     return render_template(
         "admin/wave.html",
         wave=wave,
-        progress=waves.progress(current_user, wave),
+        progress=progress,
+        rows=waves.behind_rows(progress) if behind_only else progress.rows,
+        behind_only=behind_only,
+        parts=waves.progress_breakdown(current_user, wave),
+        loopback=loopback_base(),
+        mode_labels=MODE_LABELS,
+        role_labels=ROLE_LABELS,
         analysed=stored_result(wave) is not None,
         manages=manages_wave(current_user, wave),
         covers=waves.covers_wave(current_user, wave),
@@ -73,6 +97,15 @@ def _wave_page(wave, error: str | None = None, status: int = 200, title_form=Non
 def wave(wave_slug: str):
     """The wave: status and actions, progress per unit against target (refreshed every 15 s while open)."""
     return _wave_page(waves.get_wave(current_user, wave_slug))
+
+
+@bp.get("/waves/<wave_slug>/progress.xlsx")
+@permission_required("read")
+def wave_progress_xlsx(wave_slug: str):
+    """The progress per unit (?behind=1: the units behind target only), by day, by channel and by collector."""
+    wave = waves.get_wave(current_user, wave_slug)
+    behind_only = request.args.get("behind") == "1"
+    return _download(waves.progress_xlsx(current_user, wave, behind_only), waves.progress_xlsx_name(wave, behind_only), XLSX)
 
 
 @bp.get("/waves/<wave_slug>/progress.json")
@@ -198,12 +231,21 @@ def wave_qr(wave_slug: str):
     mode = request.args.get("mode", "qr")
     if mode not in ("qr", "door"):
         abort(404)
-    return _download(waves.qr_zip(current_user, wave, mode), waves.qr_zip_name(wave, mode), "application/zip")
+    data = waves.qr_zip(current_user, wave, mode)  # every refusal first (scope, short codes)
+    confirm = _loopback_confirmation(wave, "入户卡片二维码" if mode == "door" else "二维码")
+    if confirm is not None:
+        return confirm
+    return _download(data, waves.qr_zip_name(wave, mode), "application/zip")
 
 
 @bp.get("/waves/<wave_slug>/reports/<kind>.pdf")
 @permission_required("read")
 def wave_report(wave_slug: str, kind: str):
     """A report of the whole wave as PDF: quarterly, interviews, board or posters."""
-    pdf, name = waves.report_pdf(current_user, waves.get_wave(current_user, wave_slug), kind)
+    wave = waves.get_wave(current_user, wave_slug)
+    pdf, name = waves.report_pdf(current_user, wave, kind)  # every refusal first (scope, status, short codes)
+    if kind == "posters":
+        confirm = _loopback_confirmation(wave, "扫码海报和入户卡片")
+        if confirm is not None:
+            return confirm
     return _download(pdf, name, PDF)

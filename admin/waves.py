@@ -21,15 +21,19 @@ from errors import Conflict, Forbidden, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
-from reports.cells import safe_cell, safe_dict
+from reports.cells import safe_cell, safe_dict, safe_workbook
 from survey.periods import next_period, parse_period
-from survey.progress import UnitProgress, wave_progress
+from models.accounts import ROLE_LABELS
+from models.units import KIND_LABELS
+from models.waves import MODE_LABELS, RESPONSE_MODES
+from survey.progress import Breakdown, UnitProgress, breakdown, wave_progress
 from survey.qr import export_wave_qr
 from survey.results import stored_result
 from survey.waves import (
     TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, set_collection_dates, transition,
 )
 
+BEHIND_SHARE = 0.5  # a collecting unit under half its target is "behind"
 # Units a wave may be scoped to: an aggregate whose subtree holds the units that collect.
 SCOPE_KINDS = ("city", "county", "town")
 
@@ -267,7 +271,7 @@ def progress(user: User, wave: Wave) -> Progress:
         abort(404)
     base = rows[0].depth
     rows = [r if base == 0 else UnitProgress(**{**r.to_dict(), "depth": r.depth - base}) for r in rows]
-    behind = sum(1 for r in rows if r.collects and r.share < 0.5)
+    behind = sum(1 for r in rows if r.collects and r.share < BEHIND_SHARE)
     return Progress(rows=rows, top=rows[0], behind=behind)
 
 
@@ -323,3 +327,51 @@ def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
         abort(404)
     within = report_within(user, wave)
     return build_report(wave, kind, within=within), report_filename(wave, kind, within)
+
+
+def behind_rows(progress: Progress) -> list[UnitProgress]:
+    """The "behind target" filter: collecting units under half their target."""
+    return [r for r in progress.rows if r.collects and r.share < BEHIND_SHARE]
+
+
+def progress_breakdown(user: User, wave: Wave) -> Breakdown:
+    """Sheets by channel, by day and by collector, over the units the account can see."""
+    return breakdown(wave, unit_clause(user))
+
+
+def progress_xlsx(user: User, wave: Wave, behind_only: bool = False) -> bytes:
+    """The progress page as a workbook: 单位进度 (all units, or those behind target), 按日, 按渠道, 按采集人."""
+    from openpyxl import Workbook  # loaded on first use, as the other exports
+
+    rows = progress(user, wave)
+    units = behind_rows(rows) if behind_only else rows.rows
+    parts = progress_breakdown(user, wave)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "单位进度"
+    sheet.append(["单位代码", "单位", "类型", "层级", "答卷", "目标", "完成率", "待审核", "甄别退出", "落后(不到目标一半)"])
+    for r in units:
+        sheet.append([r.code, r.name, KIND_LABELS.get(r.kind, r.kind), r.depth, r.n, r.target, round(r.share, 4),
+                      r.n_flagged, r.n_screened, "是" if r.collects and r.share < BEHIND_SHARE else ""])
+    days = book.create_sheet("按日")
+    days.append(["日期(北京时间)", *(MODE_LABELS[m] for m in RESPONSE_MODES), "合计"])
+    for day, modes, n in parts.days:
+        days.append([day.isoformat(), *(modes.get(m, 0) for m in RESPONSE_MODES), n])
+    if parts.undated:
+        days.append(["无日期(纸质)", *([0] * len(RESPONSE_MODES)), parts.undated])
+    channels = book.create_sheet("按渠道")
+    channels.append(["渠道", "答卷"])
+    for mode in RESPONSE_MODES:
+        channels.append([MODE_LABELS[mode], parts.modes.get(mode, 0)])
+    people = book.create_sheet("按采集人")
+    people.append(["采集人", "角色", "计入答卷", "其中待审核", "已剔除"])
+    for c in parts.collectors:
+        people.append([c.name, ROLE_LABELS.get(c.role, c.role), c.n, c.n_flagged, c.n_rejected])
+    safe_workbook(book)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def progress_xlsx_name(wave: Wave, behind_only: bool = False) -> str:
+    return f"{wave.slug}-progress{'-behind' if behind_only else ''}.xlsx"

@@ -17,11 +17,13 @@ from __future__ import annotations
 import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, cast, func, select
 
 from extensions import db
-from models import Response, Unit, Wave
+from models import Response, Unit, User, Wave
+from models.waves import RESPONSE_MODES
 from survey.qr import COLLECTION_KINDS
 
 
@@ -120,3 +122,88 @@ def format_progress(rows: list[UnitProgress]) -> str:
         name = _pad("  " * r.depth + r.name, name_width)
         lines.append(f"{name}  {r.code:<{code_width}}  {r.n:>6}  {r.n_flagged:>6}  {r.n_screened:>6}  {r.target:>6}  {r.share:>6.0%}")
     return "\n".join(lines)
+
+
+# -- by day, by channel, by collector --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The counted sheets (not rejected, not screened out) of the units in view, three ways."""
+
+    modes: dict[str, int]  # mode → sheets, every mode listed (qr, door, phone, paper)
+    days: list[tuple[date, dict[str, int], int]]  # Beijing date, mode → sheets, total; sheets without a time left out
+    undated: int  # paper sheets without a date
+    collectors: list[CollectorCount]
+
+    def to_dict(self) -> dict:
+        return {
+            "modes": self.modes,
+            "days": [{"day": d.isoformat(), "modes": m, "n": n} for d, m, n in self.days],
+            "undated": self.undated,
+            "collectors": [asdict(c) for c in self.collectors],
+        }
+
+
+@dataclass(frozen=True)
+class CollectorCount:
+    user_id: int
+    name: str  # display name, else the username
+    role: str
+    n: int  # sheets not rejected
+    n_flagged: int
+    n_rejected: int
+
+
+def _local_day(column):
+    """A stored UTC time's date on Beijing's wall clock, in SQL (clock.LOCAL_TZ; China keeps no DST)."""
+    if db.engine.dialect.name == "postgresql":
+        return cast(func.timezone("Asia/Shanghai", column), Date)
+    return func.date(column, "+8 hours")
+
+
+def breakdown(wave: Wave, unit_where=None) -> Breakdown:
+    """Sheets by mode, by Beijing day and mode, and by collector (door sheets filled by an account);
+    `unit_where` a WHERE clause on Unit restricting the units counted (an account's scope)."""
+    counted = [Response.wave_id == wave.id, Response.review_status != "rejected", Response.screened_out.is_(False)]
+    scoped = [*counted, wave.scope.subtree_clause()] + ([unit_where] if unit_where is not None else [])
+    day = _local_day(Response.submitted_at).label("day")
+    rows = db.session.execute(
+        select(day, Response.mode, func.count())
+        .join(Unit, Unit.id == Response.unit_id)
+        .where(*scoped)
+        .group_by(day, Response.mode)
+    ).all()
+    modes = {m: 0 for m in RESPONSE_MODES}
+    by_day: dict[date, dict[str, int]] = defaultdict(lambda: {m: 0 for m in RESPONSE_MODES})
+    undated = 0
+    for value, mode, count in rows:
+        modes[mode] = modes.get(mode, 0) + count
+        if value is None:
+            undated += count
+            continue
+        d = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        by_day[d][mode] = by_day[d].get(mode, 0) + count
+    days = [(d, by_day[d], sum(by_day[d].values())) for d in sorted(by_day)]
+
+    where = [Response.wave_id == wave.id, Response.collector_id.is_not(None), Response.screened_out.is_(False),
+             wave.scope.subtree_clause()] + ([unit_where] if unit_where is not None else [])
+    per = db.session.execute(
+        select(User.id, User.display_name, User.username, User.role, Response.review_status, func.count())
+        .join(Response, Response.collector_id == User.id)
+        .join(Unit, Unit.id == Response.unit_id)
+        .where(*where)
+        .group_by(User.id, User.display_name, User.username, User.role, Response.review_status)
+    ).all()
+    tally: dict[int, dict] = {}
+    for user_id, display, username, role, status, count in per:
+        t = tally.setdefault(user_id, {"name": display or username, "role": role, "n": 0, "n_flagged": 0, "n_rejected": 0})
+        if status == "rejected":
+            t["n_rejected"] += count
+        else:
+            t["n"] += count
+            t["n_flagged"] += count if status == "flagged" else 0
+    collectors = sorted(
+        (CollectorCount(user_id=uid, **t) for uid, t in tally.items()), key=lambda c: (-c.n, c.name)
+    )
+    return Breakdown(modes=modes, days=days, undated=undated, collectors=collectors)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import segno
@@ -76,6 +78,19 @@ def public_base_url(base_url: str | None = None) -> str:
     if not url.startswith(("http://", "https://")):
         raise PinganError(f"网址 “{url}” 无效,应以 http:// 或 https:// 开头")
     return url
+
+
+def loopback_base(base_url: str | None = None) -> str | None:
+    """The configured PUBLIC_BASE_URL when it points at this machine (127.0.0.0/8, ::1, localhost,
+    0.0.0.0): a poster or QR code made with it leads residents' phones nowhere. None otherwise."""
+    url = (base_url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or host == "0.0.0.0":
+        return url
+    try:
+        return url if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
