@@ -188,7 +188,7 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     assert all(any(name in p for p in posters) for name in collecting)  # one poster per collecting unit
     codes = re.findall(r"问卷号码([A-Z0-9]{3}-[A-Z0-9]{3})", "".join(posters))
     assert len(set(codes)) >= len(collecting)
-    west = client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf")  # its own posters only
+    west = client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf?loopback=1")  # its own posters only
     assert west.status_code == 200 and 'filename="2026Q4-city-510702-posters.pdf"' in west.headers["Content-Disposition"]
     ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")
     assert ended.status_code == 409 and "已结束" in text(ended)
