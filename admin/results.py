@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 import policy
 from admin.cases import wave_cases
-from admin.waves import covers_wave, period_label
+from admin.waves import covers_wave
 from analysis import InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from errors import NotFound
@@ -264,6 +264,7 @@ def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
         raise NotFound(f"“{wave.title}” 还没有分析结果")
     full = WaveResult.from_dict(stored.payload)
     result = scoped_result(full, user)
-    title = f"{result.root.name}{period_label(wave)}公众安全感测评结果"
-    name = f"{wave.slug}-results.xlsx" if covers_wave(user, wave) else f"{wave.slug}-{result.root.code}-results.xlsx"
+    covers = covers_wave(user, wave)
+    title = f"{wave.title}测评结果" if covers else f"{wave.title}测评结果（{result.root.name}）"
+    name = f"{wave.slug}-results.xlsx" if covers else f"{wave.slug}-{result.root.code}-results.xlsx"
     return to_xlsx(result, wave.questionnaire_version.to_spec(), title, rejected=stored.n_rejected, full=full), name

@@ -413,3 +413,14 @@ def test_the_cli_reopens_with_a_reason_and_builds_a_county_s_part_of_a_wave(city
     assert "东城区2026年第三季度平安建设测评结果公示" in pdf and "西山县" not in pdf
     unknown = runner.invoke(args=["report", "build", "--wave", Q3, "--kind", "board", "--out", str(out), "--within", "999"])
     assert unknown.exit_code == 1 and "单位 “999” 不存在" in unknown.output and "Traceback" not in unknown.output
+
+
+def test_the_results_workbook_is_titled_by_the_wave(city):
+    import io
+
+    from openpyxl import load_workbook
+
+    mine = load_workbook(io.BytesIO(client_for(city, "east").get(f"/admin/waves/{Q3}/results.xlsx").data))
+    assert mine["概况"]["A1"].value == "示例市2026年第三季度公众安全感和满意度调查测评结果（东城区）"
+    whole = load_workbook(io.BytesIO(client_for(city, "office").get(f"/admin/waves/{Q3}/results.xlsx").data))
+    assert whole["概况"]["A1"].value == "示例市2026年第三季度公众安全感和满意度调查测评结果"
