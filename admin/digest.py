@@ -80,7 +80,8 @@ def compose(user: User, todo: Todo, on: date) -> EmailMessage:
         lines.append(f"【{group.title}】{group.count} 项")
         for item in group.items:
             flag = "（逾期）" if item.overdue else ""
-            lines.append(f"  - {item.title}：{item.detail}{flag}")
+            about = f"（{item.wave.title}）" if item.case is not None else ""
+            lines.append(f"  - {item.title}{about}：{item.detail}{flag}")
         lines.append("")
     lines += [f"在后台查看和办理：{console_url('/admin/todo')}", "", "（此邮件由平安测评系统自动发送；在“待办”页可以修改或取消接收邮箱。）"]
     message.set_content("\n".join(lines))

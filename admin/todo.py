@@ -90,12 +90,12 @@ class Todo:
 
 def _unit_title(case: InterviewCase) -> str:
     parent = case.unit.parent.name + " · " if case.unit.parent is not None and case.unit.kind != "county" else ""
-    return f"{parent}{case.unit.name}({case.wave.slug})"
+    return f"{parent}{case.unit.name}"
 
 
 def _case_item(case: InterviewCase, detail: str, due: date | None, on: date, overdue: bool | None = None) -> TodoItem:
     late = is_overdue(case, on) if overdue is None else overdue
-    return TodoItem(_unit_title(case), detail, "admin.case", {"case_id": case.id}, due, late, case=case)
+    return TodoItem(_unit_title(case), detail, "admin.case", {"case_id": case.id}, due, late, case=case, wave=case.wave)
 
 
 def _office_step(case: InterviewCase, on: date) -> tuple[str, TodoItem] | None:
@@ -138,7 +138,7 @@ def review_items(user: User) -> list[TodoItem]:
         .group_by(Response.wave_id)
     ).all())
     return [
-        TodoItem(wave.slug, f"{counts[wave.id]} 份答卷待审核", "admin.review_queue", {"wave_slug": wave.slug}, wave=wave, count=counts[wave.id])
+        TodoItem(wave.title, f"{counts[wave.id]} 份答卷待审核", "admin.review_queue", {"wave_slug": wave.slug}, wave=wave, count=counts[wave.id])
         for wave in waves if counts.get(wave.id)
     ]
 

@@ -39,7 +39,7 @@ def flag(unit_code: str, count: int) -> None:
 
 def dashboard_counts(client) -> dict[str, int]:
     html = client.get("/admin/").get_data(as_text=True)
-    return {k: int(n) for k, n in re.findall(r'data-todo="(\w+)">[^<]*<strong>(\d+)</strong>', html)}
+    return {k: int(n) for k, n in re.findall(r'data-todo="(\w+)"><span class="big">(\d+)</span>', html)}
 
 
 def page_counts(client) -> dict[str, int]:
