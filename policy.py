@@ -10,13 +10,22 @@ Roles (docs/security.md "One access policy"; docs/security.md):
   only an unscoped admin manages what belongs to nobody's subtree (questionnaires, unscoped
   accounts, audit entries that name no unit);
 - county: its own subtree — its units, its waves, its responses, results and cases;
-- office: the creation office — results, reports and the 约谈 cases;
+- office: the creation office — results, reports, reviewing answer sheets and the 约谈 cases;
 - analyst: read-only;
 - collector (网格员): fills door-to-door sheets for residents of the units in its scope (a town,
   village or grid), nothing else — it reads no results, no responses, no other page of the console
   (docs/security.md "Collectors").
 - interviewer: a phone interviewer (电话访问员) — takes calls from the call lists of its subtree's
   waves and nothing else; a number is shown only to the interviewer holding its call (survey.calls).
+
+Separation of duties (docs/security.md "Separation of duties"): the steps of a 约谈 case are
+verbs of their own. The office's steps (OFFICE_CASE_VERBS: 安排、登记约谈、整改通知、复查、销号、
+重新打开) need an `office` or `admin` account whose scope covers the wave that issued the list and
+that does not judge itself (`judges_itself`); the unit's steps (UNIT_CASE_VERBS: 整改方案、整改
+报告、申请复查) need the unit's side (`answers_for`: scope contains the case's unit, and not the
+office issuing the wave). Reviewing answer sheets
+(`responses.review`) needs the whole of the wave within the account's scope: a wave ranks units
+strictly inside its scope, so an account never reviews the sheets that rank its own unit.
 
 The scope is checked for every verb. Targets: a Unit, a Wave, an InterviewCase, a Response, a CallCase, a
 User (an account; also a not yet stored one, for creating it), an AuditEntry, or None for the
@@ -36,17 +45,26 @@ from extensions import db
 from models import AuditEntry, CallCase, InterviewCase, Response, Unit, User, Wave
 
 # role → the verbs it holds. A new role is one line here (and its name in models.accounts.ROLES).
+# The office's steps of a case (the creation office of the wave that issued the list).
+OFFICE_CASE_VERBS = frozenset({
+    "cases.schedule", "cases.hold", "cases.notify", "cases.recheck", "cases.close", "cases.reopen",
+})
+# The steps of the unit under 约谈: its 整改方案, its reports, its request for 复查.
+UNIT_CASE_VERBS = frozenset({"cases.plan", "cases.report", "cases.request_recheck"})
+# `cases.manage`: the role takes some step of a case at all (a page's buttons); each step is
+# checked with its own verb above. `cases.issue`: issuing a wave's interview list.
 GRANTS: dict[str, frozenset[str]] = {
     "admin": frozenset({
         "read", "units.manage", "questionnaires.manage", "waves.manage", "waves.reopen", "responses.review",
-        "analysis.run", "cases.manage", "users.manage", "audit.read", "api.tokens", "responses.collect",
-        "calls.manage", "responses.enter",
-    }),
+        "analysis.run", "cases.manage", "cases.issue", "users.manage", "audit.read", "api.tokens",
+        "responses.collect", "calls.manage", "responses.enter",
+    }) | OFFICE_CASE_VERBS | UNIT_CASE_VERBS,
     "county": frozenset({
-        "read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "api.tokens", "calls.manage",
-        "responses.enter",
-    }),
-    "office": frozenset({"read", "analysis.run", "cases.manage", "api.tokens"}),
+        "read", "waves.manage", "responses.review", "analysis.run", "cases.manage", "cases.issue", "api.tokens",
+        "calls.manage", "responses.enter",
+    }) | UNIT_CASE_VERBS,
+    "office": frozenset({"read", "analysis.run", "responses.review", "cases.manage", "cases.issue", "api.tokens"})
+    | OFFICE_CASE_VERBS,
     "analyst": frozenset({"read", "api.tokens"}),
     "collector": frozenset({"responses.collect"}),
     "interviewer": frozenset({"calls.take"}),
@@ -186,7 +204,17 @@ def visible(account: Any, target: Any) -> bool:
 
 def _in_scope(account: Any, verb: str, target: Any) -> bool:
     """The scope part of `can`: the role holds the verb, the target is visible."""
-    if account is SYSTEM or account.scope is None:
+    if account is SYSTEM:
+        return True
+    if isinstance(target, InterviewCase) and verb in OFFICE_CASE_VERBS | UNIT_CASE_VERBS:
+        return _case_step(account, verb, target)
+    if verb == "responses.review" and isinstance(target, (Wave, Response)):
+        # nobody reviews the sheets of a wave that ranks their own unit: the wave lies within
+        # the account's scope (a county reviews its own waves; the city, city-wide waves)
+        return _covers(account, target if isinstance(target, Wave) else target.wave)
+    if isinstance(target, Wave) and verb == "cases.issue":
+        return _covers(account, target)
+    if account.scope is None:
         return True
     if target is None:
         return verb not in GLOBAL_VERBS
@@ -201,6 +229,27 @@ def _in_scope(account: Any, verb: str, target: Any) -> bool:
         # an account's scope must lie inside the acting account's: never an empty scope
         # (the whole tree), never one beside or above it
         return within(account, target.scope) and target.scope is not None
+    return True
+
+
+def judges_itself(account: Any, case: InterviewCase) -> bool:
+    """The account would judge its own unit: its scope is the case's unit, or lies inside it
+    (a town's account judging the county's case). An unscoped account judges no unit."""
+    scope = account.scope
+    return scope is not None and scope.is_within(case.unit)
+
+
+def _covers(account: Any, wave: Wave) -> bool:
+    """The whole of the wave lies within the account's scope."""
+    return account.scope is None or wave.scope.is_within(account.scope)
+
+
+def _case_step(account: Any, verb: str, case: InterviewCase) -> bool:
+    """Separation of duties on one case (docs/security.md "Separation of duties")."""
+    if verb in OFFICE_CASE_VERBS:
+        return _covers(account, case.wave) and not judges_itself(account, case)
+    if verb in UNIT_CASE_VERBS:
+        return answers_for(account, case)
     return True
 
 
@@ -281,15 +330,16 @@ def sets_due_dates(account: Any, wave: Wave) -> bool:
 
 
 def answers_for(account: Any, case: InterviewCase) -> bool:
-    """The unit's side of a case (docs/security.md "Separation of duties"): a `county` account whose
-    scope contains the case's unit — the county account for its county's cases, a town-scoped
-    account for that town's — and that does not issue the case's wave itself. It reports the
-    整改 and uploads the 整改报告, photos and scans."""
+    """The unit's side of a case (docs/security.md "Separation of duties"): an account whose scope
+    contains the case's unit — the county account for its county's cases and its towns', a
+    town-scoped account for that town's — and that does not issue the case's wave itself. It
+    records the 整改方案 and reports, asks for 复查 (UNIT_CASE_VERBS, for roles that hold them), and
+    uploads the 整改报告, photos and scans."""
     if account is SYSTEM:
         return True
     return (
         holds(account, "cases.manage")
-        and account.role == "county"
+        and account.role in ("county", "admin")
         and account.scope is not None
         and case.unit.is_within(account.scope)
         and not issues_cases_of(account, case.wave)

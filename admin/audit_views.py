@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from admin import bp
+from admin import audit_text, bp
 from admin.access import permission_required
 from admin.auditlog import AuditFilter, audit_page
 
@@ -19,4 +19,5 @@ def audit_log():
         entity=args.get("entity") or None, entity_id=args.get("entity_id") or None,
         actor=args.get("actor") or None, action=args.get("action") or None,
     )
-    return render_template("admin/audit.html", page=audit_page(current_user, filters, args.get("page", 1, type=int)), filters=filters)
+    return render_template("admin/audit.html", page=audit_page(current_user, filters, args.get("page", 1, type=int)), filters=filters,
+                           actions=sorted(audit_text.ACTION_LABELS.items(), key=lambda kv: kv[0]))

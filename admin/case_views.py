@@ -6,9 +6,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp, cases, waves
-from admin.access import can, permission_required
+from admin.access import permission_required
 from admin.formflow import attempt
 from admin.forms import CASE_FORMS
+from errors import Conflict
 from models.interviews import CASE_STATUSES
 
 
@@ -31,9 +32,8 @@ def cases_list():
 
 def _case_page(case, forms=None, error=None, status=200):
     forms = forms or {}
-    if can(current_user, "cases.manage"):
-        for action in cases.next_actions(case):
-            forms.setdefault(action, CASE_FORMS[action](formdata=None))
+    for action in cases.next_actions(case, current_user):  # only the steps this account may take
+        forms.setdefault(action, CASE_FORMS[action](formdata=None))
     return render_template(
         "admin/case.html",
         case=case,
@@ -42,6 +42,7 @@ def _case_page(case, forms=None, error=None, status=200):
         history=cases.case_history(case),
         overdue=cases.is_overdue(case),
         standing=cases.standing(case),
+        waiting=cases.waiting_on(case),
         today=cases.today(),
         error=error,
     ), status
@@ -54,10 +55,15 @@ def case(case_id: int):
 
 
 def _step(case_id: int, action: str, call):
+    """One step of a case (the route needs `cases.manage`, a role that takes some step of a case):
+    404 outside the account's scope, 403 when separation of duties gives the step to another
+    account (policy.py), 409 when the case's state does not allow it, 422 for the form; then one
+    service call."""
     found = cases.get_case(current_user, case_id)
-    refused = cases.refusal(found, action)
-    if refused is not None:  # the wrong step for the case's state, whatever the form holds
-        return _case_page(found, error=refused, status=409)
+    try:
+        cases.check_step(found, action, current_user)
+    except Conflict as refused:  # the wrong step for the case's state, whatever the form holds
+        return _case_page(found, error=refused.message, status=409)
     form = CASE_FORMS[action]()
     outcome = attempt(form, lambda: call(found, form))
     if outcome:
@@ -69,31 +75,56 @@ def _step(case_id: int, action: str, call):
 @bp.post("/cases/<int:case_id>/schedule")
 @permission_required("cases.manage")
 def case_schedule(case_id: int):
-    return _step(case_id, "schedule", lambda c, f: cases.schedule(c, f.scheduled_for.data))
+    return _step(case_id, "schedule", lambda c, f: cases.schedule(c, current_user, f.scheduled_for.data))
 
 
 @bp.post("/cases/<int:case_id>/hold")
 @permission_required("cases.manage")
 def case_hold(case_id: int):
-    return _step(case_id, "hold", lambda c, f: cases.hold(c, f.held_on.data, f.attendees.data, f.notes.data))
+    return _step(case_id, "hold", lambda c, f: cases.hold(c, current_user, f.held_on.data, f.attendees.data, f.notes.data))
 
 
 @bp.post("/cases/<int:case_id>/rectify")
 @permission_required("cases.manage")
 def case_rectify(case_id: int):
-    return _step(case_id, "rectify", lambda c, f: cases.rectify(c, f.rectification_plan.data, f.responsible.data, f.deadline.data))
+    """The 整改通知 (a new round each time)."""
+    return _step(case_id, "rectify", lambda c, f: cases.rectify(c, current_user, f.rectification_plan.data, f.responsible.data, f.deadline.data))
+
+
+@bp.post("/cases/<int:case_id>/plan")
+@permission_required("cases.manage")
+def case_plan(case_id: int):
+    return _step(case_id, "plan", lambda c, f: cases.plan(c, current_user, f.plan.data))
+
+
+@bp.post("/cases/<int:case_id>/report")
+@permission_required("cases.manage")
+def case_report(case_id: int):
+    return _step(case_id, "report", lambda c, f: cases.report(c, current_user, f.report.data))
+
+
+@bp.post("/cases/<int:case_id>/request_recheck")
+@permission_required("cases.manage")
+def case_request_recheck(case_id: int):
+    return _step(case_id, "request_recheck", lambda c, f: cases.request_recheck(c, current_user))
 
 
 @bp.post("/cases/<int:case_id>/recheck")
 @permission_required("cases.manage")
 def case_recheck(case_id: int):
-    return _step(case_id, "recheck", lambda c, f: cases.recheck(c, f.recheck_on.data, f.passed_value, f.recheck_result.data))
+    return _step(case_id, "recheck", lambda c, f: cases.recheck(c, current_user, f.recheck_on.data, f.passed_value, f.recheck_result.data))
 
 
 @bp.post("/cases/<int:case_id>/close")
 @permission_required("cases.manage")
 def case_close(case_id: int):
-    return _step(case_id, "close", lambda c, f: cases.close(c, f.closed_on.data))
+    return _step(case_id, "close", lambda c, f: cases.close(c, current_user, f.closed_on.data, bool(f.confirm.data)))
+
+
+@bp.post("/cases/<int:case_id>/reopen")
+@permission_required("cases.manage")
+def case_reopen(case_id: int):
+    return _step(case_id, "reopen", lambda c, f: cases.reopen(c, current_user, f.reason.data))
 
 
 @bp.get("/key-management")

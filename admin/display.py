@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from flask import current_app, request
 
 import clock
+from admin import audit_text
 from admin.access import can
 from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABELS
 from models.responses import FLAG_LABELS as RESPONSE_FLAG_LABELS
@@ -24,7 +25,7 @@ from reports.model import interval_text, place_text
 from survey.periods import period_label
 
 STATUS_COLORS = {"draft": "grey", "open": "green", "closed": "yellow", "published": "blue"}
-CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "rechecked": "green", "closed": "done", "withdrawn": "grey"}
+CASE_COLORS = {"scheduled": "grey", "held": "blue", "rectifying": "yellow", "recheck_asked": "blue", "rechecked": "green", "reopened": "yellow", "closed": "done", "withdrawn": "grey"}
 
 
 def local(t: datetime | None) -> datetime | None:
@@ -75,7 +76,8 @@ def context() -> dict:
     rules = {r.rule for r in current_app.url_map.iter_rules()}
     return {
         "fmt": SimpleNamespace(
-            changes=changes, num=num, ci=ci, pct=pct, signed=signed, date=cn_date, when=when, duration=duration,
+            changes=changes, action=audit_text.action_label, entity=audit_text.entity_label,
+            entry_changes=lambda e: audit_text.changes(e.entity, e.before, e.after), num=num, ci=ci, pct=pct, signed=signed, date=cn_date, when=when, duration=duration,
             kind=KIND_LABELS.get, mode=mode_label, place=place_text, interval=interval_text, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from flask_wtf.form import SUBMIT_METHODS, _Auto
 from werkzeug.datastructures import MultiDict
-from wtforms import DateField, Field, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Field, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
@@ -203,9 +203,29 @@ class RecheckForm(ConsoleForm):
 
 class CloseForm(ConsoleForm):
     closed_on = DateInput("销号日期", validators=[InputRequired("请填写销号日期")])
+    confirm = BooleanField("我已核实复查通过，确认销号（销号后只能说明原因重新打开）")
 
 
-CASE_FORMS = {"schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "recheck": RecheckForm, "close": CloseForm}
+class PlanForm(ConsoleForm):
+    plan = TextAreaField("整改方案", validators=[DataRequired("请填写整改方案"), Length(max=5000, message="最多 5000 字")])
+
+
+class ReportForm(ConsoleForm):
+    report = TextAreaField("整改情况报告", validators=[DataRequired("请填写整改情况报告"), Length(max=5000, message="最多 5000 字")])
+
+
+class RequestRecheckForm(ConsoleForm):
+    """Only the CSRF token: the unit's plan and report are already in."""
+
+
+class ReopenForm(ConsoleForm):
+    reason = TextAreaField("重新打开的原因", validators=[DataRequired("请填写重新打开的原因"), Length(max=1000, message="最多 1000 字")])
+
+
+CASE_FORMS = {
+    "schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "plan": PlanForm, "report": ReportForm,
+    "request_recheck": RequestRecheckForm, "recheck": RecheckForm, "close": CloseForm, "reopen": ReopenForm,
+}
 
 
 class TokenForm(ConsoleForm):

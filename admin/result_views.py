@@ -80,7 +80,7 @@ def _issue_page(wave, step: int, preview=None, exclusions=None, error=None, erro
 
 
 @bp.get("/waves/<wave_slug>/interviews/issue")
-@permission_required("cases.manage")
+@permission_required("cases.issue")
 def issue_preview(wave_slug: str):
     """Step 1 and 2: the computed list with its numbers and notes, and what issuing would change;
     units may be taken off, each with a written reason."""
@@ -93,7 +93,7 @@ def issue_preview(wave_slug: str):
 
 
 @bp.post("/waves/<wave_slug>/interviews/issue")
-@permission_required("cases.manage")
+@permission_required("cases.issue")
 def issue_review(wave_slug: str):
     """Step 3: the exclusions checked, what issuing will do (created, withdrawn), and the confirm button."""
     wave = waves.get_wave(current_user, wave_slug)
@@ -111,7 +111,7 @@ def issue_review(wave_slug: str):
 
 
 @bp.post("/waves/<wave_slug>/interviews")
-@permission_required("cases.manage")
+@permission_required("cases.issue")
 def issue_interviews(wave_slug: str):
     """Issue the interview list: one case per listed unit in the account's scope, minus the units
     taken off (see admin.cases); withdrawals only with the number the confirm step showed."""

@@ -28,7 +28,7 @@ def _response_page(wave, response, form, error=None, status=200):
         response=response,
         answers=review.answer_sheet(response, wave.questionnaire_version.to_spec()),
         flags=review.flag_labels(response.flags),
-        form=form if can(current_user, "responses.review") else None,
+        form=form if can(current_user, "responses.review", response) else None,
         error=error,
     ), status
 

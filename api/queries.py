@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from errors import Conflict, NotFound, PinganError
 from extensions import db
@@ -113,6 +114,7 @@ def visible_cases(user: User, wave: Wave | None = None, status: str | None = Non
         .join(Unit, InterviewCase.unit_id == Unit.id)
         .join(Wave, InterviewCase.wave_id == Wave.id)
         .where(unit_clause(user), wave_clause(user))
+        .options(selectinload(InterviewCase.rounds))
         .order_by(Wave.period_start.desc(), Wave.slug, Unit.code)
     )
     if wave is not None:

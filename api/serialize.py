@@ -7,7 +7,7 @@ from typing import Any
 
 from survey.periods import period_label
 from models import InterviewCase, Unit, User, Wave
-from models.interviews import case_state, is_overdue
+from models.interviews import case_state, is_overdue, round_state
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -47,7 +47,8 @@ def wave_json(wave: Wave, has_results: bool) -> dict[str, Any]:
 
 def case_json(case: InterviewCase) -> dict[str, Any]:
     """A 约谈 case: the audited state (models.interviews.case_state) with its id, the unit as an
-    object, `overdue` (models.interviews.is_overdue, the console's rule) and its times."""
+    object, `overdue` (models.interviews.is_overdue, the console's rule), its times, and `rounds`:
+    every round of 整改通知 and 复查 in order (the case's own fields repeat the latest round)."""
     return {
         "id": case.id,
         **case_state(case),
@@ -55,6 +56,7 @@ def case_json(case: InterviewCase) -> dict[str, Any]:
         "overdue": is_overdue(case),
         "created_at": timestamp(case.created_at),
         "updated_at": timestamp(case.updated_at),
+        "rounds": [round_state(r) for r in case.rounds],  # every 整改通知 and 复查, in order
     }
 
 

@@ -4,7 +4,7 @@ from models.accounts import ApiToken, LoginFailure, User
 from models.attachments import CaseAttachment
 from models.audit import AuditEntry
 from models.calls import CallAttempt, CallCase
-from models.interviews import InterviewCase
+from models.interviews import CaseRound, InterviewCase
 from models.links import ShortLink
 from models.paper import PaperSheet
 from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
@@ -21,6 +21,7 @@ __all__ = [
     "CallCase",
     "CaseAttachment",
     "Indicator",
+    "CaseRound",
     "InterviewCase",
     "LoginFailure",
     "Item",

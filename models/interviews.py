@@ -15,13 +15,17 @@ from models.types import Timestamp, utcnow
 
 # withdrawn: a case still `scheduled` whose unit left the interview list when the analysis was
 # re-run and the list issued again (admin.cases.issue_interview_list); a case is never deleted.
-CASE_STATUSES = ("scheduled", "held", "rectifying", "rechecked", "closed", "withdrawn")
+# recheck_asked: the unit reported its 整改 and asked for 复查 (the office's turn);
+# reopened: a closed case the office reopened with a reason, waiting for a new 整改通知.
+CASE_STATUSES = ("scheduled", "held", "rectifying", "recheck_asked", "rechecked", "closed", "reopened", "withdrawn")
 CASE_STATUS_LABELS = {
     "scheduled": "待约谈",
     "held": "已约谈",
     "rectifying": "整改中",
+    "recheck_asked": "待复查",
     "rechecked": "已复查",
     "closed": "已销号",
+    "reopened": "已重新打开",
     "withdrawn": "已撤销",
 }
 REASON_LABELS = {"bottom_n": "排名靠后", "insufficient_sample": "样本不足"}
@@ -57,15 +61,79 @@ class InterviewCase(db.Model):
     # interview_due = issued_on + the wave's N days (docs/method.md "Due dates").
     issued_on: Mapped[date | None] = mapped_column(Date)
     interview_due: Mapped[date | None] = mapped_column(Date)
+    reopen_reason: Mapped[str | None] = mapped_column(Text)  # why the office reopened it after 销号
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
     wave = relationship("Wave")
     unit = relationship("Unit")
+    rounds: Mapped[list["CaseRound"]] = relationship(
+        back_populates="case", order_by="CaseRound.number", cascade="all, delete-orphan"
+    )
 
     @property
     def status_label(self) -> str:
         return CASE_STATUS_LABELS[self.status]
+
+    @property
+    def current_round(self) -> "CaseRound | None":
+        """The latest round of 整改通知 and 复查 (None before the first 整改通知)."""
+        return self.rounds[-1] if self.rounds else None
+
+
+class CaseRound(db.Model):
+    """One round of 整改: the office's 整改通知 (what is required, by whom, by when), the unit's
+    整改方案 and report, its request for 复查, and the 复查 with its finding. A failed 复查 is
+    followed by a new round (a second 整改通知); rounds are never rewritten or deleted.
+    The case's own fields (rectification_plan, responsible, deadline, recheck_*) repeat the
+    current round, for the overdue rule and the API's case object."""
+
+    __tablename__ = "case_rounds"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("interview_cases.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … in order
+    requirements: Mapped[str] = mapped_column(Text)  # 整改要求, the office's
+    responsible: Mapped[str | None] = mapped_column(String(100))  # 整改责任人
+    deadline: Mapped[date | None] = mapped_column(Date)  # 整改时限
+    notified_on: Mapped[date | None] = mapped_column(Date)  # the day the 整改通知 was sent
+    plan: Mapped[str | None] = mapped_column(Text)  # 整改方案, the unit's
+    report: Mapped[str | None] = mapped_column(Text)  # the unit's 整改 report
+    reported_on: Mapped[date | None] = mapped_column(Date)
+    recheck_asked_on: Mapped[date | None] = mapped_column(Date)  # the unit asked for 复查
+    recheck_on: Mapped[date | None] = mapped_column(Date)
+    recheck_result: Mapped[str | None] = mapped_column(Text)  # what the 复查 found
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+    case = relationship("InterviewCase", back_populates="rounds")
+
+    @property
+    def outcome_label(self) -> str:
+        return {True: "通过", False: "未通过"}.get(self.passed, "未复查")
+
+
+def round_state(r: CaseRound) -> dict[str, Any]:
+    """One round as plain data (the API's `rounds`, and the audit log of the unit's steps)."""
+
+    def iso(d: date | None) -> str | None:
+        return None if d is None else d.isoformat()
+
+    return {
+        "number": r.number,
+        "requirements": r.requirements,
+        "responsible": r.responsible,
+        "deadline": iso(r.deadline),
+        "notified_on": iso(r.notified_on),
+        "plan": r.plan,
+        "report": r.report,
+        "reported_on": iso(r.reported_on),
+        "recheck_asked_on": iso(r.recheck_asked_on),
+        "recheck_on": iso(r.recheck_on),
+        "recheck_result": r.recheck_result,
+        "passed": r.passed,
+    }
 
 
 # -- the overdue rule: one copy, for the console, the API and the reports --------------------------
@@ -121,4 +189,5 @@ def case_state(case: InterviewCase) -> dict[str, Any]:
         "closed_on": iso(case.closed_on),
         "issued_on": iso(case.issued_on),
         "interview_due": iso(case.interview_due),
+        "reopen_reason": case.reopen_reason,
     }

@@ -93,7 +93,8 @@ class NoticeDates:
     recheck_on: date
     recheck_by_rule: bool
     responsible: str | None = None  # 整改责任人
-    plan: str | None = None  # the rectification plan, once the unit has handed it in
+    plan: str | None = None  # the unit's 整改方案 of the current round, once it has handed it in
+    requirements: str | None = None  # the office's 整改要求 of the current round (整改通知)
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,11 @@ def unit_comments(wave: Wave, spec: QuestionnaireSpec, codes: list[str], limit: 
     return out
 
 
+def _round_text(case: InterviewCase | None, field: str) -> str | None:
+    current = case.current_round if case is not None else None
+    return (getattr(current, field) or "").strip() or None if current is not None else None
+
+
 def notice_dates(wave: Wave, codes: list[str], issued_on: date) -> dict[str, NoticeDates]:
     """The dates of each listed unit's notice: from its 约谈 case when the office has set them."""
     cases = {
@@ -280,7 +286,8 @@ def notice_dates(wave: Wave, codes: list[str], issued_on: date) -> dict[str, Not
             recheck_on=recheck or issued_on + timedelta(days=RECHECK_DAYS),
             recheck_by_rule=recheck is None,
             responsible=(case.responsible or None) if case is not None else None,
-            plan=(case.rectification_plan or "").strip() or None if case is not None else None,
+            plan=_round_text(case, "plan"),
+            requirements=_round_text(case, "requirements"),
         )
     return out
 

@@ -43,7 +43,8 @@ from admin.cases.queries import (  # noqa: F401
     CaseCounts, CaseFilter, Standing, case_counts, case_history, get_case, list_cases, standing, wave_cases,
 )
 from admin.cases.steps import (  # noqa: F401
-    OPEN_STATUSES, STEPS, TEXT_LIMIT, Step, allowed, close, hold, next_actions, recheck, rectify, refusal, schedule,
+    OPEN_STATUSES, STEPS, TEXT_LIMIT, Step, allowed, audit_state, check_step, close, hold, may, next_actions, plan,
+    recheck, rectify, refusal, reopen, report, request_recheck, schedule, waiting_on,
 )
 from clock import today  # noqa: F401  (for the views and tests)
 from errors import Conflict  # noqa: F401

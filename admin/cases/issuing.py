@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 import audit
+import policy
 from admin import due_dates
 from admin.cases.queries import wave_cases
 from analysis import InterviewEntry, UnitResult
@@ -170,6 +171,8 @@ def preview_issue(wave: Wave, user: User | None, exclusions: dict[str, str] | No
     """What `issue_interview_list(wave, user, exclusions)` would do, without doing it. `user` None:
     the command line, the whole wave; an account issues the part of the list within its scope.
     ExclusionError (422) for an unknown code, a unit not on the list, or a missing reason."""
+    if user is not None:  # only an account whose scope covers the wave issues its list (policy.py)
+        policy.require(user, "cases.issue", wave, "约谈名单由发出本期调查的创建办下发")
     if wave.status not in ("closed", "published"):
         raise Conflict(f"“{wave.title}” 尚未结束(当前:{wave.status_label}),结束并运行分析后才能下发约谈名单", code="wave_not_closed")
     result = wave_result(wave)  # Conflict when not analysed

@@ -103,9 +103,16 @@ def test_review_is_scoped_and_needs_the_permission(city):
     assert "白水乡" in queue and "青山镇" not in queue and "待审核(1)" in queue
     assert west.get(f"/admin/waves/{Q3}/responses/{east_ids[0]}").status_code == 404
     assert post(west, f"/admin/waves/{Q3}/responses/{east_ids[0]}/review", {"decision": "reject", "reason": "x"}).status_code == 404
-    assert post(west, f"/admin/waves/{Q3}/responses/{west_ids[0]}/review", {"decision": "accept", "reason": "核实无误"}).status_code == 302
+    # The city-wide wave ranks 西山县 itself: its county account reads its sheets but does not
+    # review them (separation of duties, policy.py responses.review); the city's office does.
+    page = west.get(f"/admin/waves/{Q3}/responses/{west_ids[0]}")
+    assert page.status_code == 200 and "保存审核结论" not in text(page)
+    assert post(west, f"/admin/waves/{Q3}/responses/{west_ids[0]}/review", {"decision": "accept", "reason": "核实无误"}).status_code == 403
+    assert response(west_ids[0]).review_status == "flagged"
+    analyst = client_for(city, "analyst")
+    assert post(analyst, f"/admin/waves/{Q3}/responses/{east_ids[0]}/review", {"decision": "reject", "reason": "x"}).status_code == 403
     office = client_for(city, "office")
     page = office.get(f"/admin/waves/{Q3}/responses/{east_ids[0]}")
-    assert page.status_code == 200 and "保存审核结论" not in text(page)
-    assert post(office, f"/admin/waves/{Q3}/responses/{east_ids[0]}/review", {"decision": "reject", "reason": "x"}).status_code == 403
-    assert response(east_ids[0]).review_status == "flagged"
+    assert page.status_code == 200 and "保存审核结论" in text(page)
+    assert post(office, f"/admin/waves/{Q3}/responses/{west_ids[0]}/review", {"decision": "accept", "reason": "核实无误"}).status_code == 302
+    assert response(east_ids[0]).review_status == "flagged" and response(west_ids[0]).review_status == "accepted"

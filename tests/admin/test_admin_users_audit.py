@@ -110,12 +110,18 @@ def test_the_audit_log_shows_who_what_when_before_and_after_filtered_by_entity(c
     admin = client_for(city, "admin")
     post(admin, f"/admin/users/{fresh('west').id}/deactivate")
     page = admin.get("/admin/audit?entity=user&entity_id=west")
-    body = text(page)
-    assert page.status_code == 200 and "user.deactivate" in body and "user.create" in body and "wave.open" not in body
-    assert "active 是 → 否" in body  # before and after, side by side
-    waves = text(admin.get("/admin/audit?entity=wave"))
-    assert "wave.open" in waves and "wave.publish" in waves and "user.create" not in waves
-    assert "wave.close" in text(admin.get("/admin/audit?action=wave.c"))
+    body = entries(page)
+    assert page.status_code == 200 and "账号已停用" in body and "账号已创建" in body and "调查已开始" not in body
+    assert "启用 是 → 否" in body  # before and after, side by side, in Chinese
+    assert "user.deactivate" not in text(page) and "active" not in body  # no internal codes
+    waves = entries(admin.get("/admin/audit?entity=wave"))
+    assert "调查已开始" in waves and "结果已发布" in waves and "账号已创建" not in waves
+    assert "调查已结束" in entries(admin.get("/admin/audit?action=wave.c"))
+
+
+def entries(page) -> str:
+    """The audit page's table (not the filter's list of every action)."""
+    return text(page).split("变更(前 → 后)", 1)[1]
 
 
 @pytest.mark.parametrize("username", ["east", "office", "analyst"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 import clock
 from extensions import db
-from models import InterviewCase, Unit
+from models import CaseRound, InterviewCase, Unit
 from reports import data as report_data
 from reports.build import build_report, report_filename
 from reports.formatting import cn_date, num
@@ -29,10 +29,13 @@ def case(reference):
     """The creation office has already scheduled one unit's interview and set its deadlines."""
     wave = get_wave(W2)
     unit = db.session.scalar(select(Unit).where(Unit.code == CASE_UNIT))
+    requirements = "一、增加夜间巡逻;\n二、修复路灯 & 监控。"
     db.session.add(InterviewCase(
         wave_id=wave.id, unit_id=unit.id, reason="bottom_n", rank=2, escalation="key_management",
         scheduled_for=date(2026, 10, 20), deadline=date(2026, 11, 30), recheck_on=date(2026, 12, 5),
-        responsible="张<三>", rectification_plan="一、增加夜间巡逻;\n二、修复路灯 & 监控。",
+        responsible="张<三>", rectification_plan=requirements,
+        rounds=[CaseRound(number=1, requirements=requirements, responsible="张<三>", deadline=date(2026, 11, 30),
+                          plan="夜巡每周三次<由派出所牵头>")],
     ))
     db.session.commit()
     return unit
@@ -84,7 +87,9 @@ def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
     assert "请你单位主要负责人于2026年10月20日到" in mine
     assert "整改时限:2026年11月30日前" in mine
     assert "复查时间:2026年12月5日,由创建办组织复查" in mine  # no "(通知书发出之日起 30 日)"
-    assert "整改责任人:张<三>" in mine and "一、增加夜间巡逻;二、修复路灯&监控。" in mine
+    assert "整改责任人:张<三>" in mine
+    # the office's 整改要求 under its own heading, the unit's 整改方案 under the unit's
+    assert "整改要求一、增加夜间巡逻;二、修复路灯&监控。整改方案(由被约谈单位填写)夜巡每周三次<由派出所牵头>" in mine
     others = [n for n in notices if n is not mine]
     assert len(others) == len(notices) - 1 >= 1
     assert all(f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in n for n in others)
