@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.accounts import ROLE_LABELS
+from models.attachments import ATTACHMENT_KIND_LABELS
 from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABELS
 from models.responses import FLAG_LABELS
 from models.units import KIND_LABELS
@@ -27,6 +28,7 @@ ENTITY_LABELS = {
     "api_token": "API 令牌",
     "questionnaire": "问卷",
     "attachment": "附件",
+    "digest": "待办摘要",
 }
 
 ACTION_LABELS = {
@@ -43,6 +45,7 @@ ACTION_LABELS = {
     "case.withdraw": "案件已撤销（不在最新名单中或已撤下）",
     "case.reinstate": "案件已恢复（重新列入名单）",
     "case.refresh": "案件已按最新名单更新",
+    "case.attach": "材料已上传",
     "interviews.issue": "约谈名单已下发",
     "interviews.exclude": "单位已从约谈名单撤下",
     "wave.create": "调查已创建",
@@ -51,6 +54,15 @@ ACTION_LABELS = {
     "wave.publish": "结果已发布",
     "wave.reopen": "调查已重新开放",
     "wave.short_links": "短码已生成",
+    "wave.rename": "调查已改名",
+    "wave.collection_dates": "调查日期已设置",
+    "wave.interview_days": "约谈期限天数已设置",
+    "calls.import": "电话样本已导入",
+    "paper.key": "纸质答卷已录入",
+    "paper.verify": "纸质答卷已复核",
+    "paper.resolve": "纸质答卷差异已处理",
+    "todo.digest": "待办摘要已发送",
+    "user.email": "邮箱已设置",
     "analysis.run": "分析已运行",
     "responses.import": "纸质答卷已导入",
     "response.accept": "答卷已采纳",
@@ -79,7 +91,8 @@ FIELD_LABELS = {
     "scheduled_for": "约谈时间", "held_on": "约谈日期", "attendees": "参加人员", "notes": "约谈记录",
     "rectification_plan": "整改要求", "responsible": "整改责任人", "deadline": "整改时限",
     "recheck_on": "复查日期", "recheck_result": "复查情况", "recheck_passed": "复查结论", "closed_on": "销号日期",
-    "reopen_reason": "重新打开原因", "exclusion_reason": "撤下理由",
+    "reopen_reason": "重新打开原因", "exclusion_reason": "撤下理由", "issued_on": "下发日期", "interview_due": "约谈期限",
+    "attachment": "附件编号", "filename": "文件名", "content_type": "文件类型", "size": "大小（字节）", "sha256": "校验值",
     "round_number": "整改轮次", "round_requirements": f"{ROUND}整改要求", "round_responsible": f"{ROUND}整改责任人",
     "round_deadline": f"{ROUND}整改时限", "round_notified_on": "整改通知日期", "round_plan": "整改方案",
     "round_report": "整改情况报告", "round_reported_on": "报告日期", "round_recheck_asked_on": "申请复查日期",
@@ -89,7 +102,8 @@ FIELD_LABELS = {
     "progressed_off_list": "已在办理、不在最新名单中", "excluded": "撤下的单位及理由", "scope": "范围",
     # a wave and its analysis
     "slug": "标识", "title": "标题", "period": "调查期", "series": "系列", "questionnaire": "问卷", "target_n": "目标样本量",
-    "short_links_created": "新生成短码", "n_responses": "答卷数", "n_rejected": "剔除答卷数", "weight_cap": "权重上限",
+    "short_links_created": "新生成短码", "collection_start": "调查开始日期", "collection_end": "调查结束日期",
+    "interview_days": "约谈期限（天）", "effective": "实际天数", "cases_moved": "调整期限的案件数", "n_responses": "答卷数", "n_rejected": "剔除答卷数", "weight_cap": "权重上限",
     "interview_list": "约谈名单单位数", "file": "文件", "imported": "导入份数", "by_mode": "按方式",
     # a response
     "response_key": "答卷编号", "flags": "标记", "review_status": "审核状态", "review_reason": "审核理由",
@@ -98,7 +112,8 @@ FIELD_LABELS = {
     # an account, a token
     "role": "角色", "active": "启用", "locked_until": "锁定至", "failed_logins": "登录失败次数", "source": "来源",
     "sessions_ended": "已退出所有登录", "live_tokens": "有效令牌数", "user": "账号", "revoked": "已吊销",
-    "display_name": "姓名",
+    "display_name": "姓名", "email": "邮箱", "sent": "已发送", "skipped": "跳过", "failed": "失败",
+    "sheet_no": "答卷号", "answers": "答案", "by_unit": "按单位",
     # a questionnaire
     "version": "版本", "items": "题目", "indicators": "指标", "ranking": "排名规则", "grades": "等级",
     "title_en": "英文标题",
@@ -142,7 +157,8 @@ def value_text(entity: str | None, key: str, value: Any) -> str:
     if key == "escalation":
         return ESCALATION_LABELS.get(value, str(value))
     if key == "kind":
-        return KIND_LABELS.get(value, str(value))
+        labels = ATTACHMENT_KIND_LABELS if entity == "case" else KIND_LABELS
+        return labels.get(value, str(value))
     if key == "role":
         return ROLE_LABELS.get(value, str(value))
     if key == "review_status":

@@ -109,6 +109,10 @@ def _office_step(case: InterviewCase, on: date) -> tuple[str, TodoItem] | None:
         return "notify", _case_item(case, f"{case.held_on} 已约谈,请下发整改通知书", None, on)
     if case.status == "rechecked" and case.recheck_passed is False:
         return "notify", _case_item(case, f"{case.recheck_on} 复查未通过,请重新下发整改通知", None, on)
+    if case.status == "reopened":
+        return "notify", _case_item(case, "案件已重新打开，请重新下发整改通知", None, on)
+    if case.status == "recheck_asked":
+        return "recheck", _case_item(case, "整改单位已申请复查，请复查", case.deadline, on, overdue=False)
     if case.status == "rectifying" and case.deadline is not None and case.deadline < on:
         return "recheck", _case_item(case, f"整改时限 {case.deadline} 已过,请复查", case.deadline, on)
     if case.status == "rechecked" and case.recheck_passed:

@@ -329,7 +329,7 @@ def test_the_audit_page_reads_in_chinese(city, world):
 
 
 def test_an_existing_single_round_case_migrates_into_round_1(tmp_path):
-    """Revision 0014 keeps the one round a case had as round 1; the earlier batch migrations run
+    """Revision 0016 keeps the one round a case had as round 1; the earlier batch migrations run
     over a SQLite database that holds data (migrations/env.py turns foreign keys off meanwhile)."""
     from flask_migrate import upgrade
     from sqlalchemy import create_engine, text as sql

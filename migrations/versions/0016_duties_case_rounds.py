@@ -5,8 +5,8 @@ Existing cases that reached 整改 keep their one round as round 1: the case's �
 责任人, 时限 and 复查 (earlier failed rounds were overwritten before this revision; their
 traces stay in the audit log).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 06:00:00
 
 """
@@ -17,8 +17,8 @@ from models.types import Timestamp
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
