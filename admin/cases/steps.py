@@ -207,8 +207,6 @@ def rectify(case: InterviewCase, user: Any, requirements: str | None, responsibl
         after, what = case.held_on, "约谈日期"
     if after is not None and deadline <= after:
         raise FieldError("deadline", f"整改时限应晚于{what}({after.isoformat()})")
-    if deadline < on:
-        raise FieldError("deadline", f"整改时限不能早于今天({on.isoformat()})")
 
     def change():
         number = (last.number if last is not None else 0) + 1
