@@ -80,11 +80,11 @@ def next_actions(case: InterviewCase, user: Any = None) -> list[str]:
 def waiting_on(case: InterviewCase) -> str | None:
     """Whose turn it is, in words (the case page)."""
     if case.status == "rectifying":
-        return "整改单位提交整改方案、报告整改情况并申请复查;逾期未申请的,创建办可直接复查"
+        return "整改单位提交整改方案、报告整改情况并申请复查；逾期未申请的，创建办可直接复查"
     if case.status == "recheck_asked":
-        return "整改单位已申请复查,等待创建办复查"
+        return "整改单位已申请复查，等待创建办复查"
     if case.status == "reopened":
-        return "案件已重新打开,等待创建办重新下发整改通知"
+        return "案件已重新打开，等待创建办重新下发整改通知"
     return None
 
 
@@ -96,10 +96,10 @@ def refusal(case: InterviewCase, action: str) -> str | None:
     if allowed(case, action):
         return None
     if action == "close" and case.status == "rechecked":
-        return "复查未通过,不能销号;请重新下发整改通知"
+        return "复查未通过，不能销号；请重新下发整改通知"
     if action == "rectify" and case.status == "rechecked":
-        return "复查已通过,无需重新整改;可以销号"
-    return f"该案件当前状态为“{CASE_STATUS_LABELS[case.status]}”,不能{STEPS[action].label}"
+        return "复查已通过，无需重新整改；可以销号"
+    return f"该案件当前状态为“{CASE_STATUS_LABELS[case.status]}”，不能{STEPS[action].label}"
 
 
 def check_step(case: InterviewCase, action: str, user: Any) -> None:
@@ -114,8 +114,8 @@ def check_step(case: InterviewCase, action: str, user: Any) -> None:
 def _forbidden(case: InterviewCase, action: str) -> str:
     step = STEPS[action]
     if step.by_unit:
-        return f"{step.label}由被约谈单位({case.unit.name})的账号办理"
-    return f"{step.label}由发出约谈名单的创建办办理,被约谈单位不能办理本单位的案件"
+        return f"{step.label}由被约谈单位（{case.unit.name}）的账号办理"
+    return f"{step.label}由发出约谈名单的创建办办理，被约谈单位不能办理本单位的案件"
 
 
 def _text(field_name: str, value: str | None, what: str, limit: int = TEXT_LIMIT) -> str:
@@ -131,7 +131,7 @@ def _not_future(field_name: str, value: date | None, what: str, on: date) -> dat
     if value is None:
         raise FieldError(field_name, f"请填写{what}")
     if value > on:
-        raise FieldError(field_name, f"{what}不能晚于今天({on.isoformat()})")
+        raise FieldError(field_name, f"{what}不能晚于今天（{on.isoformat()}）")
     return value
 
 
@@ -165,7 +165,7 @@ def schedule(case: InterviewCase, user: Any, when: date | None, on: date | None 
     if when is None:
         raise FieldError("scheduled_for", "请填写约谈日期")
     if when < on:
-        raise FieldError("scheduled_for", f"约谈日期不能早于今天({on.isoformat()});已经约谈的,请直接登记约谈")
+        raise FieldError("scheduled_for", f"约谈日期不能早于今天（{on.isoformat()}）；已经约谈的，请直接登记约谈")
 
     def change():
         case.scheduled_for = when
@@ -180,7 +180,7 @@ def hold(case: InterviewCase, user: Any, held_on: date | None, attendees: str | 
     on = on or today()
     held_on = _not_future("held_on", held_on, "约谈日期", on)
     if held_on < case.wave.period_start:
-        raise FieldError("held_on", f"约谈日期不能早于本期调查开始({case.wave.period_start.isoformat()})")
+        raise FieldError("held_on", f"约谈日期不能早于本期调查开始（{case.wave.period_start.isoformat()}）")
     attendees = _text("attendees", attendees, "参加人员", 1000)
     notes = _text("notes", notes, "约谈记录")
 
@@ -206,7 +206,7 @@ def rectify(case: InterviewCase, user: Any, requirements: str | None, responsibl
     else:
         after, what = case.held_on, "约谈日期"
     if after is not None and deadline <= after:
-        raise FieldError("deadline", f"整改时限应晚于{what}({after.isoformat()})")
+        raise FieldError("deadline", f"整改时限应晚于{what}（{after.isoformat()}）")
 
     def change():
         number = (last.number if last is not None else 0) + 1
@@ -246,9 +246,9 @@ def request_recheck(case: InterviewCase, user: Any, on: date | None = None) -> I
     check_step(case, "request_recheck", user)
     current = case.current_round
     if not current.plan:
-        raise Conflict("请先提交整改方案,再申请复查", code="no_plan")
+        raise Conflict("请先提交整改方案，再申请复查", code="no_plan")
     if not current.report:
-        raise Conflict("请先书面报告整改情况,再申请复查", code="no_report")
+        raise Conflict("请先书面报告整改情况，再申请复查", code="no_report")
 
     def change():
         current.recheck_asked_on = on or today()
@@ -266,7 +266,7 @@ def recheck(case: InterviewCase, user: Any, recheck_on: date | None, passed: boo
     since = current.notified_on if current is not None and current.notified_on else case.held_on
     if since is not None and recheck_on < since:
         what = "整改通知日期" if current is not None and current.notified_on else "约谈日期"
-        raise FieldError("recheck_on", f"复查日期不能早于{what}({since.isoformat()})")
+        raise FieldError("recheck_on", f"复查日期不能早于{what}（{since.isoformat()}）")
     if passed is None:
         raise FieldError("passed", "请选择复查是否通过")
     result = _text("recheck_result", result, "复查情况")
@@ -285,9 +285,9 @@ def close(case: InterviewCase, user: Any, closed_on: date | None, confirmed: boo
     check_step(case, "close", user)
     closed_on = _not_future("closed_on", closed_on, "销号日期", on or today())
     if case.recheck_on is not None and closed_on < case.recheck_on:
-        raise FieldError("closed_on", f"销号日期不能早于复查日期({case.recheck_on.isoformat()})")
+        raise FieldError("closed_on", f"销号日期不能早于复查日期（{case.recheck_on.isoformat()}）")
     if not confirmed:
-        raise FieldError("confirm", "请勾选确认:复查已通过,同意销号")
+        raise FieldError("confirm", "请勾选确认：复查已通过，同意销号")
 
     def change():
         case.closed_on = closed_on
