@@ -103,14 +103,14 @@ def analyse_wave(
             table.se[(nk > 0) & ((hits == nk) | (hits == 0)), k] = 0.0
             share_ci[k] = share_interval(table.estimate[:, k], table.se[:, k], nk, degf[:, j])
 
-    # The unit-level integrity checks and the ranking's draws need nothing else computed below: they run
-    # on threads of their own while the item results are computed (numpy releases the GIL in its large
-    # loops and in its random draws, so the work overlaps on two cores; the threads share only read-only
-    # inputs, and each ranking group has its own seeded generator, so the results do not change).
+    # The ranking's draws need nothing else computed below: they run on a thread of their own (with
+    # their own two threads) while the item results are computed. numpy releases the GIL while it
+    # draws, so the work overlaps on two cores; each group has its own seeded generator, so the results
+    # do not change. (The integrity checks hold the GIL most of the time: on a third thread they only
+    # made the run slower on a loaded machine, docs/performance.md.)
     ranking = spec.ranking
     parent_codes = [hierarchy.parent_code(u) for u in range(hierarchy.size)]
-    with ThreadPoolExecutor(2) as pool:
-        integrity_job = pool.submit(unit_integrity, spec, hierarchy, coded, responses, seed, Y)
+    with ThreadPoolExecutor(1) as pool:
         ranking_job = pool.submit(
             rank_groups,
             hierarchy.codes,
@@ -129,8 +129,8 @@ def analyse_wave(
         # the item results need only which units are ranked, known before the ranking's draws
         is_ranked = ranked_units(hierarchy.kinds, parent_codes, table.n, table.composite, ranking.min_n, ranking.kinds)
         item_fields = item_results(spec, hierarchy, coded, design, Y, is_ranked)
+        integrity = unit_integrity(spec, hierarchy, coded, responses, seed, Y)
         ranked = ranking_job.result()
-        integrity = integrity_job.result()
     interviews = interview_list(
         hierarchy.codes,
         hierarchy.kinds,
