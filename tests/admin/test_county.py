@@ -187,7 +187,7 @@ def test_a_county_prints_its_own_report_notices_and_board_of_the_city_wide_wave(
 def test_a_county_prints_its_own_posters_and_cards_of_a_city_wide_wave(city):
     admin = client_for(city, "admin")
     assert post(admin, "/admin/waves/new", {**NEW, "slug": "2027Q1-city"}).status_code == 302
-    response = client_for(city, "east").get("/admin/waves/2027Q1-city/reports/posters.pdf")
+    response = client_for(city, "east").get("/admin/waves/2027Q1-city/reports/posters.pdf?loopback=1")  # 127.0.0.1 in tests: confirmed
     assert response.status_code == 200
     pdf = pdf_text(response.data)
     assert "青山镇" in pdf and "东城区公安分局" in pdf and "问卷号码" in pdf
@@ -346,7 +346,7 @@ def test_a_county_runs_its_own_quarter_end_to_end(city, tmp_path):
     assert post(east, "/admin/waves/east-2026q3/open").status_code == 302 and wave("east-2026q3").status == "open"
 
     # its posters and door cards: its own units, all of them
-    posters = east.get("/admin/waves/east-2026q3/reports/posters.pdf")
+    posters = east.get("/admin/waves/east-2026q3/reports/posters.pdf?loopback=1")  # 127.0.0.1 in tests: confirmed
     assert posters.status_code == 200 and 'filename="east-2026q3-posters.pdf"' in posters.headers["Content-Disposition"]
     pdf = pdf_text(posters.data)
     assert "青山镇" in pdf and "新一村" in pdf and "东城区人民法院" in pdf and "白水乡" not in pdf
