@@ -26,7 +26,7 @@ from extensions import db
 from models import AnalysisResult, Response, Unit, User, Wave
 from models.waves import MODE_LABELS
 from reports import model
-from reports.cells import safe_row, safe_workbook
+from cells import safe_row, safe_workbook
 from survey.results import stored_result
 from survey.waves import previous_wave
 

@@ -21,7 +21,7 @@ from errors import Conflict, Forbidden, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from models import Questionnaire, Unit, User, Wave
-from reports.cells import safe_cell, safe_dict, safe_workbook
+from cells import safe_cell, safe_dict, safe_workbook
 from survey.periods import next_period, parse_period
 from models.accounts import ROLE_LABELS
 from models.units import KIND_LABELS
@@ -281,7 +281,7 @@ def progress(user: User, wave: Wave) -> Progress:
 def qr_zip(user: User, wave: Wave, mode: str = "qr") -> bytes:
     """A zip of one PNG per collecting unit and index.csv (survey.qr.export_wave_qr), holding only
     the units within the account's scope."""
-    # index.csv holds codes as written for spreadsheets (reports.cells): "-A1" reads "'-A1" there.
+    # index.csv holds codes as written for spreadsheets (cells.py): "-A1" reads "'-A1" there.
     visible = {safe_cell(code): code for code in db.session.scalars(select(Unit.code).where(unit_clause(user)))}
     with tempfile.TemporaryDirectory(prefix="pingan-qr-") as tmp:
         export_wave_qr(wave.slug, tmp, mode=mode)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -238,7 +239,11 @@ def generate(n_responses: int, n_towns: int, seed: int, out: Path) -> dict:
     pd.DataFrame(units, columns=["code", "name", "kind", "parent_code"]).to_csv(out / "units.csv", index=False)
     pd.DataFrame(pop_rows, columns=["unit_code", "dimension", "category", "count"]).to_csv(
         out / "population.csv", index=False)
-    shutil.copy(ROOT / "demo" / "questionnaire.yaml", out / "questionnaire.yaml")
+    # The demo questionnaire without its optional `concerns` item (added with the notices' 群众反映最集中的
+    # 问题): the generated city answers the same items as every earlier run, so figures stay comparable.
+    spec_data = yaml.safe_load((ROOT / "demo" / "questionnaire.yaml").read_text(encoding="utf-8"))
+    spec_data["items"] = [it for it in spec_data["items"] if it["key"] != "concerns"]
+    (out / "questionnaire.yaml").write_text(yaml.safe_dump(spec_data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     csv_cols = {"response_id": ids, "unit_code": unit_code, "psu": psu,
                 "submitted_at": np.char.add(ts.astype(str).astype("U19"), "+08:00").astype(object)}
     csv_cols.update(answers)

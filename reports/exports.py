@@ -15,7 +15,7 @@ from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from models.interviews import ESCALATION_LABELS
 from models.units import KIND_LABELS
-from reports.cells import safe_row, safe_workbook
+from cells import safe_row, safe_workbook
 from reports import model
 from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
 
@@ -34,7 +34,7 @@ def _indicator_keys(result: WaveResult) -> list[str]:
 
 def to_csv(result: WaveResult) -> str:
     """One row per unit; column names are the JSON keys, flattened with `_`. Text that a
-    spreadsheet would take for a formula is neutralised (reports.cells)."""
+    spreadsheet would take for a formula is neutralised (cells.py)."""
     keys = _indicator_keys(result)
     header = ["code", "name", "kind", "parent_code", "n", "n_eff", "n_flagged"]
     for k in keys:

@@ -228,37 +228,6 @@ def analysis_run(wave_slug: str, weight_cap: float) -> None:
         click.echo(f"提示: {warning}", err=True)
 
 
-@analysis_cli.command("export")
-@click.option("--wave", "wave_slug", required=True, help="调查标识。")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx"]), default="json", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="输出文件;省略则写到标准输出(xlsx 必须指定)。")
-@reports_errors
-def analysis_export(wave_slug: str, fmt: str, out: str | None) -> None:
-    """Export the stored results."""
-    from reports.exports import to_csv, to_json, to_xlsx
-    from survey.results import stored_result, wave_result
-    from survey.waves import get_wave
-
-    wave = get_wave(wave_slug)
-    result = wave_result(wave)
-    if fmt == "json":
-        data: str | bytes = to_json(stored_result(wave).payload) + "\n"
-    elif fmt == "csv":
-        data = to_csv(result)
-    else:
-        if out is None:
-            raise CliError("xlsx 是二进制文件,请用 --out 指定输出文件")
-        title = f"{wave.scope.name}{wave.questionnaire_version.title}({wave.period})"
-        data = to_xlsx(result, wave.questionnaire_version.to_spec(), title)
-    if out is None:
-        click.echo(data, nl=False)
-        return
-    mode = "wb" if isinstance(data, bytes) else "w"
-    with open(out, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as f:
-        f.write(data)
-    click.echo(f"已写入 {out}", err=True)
-
-
 @calls_cli.command("import")
 @click.option("--wave", "wave_slug", required=True, help="调查标识。")
 @click.argument("file", type=click.Path(dir_okay=False))

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from errors import PinganError
 from extensions import db
 from models import Unit, Wave
-from reports.cells import safe_row
+from cells import safe_row
 from survey.links import link_url, short_codes
 from survey.waves import get_wave
 

@@ -56,6 +56,7 @@ def _sheets(rng, n: int, level: float, modes: np.ndarray | None = None) -> dict[
         letters[rng.random(n) < DONT_KNOW[item]] = "X"
         out[item] = letters
     out["victim"] = np.where(rng.random(n) < 0.1, "Y", "N").astype(object)
+    out["concerns"] = np.full(n, "", dtype=object)  # optional and unscored: left unanswered
     out["sex"] = np.array(["M", "F"], dtype=object)[sex]
     out["age_group"] = np.array(["18-29", "30-44", "45-59", "60+"], dtype=object)[age]
     out["mode"] = np.array(["qr", "door", "phone", "paper"], dtype=object)[modes]
@@ -242,7 +243,7 @@ def test_one_differing_item_is_a_near_duplicate_from_seven_scored_items():
     sheets += [{**base, "safety": "C", "night_safety": "C"}]  # two away from the first: not a near-duplicate of it
     responses = pd.DataFrame(sheets)
     responses["unit_code"] = "V"
-    for key in ("victim", "sex", "age_group", "comment"):
+    for key in ("victim", "concerns", "sex", "age_group", "comment"):
         responses[key] = None
     hierarchy = build_hierarchy(units)
     coded = code_responses(spec, hierarchy, responses)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from extensions import db
 from models import Response
 from reports.build import build_report
-from reports.cells import FORMULA_START, safe_cell, safe_row
+from cells import FORMULA_START, safe_cell, safe_row
 from survey.waves import get_wave
 from tests.admin.console import PASSWORD, client_for
 from tests.reports.conftest import FIXTURES, ISSUED, accept_flagged, flat, invoke, pdf_pages

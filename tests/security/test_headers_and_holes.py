@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 from extensions import db
 from models import AuditEntry, ShortLink, Wave
-from reports.cells import safe_cell
+from cells import safe_cell
 from tests.admin.console import (  # noqa: F401  (fixtures)
     CITY,
     PASSWORD,
