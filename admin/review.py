@@ -17,6 +17,7 @@ import audit
 import policy
 from admin.errors import FieldError
 from analysis.spec import QuestionnaireSpec
+from clock import local
 from errors import Conflict, NotFound
 from policy import unit_clause
 from extensions import db
@@ -47,7 +48,7 @@ def _reviewable(wave: Wave, user: User):
     )
 
 
-def review_queue(wave: Wave, user: User, queue: str = "flagged", page: int = 1) -> ReviewPage:
+def review_queue(wave: Wave, user: User, queue: str = "flagged", page: int = 1, collector: int | None = None) -> ReviewPage:
     queue = queue if queue in QUEUES else "flagged"
     counts = dict(
         db.session.execute(
@@ -62,7 +63,11 @@ def review_queue(wave: Wave, user: User, queue: str = "flagged", page: int = 1) 
     total = counts[queue]
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
-    query = _reviewable(wave, user).options(joinedload(Response.unit), joinedload(Response.reviewed_by))
+    query = _reviewable(wave, user).options(
+        joinedload(Response.unit), joinedload(Response.reviewed_by), joinedload(Response.collector)
+    )
+    if collector is not None:  # one collector's sheets (the wave page's 按采集人 links here)
+        query = query.where(Response.collector_id == collector)
     if queue != "all":
         query = query.where(Response.review_status == queue)
     query = query.order_by(Response.submitted_at.desc(), Response.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
@@ -145,3 +150,99 @@ def _state(response: Response) -> dict:
         "review_status": response.review_status,
         "review_reason": response.review_reason,
     }
+
+
+# -- groups: decide a whole flagged group at once ---------------------------------------------------
+
+GROUP_KINDS = {"burst": "同一网络同一天集中提交", "address": "同一网络地址", "collector": "同一采集人"}
+MIN_GROUP = 2  # a "group" of one sheet is reviewed on its own page
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str
+    key: str
+    label: str  # what the sheets share, in plain Chinese
+    responses: list[Response]
+
+    @property
+    def kind_label(self) -> str:
+        return GROUP_KINDS[self.kind]
+
+
+def _group_keys(response: Response) -> list[tuple[str, str, str]]:
+    """(kind, key, label) of each group a flagged sheet belongs to. The address key is a prefix of
+    the keyed hash (no address is kept); a burst is one address on one Beijing day."""
+    keys = []
+    if response.ip_hash:
+        address = response.ip_hash[:16]
+        keys.append(("address", address, f"网络地址标识 {address[:8]}"))
+        if "burst" in (response.flags or []) and response.submitted_at is not None:
+            day = local(response.submitted_at).date()
+            keys.append(("burst", f"{address}-{day:%Y%m%d}", f"网络地址标识 {address[:8]}（{day:%Y-%m-%d}）"))
+    if response.collector_id is not None:
+        who = response.collector
+        name = (who.display_name or who.username) if who is not None else str(response.collector_id)
+        keys.append(("collector", str(response.collector_id), f"采集人 {name}"))
+    return keys
+
+
+def flagged_groups(wave: Wave, user: User) -> list[Group]:
+    """The groups of two or more sheets awaiting review that share an address, a burst or a collector,
+    within the account's scope; largest first."""
+    rows = db.session.scalars(
+        _reviewable(wave, user)
+        .where(Response.review_status == "flagged")
+        .options(joinedload(Response.unit), joinedload(Response.collector))
+        .order_by(Response.submitted_at, Response.id)
+    ).all()
+    found: dict[tuple[str, str], tuple[str, list[Response]]] = {}
+    for r in rows:
+        for kind, key, label in _group_keys(r):
+            found.setdefault((kind, key), (label, []))[1].append(r)
+    groups = [Group(kind, key, label, members) for (kind, key), (label, members) in found.items() if len(members) >= MIN_GROUP]
+    return sorted(groups, key=lambda g: (-len(g.responses), list(GROUP_KINDS).index(g.kind), g.key))
+
+
+def get_group(wave: Wave, user: User, kind: str, key: str) -> Group:
+    """One flagged group, or NotFound (no such group, or none of it left to review)."""
+    for group in flagged_groups(wave, user):
+        if group.kind == kind and group.key == key:
+            return group
+    raise NotFound("这一组答卷不存在，或已全部审核完毕")
+
+
+def decide_group(wave: Wave, user: User, kind: str, key: str, shown: list[int], decision: str, reason: str | None) -> int:
+    """Accept or reject, with one reason, the sheets of a group the reviewer was shown (`shown`: their
+    ids, so that a sheet that joined the group since is not decided unseen); one audit entry per
+    sheet, all in one transaction. Returns how many were decided."""
+    policy.require(user, "responses.review", wave)
+    if decision not in DECISIONS:
+        raise FieldError("decision", "请选择采纳或剔除")
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "请填写审核理由")
+    if len(reason) > 1000:
+        raise FieldError("reason", "审核理由最多 1000 字")
+    if wave.status == "published":
+        raise Conflict(f"调查 “{wave.slug}” 已发布,审核结论不能再改", code="published")
+    group = get_group(wave, user, kind, key)
+    chosen = [r for r in group.responses if r.id in set(shown)]
+    if not chosen:
+        raise Conflict("这一组答卷已有变化，请刷新页面后重新查看", code="group_changed")
+    target = DECISIONS[decision]
+    try:
+        for response in chosen:
+            policy.require(user, "responses.review", response)
+            before = _state(response)
+            response.review_status = target
+            response.review_reason = reason
+            response.reviewed_by_id = user.id
+            response.reviewed_at = utcnow()
+            after = {**_state(response), "group": f"{kind}:{key}"}
+            audit.record(f"response.{decision}", "response", response.id, before, after)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(chosen)

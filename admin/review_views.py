@@ -9,6 +9,7 @@ from admin import bp, review, waves
 from admin.access import can, permission_required
 from admin.formflow import attempt
 from admin.forms import ReviewForm
+from errors import NotFound
 
 
 @bp.get("/waves/<wave_slug>/review")
@@ -17,8 +18,50 @@ def review_queue(wave_slug: str):
     """Flagged responses with their reasons (?queue=flagged|accepted|rejected|all, ?page=)."""
     wave = waves.get_wave(current_user, wave_slug)
     queue = request.args.get("queue", "flagged")
-    page = review.review_queue(wave, current_user, queue, request.args.get("page", 1, type=int))
-    return render_template("admin/review.html", wave=wave, page=page, queue=queue if queue in review.QUEUES else "flagged")
+    collector = request.args.get("collector", type=int)
+    page = review.review_queue(wave, current_user, queue, request.args.get("page", 1, type=int), collector)
+    return render_template(
+        "admin/review.html", wave=wave, page=page, queue=queue if queue in review.QUEUES else "flagged",
+        collector=collector, groups=review.flagged_groups(wave, current_user),
+    )
+
+
+def _group_page(wave, group, form, error=None, status=200):
+    return render_template(
+        "admin/review_group.html", wave=wave, group=group, form=form if can(current_user, "responses.review") else None,
+        error=error,
+    ), status
+
+
+@bp.get("/waves/<wave_slug>/review/group")
+@permission_required("read")
+def review_group(wave_slug: str):
+    """A flagged group (?group=burst:…, address:…, collector:<id>): every sheet, to inspect before
+    deciding; a group since decided (or never there) goes back to the queue with a note."""
+    wave = waves.get_wave(current_user, wave_slug)
+    kind, _, key = request.args.get("group", "").partition(":")
+    try:
+        group = review.get_group(wave, current_user, kind, key)
+    except NotFound as e:
+        flash(e.message)
+        return redirect(url_for("admin.review_queue", wave_slug=wave.slug), 303)
+    return _group_page(wave, group, ReviewForm(formdata=None))
+
+
+@bp.post("/waves/<wave_slug>/review/group")
+@permission_required("responses.review")
+def review_group_decide(wave_slug: str):
+    """Accept or reject the sheets of the group that were shown, with one reason; audited per sheet."""
+    wave = waves.get_wave(current_user, wave_slug)
+    kind, _, key = request.args.get("group", "").partition(":")
+    group = review.get_group(wave, current_user, kind, key)
+    form = ReviewForm()
+    shown = [int(v) for v in request.form.getlist("response") if v.isdigit()]
+    outcome = attempt(form, lambda: review.decide_group(wave, current_user, kind, key, shown, form.decision.data, form.reason.data))
+    if outcome:
+        flash(f"已{'采纳' if form.decision.data == 'accept' else '剔除'}这一组的 {outcome.value} 份答卷。")
+        return redirect(url_for("admin.review_queue", wave_slug=wave.slug))
+    return _group_page(wave, group, form, outcome.error, outcome.status)
 
 
 def _response_page(wave, response, form, error=None, status=200):
