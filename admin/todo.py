@@ -4,7 +4,7 @@
   to hold (登记约谈, once the date came), to notify (下发整改通知: after the 约谈, or after a failed
   复查), to recheck (复查: the 整改 deadline passed) and to close (销号: 复查 passed).
 - The unit's side (policy.answers_for: a county account for the cases of units in its scope):
-  the 约谈 it is to attend, and the 整改 to report by the deadline.
+  the 约谈 it is to attend, its 整改方案 to submit, and the 整改 to report by the deadline.
 - Whoever reviews answer sheets (policy.can(…, "responses.review", wave)): each wave not yet
   published with sheets awaiting review in its scope.
 
@@ -63,6 +63,7 @@ GROUPS = (
     ("recheck", "复查"),
     ("close", "销号"),
     ("attend", "参加约谈"),
+    ("plan", "提交整改方案"),
     ("report", "报告整改情况"),
     ("review", "审核答卷"),
 )
@@ -101,22 +102,22 @@ def _case_item(case: InterviewCase, detail: str, due: date | None, on: date, ove
 def _office_step(case: InterviewCase, on: date) -> tuple[str, TodoItem] | None:
     """The office's next step on one of its cases, if one is due now."""
     if case.status == "scheduled" and case.scheduled_for is None:
-        due = f",应于 {case.interview_due} 前约谈" if case.interview_due else ""
+        due = f"，应于 {case.interview_due} 前约谈" if case.interview_due else ""
         return "schedule", _case_item(case, f"尚未安排约谈日期{due}", case.interview_due, on)
     if case.status == "scheduled" and case.scheduled_for <= on:
-        return "hold", _case_item(case, f"约谈日期 {case.scheduled_for} 已到,约谈后登记", case.scheduled_for, on)
+        return "hold", _case_item(case, f"约谈日期 {case.scheduled_for} 已到，约谈后登记", case.scheduled_for, on)
     if case.status == "held":
-        return "notify", _case_item(case, f"{case.held_on} 已约谈,请下发整改通知书", None, on)
+        return "notify", _case_item(case, f"{case.held_on} 已约谈，请下发整改通知书", None, on)
     if case.status == "rechecked" and case.recheck_passed is False:
-        return "notify", _case_item(case, f"{case.recheck_on} 复查未通过,请重新下发整改通知", None, on)
+        return "notify", _case_item(case, f"{case.recheck_on} 复查未通过，请重新下发整改通知", None, on)
     if case.status == "reopened":
         return "notify", _case_item(case, "案件已重新打开，请重新下发整改通知", None, on)
     if case.status == "recheck_asked":
         return "recheck", _case_item(case, "整改单位已申请复查，请复查", case.deadline, on, overdue=False)
     if case.status == "rectifying" and case.deadline is not None and case.deadline < on:
-        return "recheck", _case_item(case, f"整改时限 {case.deadline} 已过,请复查", case.deadline, on)
+        return "recheck", _case_item(case, f"整改时限 {case.deadline} 已过，请复查", case.deadline, on)
     if case.status == "rechecked" and case.recheck_passed:
-        return "close", _case_item(case, f"{case.recheck_on} 复查通过,可以销号", None, on)
+        return "close", _case_item(case, f"{case.recheck_on} 复查通过，可以销号", None, on)
     return None
 
 
@@ -126,7 +127,10 @@ def _unit_step(case: InterviewCase, on: date) -> tuple[str, TodoItem] | None:
         return "attend", _case_item(case, f"{case.scheduled_for} 参加约谈", case.scheduled_for, on, overdue=False)
     if case.status == "rectifying":
         when = f"整改时限 {case.deadline}" if case.deadline else "整改"
-        return "report", _case_item(case, f"{when},请书面报告整改情况、申请复查", case.deadline, on)
+        current = case.current_round
+        if current is not None and not current.plan:
+            return "plan", _case_item(case, f"{when}，请先提交整改方案", case.deadline, on)
+        return "report", _case_item(case, f"{when}，请书面报告整改情况、申请复查", case.deadline, on)
     return None
 
 

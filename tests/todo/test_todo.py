@@ -88,7 +88,7 @@ def test_the_office_sees_its_next_steps(city):
 
     page = text(office.get("/admin/todo"))
     assert f"安排约谈({len(unscheduled)})" in page and "登记约谈(1)" in page and "复查(1)" in page
-    assert f"整改时限 {TODAY - DAY} 已过,请复查" in page
+    assert f"整改时限 {TODAY - DAY} 已过，请复查" in page
 
     # after the 约谈 is recorded, the next step is the notice
     assert post(office, f"/admin/cases/{a.id}/hold", {"held_on": TODAY.isoformat(), "attendees": "x", "notes": "y"}).status_code == 302
@@ -99,7 +99,11 @@ def test_the_office_sees_its_next_steps(city):
 def test_the_unit_sees_what_it_must_do_and_nothing_of_the_office(city):
     office, issued, (a, b, c) = a_loop(city)
     todo = todo_of("east")
-    assert [i.case.id for i in todo.group("report").items] == [b.id]
+    assert [i.case.id for i in todo.group("plan").items] == [b.id]  # first its 整改方案
+    assert todo.group("plan").items[0].overdue and todo.group("report").items == []
+    assert post(client_for(city, "east"), f"/admin/cases/{b.id}/plan", {"plan": "每晚巡逻两次"}).status_code == 302
+    todo = todo_of("east")
+    assert todo.group("plan").items == [] and [i.case.id for i in todo.group("report").items] == [b.id]
     assert todo.group("report").items[0].overdue
     assert [i.case.id for i in todo.group("attend").items] == [a.id, c.id]  # today, then next week
     for key in ("schedule", "hold", "notify", "recheck", "close"):
