@@ -149,6 +149,8 @@ class WaveTitleForm(ConsoleForm):
 
 
 class ReopenForm(ConsoleForm):
+    """Reopen a closed wave (admin, with a reason)."""
+
     reason = TextAreaField("重新开放的理由", validators=[DataRequired("请填写重新开放的理由"), Length(max=1000, message="最多 1000 字")])
 
 
@@ -218,13 +220,13 @@ class RequestRecheckForm(ConsoleForm):
     """Only the CSRF token: the unit's plan and report are already in."""
 
 
-class ReopenForm(ConsoleForm):
+class CaseReopenForm(ConsoleForm):
     reason = TextAreaField("重新打开的原因", validators=[DataRequired("请填写重新打开的原因"), Length(max=1000, message="最多 1000 字")])
 
 
 CASE_FORMS = {
     "schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "plan": PlanForm, "report": ReportForm,
-    "request_recheck": RequestRecheckForm, "recheck": RecheckForm, "close": CloseForm, "reopen": ReopenForm,
+    "request_recheck": RequestRecheckForm, "recheck": RecheckForm, "close": CloseForm, "reopen": CaseReopenForm,
 }
 
 
