@@ -73,6 +73,8 @@ def _wave_totals(wave):
 
 def context() -> dict:
     """What every admin template gets besides Flask's own."""
+    from admin.review import integrity_lines  # 数据可信度提示 beside a unit (docs/method.md)
+
     rules = {r.rule for r in current_app.url_map.iter_rules()}
     return {
         "fmt": SimpleNamespace(
@@ -82,6 +84,7 @@ def context() -> dict:
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),
             warning=lambda w: WARNING_LABELS.get(w, w), meaning=lambda c: COLOR_MEANINGS.get(c or "", ""),
+            integrity=integrity_lines,
             status_color=lambda s: STATUS_COLORS.get(s, "grey"), period=period_label, case_color=lambda s: CASE_COLORS.get(s, "grey"),
         ),
         "can": can,

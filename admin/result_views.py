@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, cases, results, waves
+from admin import bp, cases, results, review, waves
 from admin.access import permission_required
 from admin.formflow import attempt
 from admin.forms import ActionForm, AnalysisForm
@@ -21,6 +21,7 @@ def _results_page(wave, analysis_form=None, error=None, status=200):
         wave=wave,
         view=view,
         charts=results.charts(view) if view else [],
+        hints=review.integrity_hints(wave, current_user) if view else [],
         covers=waves.covers_wave(current_user, wave),
         period=waves.period_label(wave),
         analysis_form=analysis_form or AnalysisForm(formdata=None),

@@ -246,3 +246,69 @@ def decide_group(wave: Wave, user: User, kind: str, key: str, shown: list[int], 
         db.session.rollback()
         raise
     return len(chosen)
+
+
+# -- 数据可信度提示: the unit-level integrity figures of the stored analysis --------------------------
+
+
+@dataclass(frozen=True)
+class IntegrityHint:
+    code: str
+    name: str
+    lines: list[str]  # one plain-Chinese sentence per raised signal, with the figures behind it
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def integrity_lines(integrity: dict | None) -> list[str]:
+    """The raised unit-level signals (analysis.integrity, docs/method.md) in plain Chinese."""
+    if not integrity or not integrity.get("flags"):
+        return []
+    flags, out = integrity["flags"], []
+    if "near_duplicates" in flags:
+        out.append(f"近似重复答卷占 {_pct(integrity.get('near_duplicate_share'))}（同类单位通常不超过 {_pct(integrity.get('near_duplicate_null_p99'))}）")
+    if "all_maximum" in flags:
+        out.append(f"所有题目都选最高分的答卷占 {_pct(integrity.get('all_maximum_share'))}（同类单位通常不超过 {_pct(integrity.get('all_maximum_null_p99'))}）")
+    if "same_text" in flags:
+        out.append(f"{integrity.get('same_text_n')} 份答卷的意见文字完全相同，占 {_pct(integrity.get('same_text_share'))}（同类单位通常不超过 {_pct(integrity.get('same_text_null_p99'))}）")
+    cluster = integrity.get("time_cluster") or {}
+    if "time_cluster" in flags and cluster:
+        from datetime import datetime
+
+        start = local(datetime.fromisoformat(cluster["start"])).strftime("%Y-%m-%d %H:%M")
+        out.append(
+            f"{start} 起 {cluster['hours']:g} 小时内集中提交 {cluster['n']} 份扫码答卷（占本单位 {_pct(cluster.get('share_of_unit'))}），"
+            f"答案与本单位其他答卷明显不同（最常见答案组合占 {_pct(cluster.get('pattern_share'))}，其他答卷 {_pct(cluster.get('pattern_share_rest'))}）"
+        )
+    gap = integrity.get("mode_gap") or {}
+    if "mode_gap" in flags and gap:
+        peer = f"；同类单位平均差 {gap['peer_diff']:+.1f} 分" if gap.get("peer_diff") is not None else ""
+        out.append(
+            f"扫码答卷（{gap['n_qr']} 份）比入户、电话、纸质答卷（{gap['n_other']} 份）平均高 {gap['diff']:+.1f} 分"
+            f"（95%置信区间 {gap['ci_low']:+.1f} 至 {gap['ci_high']:+.1f}{peer}）"
+        )
+    return out
+
+
+def integrity_hints(wave: Wave, user: User) -> list[IntegrityHint]:
+    """Units of the stored analysis within the account's scope whose answer sheets look unlike their
+    peers', with the figures; empty when the wave has not been analysed."""
+    from analysis import WaveResult
+    from survey.results import stored_result
+
+    stored = stored_result(wave)
+    if stored is None:
+        return []
+    visible = None
+    if user.scope is not None:
+        visible = set(db.session.scalars(select(Unit.code).where(unit_clause(user))))
+    hints = []
+    for unit in WaveResult.from_dict(stored.payload).units:
+        if visible is not None and unit.code not in visible:
+            continue
+        lines = integrity_lines(unit.integrity)
+        if lines:
+            hints.append(IntegrityHint(unit.code, unit.name, lines))
+    return hints

@@ -23,6 +23,7 @@ def review_queue(wave_slug: str):
     return render_template(
         "admin/review.html", wave=wave, page=page, queue=queue if queue in review.QUEUES else "flagged",
         collector=collector, groups=review.flagged_groups(wave, current_user),
+        hints=review.integrity_hints(wave, current_user),
     )
 
 
