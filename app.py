@@ -56,7 +56,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         API_RATE_LIMIT=os.environ.get("API_RATE_LIMIT", "120 per minute; 3000 per hour"),  # per API token
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
-        OFFICE_NAME=os.environ.get("OFFICE_NAME", "社会治安综合治理委员会办公室"),
+        # The issuing office on documents (survey/offices.py, docs/formats.md): {scope} is the wave's
+        # scope, so a county's wave names the county's office; notices carry 文号, 抄送, 联系人 and 电话.
+        OFFICE_NAME=os.environ.get("OFFICE_NAME", "{scope}社会治安综合治理委员会办公室"),
+        DOC_NUMBER_PREFIX=os.environ.get("DOC_NUMBER_PREFIX", "{scope}综治办"),
+        NOTICE_CC=os.environ.get("NOTICE_CC", "{scope}委政法委"),
+        NOTICE_CONTACT=os.environ.get("NOTICE_CONTACT", ""),
+        NOTICE_PHONE=os.environ.get("NOTICE_PHONE", ""),
         # Fernet key of the phone numbers of call lists (survey/calls.py, docs/security.md); none: no import
         PHONE_NUMBER_KEY=os.environ.get("PHONE_NUMBER_KEY") or None,
         # The residents' side (survey/): where printed links point, and the intake's limits and flags.

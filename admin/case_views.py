@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, cases, waves
+from admin import bp, case_lists, cases, waves
 from admin.access import permission_required
 from admin.formflow import attempt
 from admin.forms import CASE_FORMS
 from errors import Conflict
 from models.interviews import CASE_STATUSES
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/cases")
@@ -24,8 +26,12 @@ def cases_list():
     wave = waves.get_wave(current_user, wave_slug) if wave_slug else None
     overdue = request.args.get("overdue") == "1"
     found = cases.list_cases(current_user, cases.CaseFilter(status=status, overdue=overdue, wave=wave))
+    shown = case_lists.case_list(current_user, found, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
+    if request.args.get("format") == "xlsx":
+        return Response(case_lists.cases_xlsx(shown, cases.today()), mimetype=XLSX, headers={
+            "Content-Disposition": 'attachment; filename="cases.xlsx"', "Cache-Control": "private, no-store"})
     return render_template(
-        "admin/cases.html", cases=found, status=status, overdue=overdue, wave=wave,
+        "admin/cases.html", cases=shown.cases, shown=shown, case_sorts=case_lists.CASE_SORTS, status=status, overdue=overdue, wave=wave,
         counts=cases.case_counts(current_user), today=cases.today(), is_overdue=cases.is_overdue,
     )
 

@@ -19,7 +19,7 @@ from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABE
 from models.responses import FLAG_LABELS as RESPONSE_FLAG_LABELS
 from models.units import KIND_LABELS
 from models.waves import STATUS_LABELS, mode_label
-from reports.formatting import COLOR_MEANINGS, DASH, WARNING_LABELS, ci, cn_date, num, pct, signed
+from reports.formatting import COLOR_MEANINGS, DASH, WARNING_LABELS, ci, cn_date, explain, grade_bands, num, pct, signed, term
 from reports.formatting import FLAG_LABELS as RESULT_FLAG_LABELS
 from reports.model import interval_text, place_text
 from survey.periods import period_label
@@ -80,7 +80,7 @@ def context() -> dict:
         "fmt": SimpleNamespace(
             changes=changes, action=audit_text.action_label, entity=audit_text.entity_label,
             entry_changes=lambda e: audit_text.changes(e.entity, e.before, e.after), num=num, ci=ci, pct=pct, signed=signed, date=cn_date, when=when, duration=duration,
-            kind=KIND_LABELS.get, mode=mode_label, place=place_text, interval=interval_text, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
+            kind=KIND_LABELS.get, mode=mode_label, term=term, explain=explain, grade_bands=grade_bands, place=place_text, interval=interval_text, wave_status=STATUS_LABELS.get, case_status=CASE_STATUS_LABELS.get,
             reason=lambda r: REASON_LABELS.get(r, r), escalation=lambda e: ESCALATION_LABELS.get(e or "", ""),
             flag=lambda f: RESPONSE_FLAG_LABELS.get(f, f), result_flag=lambda f: RESULT_FLAG_LABELS.get(f, f),
             warning=lambda w: WARNING_LABELS.get(w, w), meaning=lambda c: COLOR_MEANINGS.get(c or "", ""),

@@ -155,7 +155,7 @@ class ReopenForm(ConsoleForm):
 
 
 class ReviewForm(ConsoleForm):
-    decision = RadioField("审核结论", choices=choices([("accept", "采纳(计入指数)"), ("reject", "剔除(不计入指数)")]),
+    decision = RadioField("审核结论", choices=choices([("accept", "采纳（计入指数）"), ("reject", "剔除（不计入指数）")]),
                           validators=[InputRequired("请选择采纳或剔除")])
     reason = TextAreaField("理由", validators=[DataRequired("请填写审核理由"), Length(max=1000, message="最多 1000 字")])
 
@@ -252,7 +252,7 @@ class UserForm(ConsoleForm):
         if field.data and field.data not in _offered(field):
             raise ValidationError("请选择列表中的单位")
         if self.role.data == "county" and not field.data:
-            raise ValidationError("县(区)账号必须指定所辖单位")
+            raise ValidationError("县（区）账号必须指定所辖单位")
         if self.role.data == "collector" and not field.data:
             raise ValidationError("网格员账号必须指定所辖乡镇（街道）、村（社区）或网格")
 

@@ -19,6 +19,7 @@ from extensions import db
 from models import Questionnaire, QuestionnaireVersion, Unit, User, Wave
 from survey.forms import form_class
 from survey.links import Place
+from survey.offices import issuer
 from survey.questionnaires import load_questionnaire
 
 
@@ -82,7 +83,7 @@ def preview_html(version: QuestionnaireVersion) -> str:
     top = db.session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code).limit(1))
     sample = Place(
         wave_id=0, questionnaire_version_id=version.id, scope_unit_id=0, scope_name=top.name if top else "示例市",
-        unit_id=-1, unit_code="", unit_name="示例村(社区)", unit_kind="village", parent_name=None,
+        unit_id=-1, unit_code="", unit_name="示例村（社区）", unit_kind="village", parent_name=None,
     )
     link = SimpleNamespace(place=sample)
     lang = get_locale().language if get_locale() else "zh"
@@ -99,7 +100,7 @@ def preview_html(version: QuestionnaireVersion) -> str:
         big=big,
         other_language_url=lambda: preview_url(lang="zh" if lang == "en" else "en", **({"size": "large"} if big else {})),
         size_url=lambda: preview_url(lang=lang, size="normal" if big else "large"),
-        office=current_app.config["OFFICE_NAME"],
+        office=issuer(link.place.scope_name),
         link=link,
         form=form,
         spec=spec,

@@ -64,7 +64,7 @@ def create(by: User, username: str, role: str, scope_code: str | None, display_n
     taken = db.session.scalar(select(User).where(User.username == username.strip()))
     if taken is not None and not policy.visible(by, taken):
         # usernames are unique over the whole tree: one taken outside is not named as existing
-        raise FieldError("username", "用户名不可用,请换一个", "taken")
+        raise FieldError("username", "用户名不可用，请换一个", "taken")
     password = new_password()
     try:
         user = create_user(username.strip(), password, role, scope_code or None, (display_name or "").strip() or None)

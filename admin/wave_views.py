@@ -64,15 +64,27 @@ def wave_new():
                            error=outcome.error if outcome is not None else None), status
 
 
+def _shown_rows(progress, shown, behind_only: bool):
+    """The progress rows the page lists: searched, filtered and sorted (shown), only those under half
+    their target with ?behind=1."""
+    if not behind_only:
+        return shown.rows
+    behind = {r.code for r in waves.behind_rows(progress)}
+    return [r for r in shown.rows if r.code in behind]
+
+
 def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None,
                collection_form=None):
     progress = waves.progress(current_user, wave)
     behind_only = request.args.get("behind") == "1"
+    shown = waves.progress_list(current_user, wave, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
     return render_template(
         "admin/wave.html",
         wave=wave,
         progress=progress,
-        rows=waves.behind_rows(progress) if behind_only else progress.rows,
+        rows=_shown_rows(progress, shown, behind_only),
+        shown=shown,
+        progress_sorts=waves.PROGRESS_SORTS,
         behind_only=behind_only,
         parts=waves.progress_breakdown(current_user, wave),
         loopback=loopback_base(),
@@ -105,7 +117,7 @@ def wave_progress_xlsx(wave_slug: str):
     """The progress per unit (?behind=1: the units behind target only), by day, by channel and by collector."""
     wave = waves.get_wave(current_user, wave_slug)
     behind_only = request.args.get("behind") == "1"
-    return _download(waves.progress_xlsx(current_user, wave, behind_only), waves.progress_xlsx_name(wave, behind_only), XLSX)
+    return _download(waves.progress_xlsx(current_user, wave, behind_only, request.args), waves.progress_xlsx_name(wave, behind_only), XLSX)
 
 
 @bp.get("/waves/<wave_slug>/progress.json")

@@ -16,6 +16,7 @@ from flask import abort
 from sqlalchemy import select
 
 import policy
+from admin import listing
 from admin.errors import FieldError
 from errors import Conflict, Forbidden, PinganError
 from policy import check_wave, sees_wave, unit_clause
@@ -82,7 +83,7 @@ def slug_problem(user: User, slug: str) -> str | None:
     if not sees_wave(user, taken):
         # Slugs are unique over the whole tree; one taken outside the account's view is refused
         # without saying that it exists (a "已存在" would tell a county what others run).
-        return "调查标识不可用,请换一个"
+        return "调查标识不可用，请换一个"
     return f"调查标识 {slug} 已被“{taken.title}”使用,请换一个"
 
 
@@ -275,6 +276,30 @@ def progress(user: User, wave: Wave) -> Progress:
     return Progress(rows=rows, top=rows[0], behind=behind)
 
 
+PROGRESS_SORTS = {
+    "share": listing.Sort("完成比例（低的在前）", lambda r: r.share),
+    "n": listing.Sort("答卷数（多的在前）", lambda r: r.n, reverse=True),
+    "name": listing.Sort("单位名称", lambda r: r.name),
+}
+
+
+@dataclass(frozen=True)
+class ProgressList:
+    progress: Progress
+    rows: list[UnitProgress]  # the rows shown: searched, filtered, sorted
+    query: listing.ListQuery
+    places: listing.Choices
+
+
+def progress_list(user: User, wave: Wave, args) -> ProgressList:
+    """The wave's progress as a long list: ?q= (name or code), ?county=, ?town=, ?sort= (admin/listing.py)."""
+    p = progress(user, wave)
+    query = listing.ListQuery.from_args(args, PROGRESS_SORTS)
+    units = listing.units_by_code(r.code for r in p.rows) if query.active else {}
+    rows = listing.apply(p.rows, query, lambda r: units.get(r.code), PROGRESS_SORTS)
+    return ProgressList(p, rows, query, listing.choices(user, query, within=wave.scope))
+
+
 # -- downloads -------------------------------------------------------------------------------------
 
 
@@ -339,12 +364,15 @@ def progress_breakdown(user: User, wave: Wave) -> Breakdown:
     return breakdown(wave, unit_clause(user))
 
 
-def progress_xlsx(user: User, wave: Wave, behind_only: bool = False) -> bytes:
-    """The progress page as a workbook: 单位进度 (all units, or those behind target), 按日, 按渠道, 按采集人."""
+def progress_xlsx(user: User, wave: Wave, behind_only: bool = False, args=None) -> bytes:
+    """The progress page as a workbook: 单位进度 (all units, or those behind target; searched, filtered
+    and sorted as on the page: ?q=&county=&town=&sort=, admin/listing.py), 按日, 按渠道, 按采集人."""
     from openpyxl import Workbook  # loaded on first use, as the other exports
 
     rows = progress(user, wave)
-    units = behind_rows(rows) if behind_only else rows.rows
+    shown = progress_list(user, wave, args or {}).rows
+    behind = {r.code for r in behind_rows(rows)}
+    units = [r for r in shown if r.code in behind] if behind_only else shown
     parts = progress_breakdown(user, wave)
     book = Workbook()
     sheet = book.active

@@ -13,7 +13,7 @@ from models.types import Timestamp, utcnow
 
 ROLES = ("admin", "county", "office", "analyst", "collector", "interviewer")
 ROLE_LABELS = {
-    "admin": "管理员", "county": "县(区)综治办", "office": "创建办", "analyst": "分析员(只读)",
+    "admin": "管理员", "county": "县（区）综治办", "office": "创建办", "analyst": "分析员（只读）",
     "collector": "网格员（入户采集）", "interviewer": "电话访问员",
 }
 # A collector is scoped to the place it walks: a town, a village or a grid (docs/security.md "Collectors").

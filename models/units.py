@@ -18,9 +18,9 @@ KIND_ORDER = UNIT_KINDS
 KIND_RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 KIND_LABELS = {
     "city": "市",
-    "county": "县(区)",
-    "town": "乡镇(街道)",
-    "village": "村(社区)",
+    "county": "县（区）",
+    "town": "乡镇（街道）",
+    "village": "村（社区）",
     "grid": "网格",
     "department": "部门",
 }

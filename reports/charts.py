@@ -135,7 +135,7 @@ def dot_plot_blocks(groups: Sequence[tuple[str, Sequence[UnitResult]]], max_rows
                 current, used = [], 0
                 room = max_rows - 1
             take = units[:room]
-            current.append(DotBlock(title if part == 0 else f"{title}(续)", take))
+            current.append(DotBlock(title if part == 0 else f"{title}（续）", take))
             used += len(take) + 1
             units = units[room:]
             part += 1
@@ -221,7 +221,7 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
                     mfc=hexcolor if ranked else "white", mec="#222222" if ranked else hexcolor)
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
-        ax.set_xlabel("综合指数(点为估计值,横线为95%置信区间)")
+        ax.set_xlabel("综合指数（点为估计值，横线为95%置信区间）")
         ax.tick_params(axis="x", length=2)
         _dot_legend(fig, grades, bool(highlight))
         return _svg(fig)
@@ -234,11 +234,11 @@ def _dot_legend(fig, grades: Sequence[Grade], listed: bool) -> None:
 
     handles = [
         Line2D([], [], ls="none", marker="o", ms=4.6, mfc=GREY, mec="#222222", label="参加排名"),
-        Line2D([], [], ls="none", marker="o", ms=4.6, mfc="white", mec=GREY, label="样本不足,不排名"),
+        Line2D([], [], ls="none", marker="o", ms=4.6, mfc="white", mec=GREY, label="样本不足，不排名"),
         Line2D([], [], color="#333333", lw=0.8, label="95%置信区间"),
     ]
     if listed:
-        handles.append(Line2D([], [], ls="none", marker="s", ms=4, mfc="#b71c1c", mec="#b71c1c", label="名称红色加粗:列入约谈名单"))
+        handles.append(Line2D([], [], ls="none", marker="s", ms=4, mfc="#b71c1c", mec="#b71c1c", label="名称红色加粗：列入约谈名单"))
     seen = []
     for g in sorted(grades, key=lambda g: -g.min):
         if g.color not in seen:

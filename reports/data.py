@@ -24,6 +24,7 @@ from models import AnalysisResult, InterviewCase, Response, Unit, Wave
 from models.waves import MODE_LABELS
 from reports.model import subtree
 from survey.calls import WaveRates, wave_rates
+from survey.offices import Letterhead, issuer, letterhead
 from survey.periods import parse_period
 from survey.results import stored_result, wave_result
 from survey.waves import previous_wave
@@ -58,6 +59,7 @@ class WaveInfo:
     wave_title: str = ""  # the wave's own title (Wave.title), editable in the console
     collection_start: date | None = None  # the days residents are asked (posters); None: the period
     collection_end: date | None = None
+    letterhead: Letterhead | None = None  # 文号 prefix, 抄送, 联系人/电话 (survey.offices)
 
     @property
     def heading(self) -> str:
@@ -183,7 +185,8 @@ def wave_info(wave: Wave, issued_on: date | None = None, with_modes: bool = Fals
         collection_start=wave.collection_dates[0],
         collection_end=wave.collection_dates[1],
         status=wave.status,
-        office=current_app.config["OFFICE_NAME"],
+        office=issuer(wave.scope.name),
+        letterhead=letterhead(wave.scope.name),
         issued_on=issued_on or clock.today(),
         computed_at=stored.computed_at if stored else None,
         n_responses=stored.n_responses if stored else None,
@@ -300,12 +303,12 @@ def poster_units(wave: Wave, within: Unit | None = None) -> tuple[PosterUnit, ..
     from survey.qr import collection_units, public_base_url
 
     if wave.status in ("closed", "published"):
-        raise Conflict(f"“{wave.title}” 已结束,扫码海报和入户卡片已不能再用", code="wave_ended")
+        raise Conflict(f"“{wave.title}” 已结束，扫码海报和入户卡片已不能再用", code="wave_ended")
     units = collection_units(wave)
     if within is not None:
         units = [u for u in units if u.is_within(within)]
     if not units:
-        raise Conflict(f"“{wave.title}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)", code="no_units")
+        raise Conflict(f"“{wave.title}” 的范围内没有可填报的单位（乡镇、村社区、网格或部门）", code="no_units")
     base = public_base_url()
     qr_codes = short_codes(wave, units, "qr")
     door_codes = short_codes(wave, units, "door")

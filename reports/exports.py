@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -17,7 +18,7 @@ from models.interviews import ESCALATION_LABELS
 from models.units import KIND_LABELS
 from cells import safe_row, safe_workbook
 from reports import model
-from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, WARNING_LABELS
+from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, TERMS, WARNING_LABELS, explain, term
 
 COLOR_LABELS = {c: f"{COLOR_NAMES[c]}({COLOR_MEANINGS[c]})" for c in COLOR_NAMES}
 COLOR_FILLS = {"blue": "D6E4F5", "yellow": "FFF2C2", "red": "F8D0CC"}
@@ -88,7 +89,7 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str, rejected: i
     listed = model.interview_list(result, groups, "")
     summary.append(["约谈单位数", len(listed)])
     if sums.departments:
-        summary.append(["说明", f"{root.name}的指数和样本 n 只含辖区居民;部门单独测评、单独排名,不计入地区合计。"])
+        summary.append(["说明", f"{root.name}的指数和样本 n 只含辖区居民；部门单独测评、单独排名，不计入地区合计。"])
     summary.column_dimensions["A"].width = 22
     summary.column_dimensions["B"].width = 24
 
@@ -97,6 +98,7 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str, rejected: i
     for section in model.sections(groups):
         _level_sheet(workbook, section.label, [(g, u) for g in section.groups for u in g.units], spec)
     _interview_sheet(workbook, listed, spec.ranking.bottom_n)
+    _terms_sheet(workbook, spec.ranking.bottom_n)
     safe_workbook(workbook)  # unit names and questionnaire labels are never formulas
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -108,6 +110,27 @@ def _round(x: float | None, digits: int = 2) -> float | None:
 
 
 RANK_HEADERS = ("同组名次(1=最高)", "同组参评数", "位次区间(1=最高)")
+# Header → the term it shows (reports.formatting.TERMS): the header cell carries the explanation as a
+# comment, and the 名词解释 sheet lists them all (the XLSX's footnote).
+TERM_HEADERS = {"设计效应": "deff", "位次区间(1=最高)": "rank_interval"}
+
+
+def _explain_headers(sheet, bottom_n: int) -> None:
+    for cell in sheet[1]:
+        key = TERM_HEADERS.get(cell.value) or ("p_bottom" if cell.value == term("p_bottom", bottom_n) else None)
+        if key:
+            cell.comment = Comment(explain(key, bottom_n), "平安测评")
+
+
+def _terms_sheet(workbook: Workbook, bottom_n: int) -> None:
+    sheet = workbook.create_sheet("名词解释")
+    sheet.append(["名词", "说明"])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for key in TERMS:
+        sheet.append([term(key, bottom_n), explain(key, bottom_n)])
+    sheet.column_dimensions["A"].width = 16
+    sheet.column_dimensions["B"].width = 90
 
 
 def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup | None, UnitResult]], spec: QuestionnaireSpec) -> None:
@@ -115,7 +138,7 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
     header = ["单位代码", "单位名称", "同级组", "样本量", "有效样本量"]
     for ind in spec.indicators:
         header += [ind.label, f"{ind.label}标准误", f"{ind.label}95%下限", f"{ind.label}95%上限"]
-    header += ["综合指数", "综合指数标准误", "95%下限", "95%上限", "设计效应", *RANK_HEADERS, "居末位概率", "等次", "颜色", "较上期变化", "变化是否显著", "标记", "提示"]
+    header += ["综合指数", "综合指数标准误", "95%下限", "95%上限", "设计效应", *RANK_HEADERS, term("p_bottom", spec.ranking.bottom_n), "等次", "颜色", "较上期变化", "变化是否显著", "标记", "提示"]
     sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -142,10 +165,11 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
     number_columns = [i + 1 for i, h in enumerate(header) if h not in text_columns]
     for col in number_columns:
         for (cell,) in sheet.iter_rows(min_row=2, min_col=col, max_col=col):
-            cell.number_format = "0.00" if header[col - 1] != "居末位概率" else "0.0%"
+            cell.number_format = "0.00" if header[col - 1] != term("p_bottom", spec.ranking.bottom_n) else "0.0%"
     for i, h in enumerate(header, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = 18 if h in ("单位名称", "同级组") else 12
     sheet.freeze_panes = "C2"
+    _explain_headers(sheet, spec.ranking.bottom_n)
 
 
 def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: int) -> None:
@@ -153,6 +177,7 @@ def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: i
     sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "综合指数", "处理", "位次区间(1=最高)", "说明"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+    _explain_headers(sheet, bottom_n)
     for x in listed:
         u = x.unit
         sheet.append([

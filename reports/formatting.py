@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from typing import Any
 
 import clock
 from analysis import Difference, Estimate
@@ -31,6 +32,54 @@ WARNING_LABELS = {
     "single_psu_stratum": "单一初级抽样单元",
     "composite_missing": "无法计算综合指数",
 }
+
+# Terms a clerk meets in results, lists and exports, each with the one line that explains it: shown
+# on hover in the console (<abbr title>), as a footnote in the PDFs and in the XLSX (docs/method.md).
+TERMS = {
+    "p_bottom": ("末{n}名概率", "考虑抽样误差后，该单位排在本组最后 {n} 名的可能性；越高越可能确属落后。"),
+    "deff": ("设计效应", "加权和整群抽样使估计的误差比同样份数的简单随机抽样大几倍；例如 2 表示有效样本只相当于实际份数的一半。"),
+    "rank_interval": ("位次区间", "考虑抽样误差后，名次有 95% 把握所在的范围（第 1 名为最高）。"),
+}
+
+
+def term(key: str, n: int = 3) -> str:
+    """The label of a term, '末3名概率' (n: the ranking's bottom_n)."""
+    return TERMS[key][0].format(n=n)
+
+
+def explain(key: str, n: int = 3) -> str:
+    """The one line that explains a term."""
+    return TERMS[key][1].format(n=n)
+
+
+def footnote(keys: tuple[str, ...], n: int = 3) -> str:
+    """'注：末3名概率：……；设计效应：……' for a table's foot."""
+    return "注：" + "".join(f"{term(k, n)}：{explain(k, n)}" for k in keys)
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def grade_bands(grades) -> list[tuple[Any, str]]:
+    """(grade, its band in words), best first: '90 分及以上', '80 至 90 分（含 80 分）', '低于 70 分' —
+    never '≥0' (each grade holds from its `min` up to the next one's)."""
+    ordered = sorted(grades, key=lambda g: -g.min)
+    out = []
+    for i, g in enumerate(ordered):
+        upper = ordered[i - 1].min if i else None
+        if upper is None:
+            out.append((g, f"{_points(g.min)} 分及以上"))
+        elif i == len(ordered) - 1:
+            out.append((g, f"低于 {_points(upper)} 分"))
+        else:
+            out.append((g, f"{_points(g.min)} 至 {_points(upper)} 分（含 {_points(g.min)} 分）"))
+    return out
+
+
+def grade_legend(grades) -> list[str]:
+    """The board legend: '优秀：90 分及以上', …, '不合格：低于 70 分'."""
+    return [f"{g.label}：{band}" for g, band in grade_bands(grades)]
 
 
 def _finite(x: float | None) -> bool:
@@ -72,12 +121,12 @@ def change(d: Difference | None, digits: int = 1) -> str:
 
 
 def change_words(d: Difference | None) -> str:
-    """A change in words: '上升 2.5(显著)', '下降 0.4(不显著)'."""
+    """A change in words: '上升 2.5（显著）', '下降 0.4（不显著）'."""
     if d is None:
         return "无上期数据"
     direction = "上升" if d.estimate > 0 else "下降" if d.estimate < 0 else "持平"
     size = "" if direction == "持平" else f" {abs(d.estimate):.1f}"
-    return f"{direction}{size}({'显著' if d.significant else '不显著'})"
+    return f"{direction}{size}（{'显著' if d.significant else '不显著'}）"
 
 
 def cn_date(d: date | None) -> str:
@@ -112,4 +161,9 @@ FILTERS = {
     "cn_datetime": cn_datetime,
     "count": count,
     "flags": flags,
+    "term": term,
+    "grade_legend": grade_legend,
+    "grade_bands": grade_bands,
+    "explain": explain,
+    "footnote": footnote,
 }

@@ -68,7 +68,7 @@ def interval_text(unit: UnitResult) -> str:
 
 def indistinct_note(unit: UnitResult, bottom_n: int, group: PeerGroup | None = None) -> str | None:
     """For a unit listed for bottom_n whose rank interval reaches past bottom_n, the plain words of
-    docs/method.md: '与倒数第 4、5 名(某镇、某乡)在统计上无法区分'. None when it is certainly among the
+    docs/method.md: '与倒数第 4、5 名（某镇、某乡）在统计上无法区分'. None when it is certainly among the
     bottom N (hi ≤ bottom_n) or not ranked."""
     ci = rank_interval(unit)
     if ci is None or ci[1] <= bottom_n:
@@ -80,7 +80,7 @@ def indistinct_note(unit: UnitResult, bottom_n: int, group: PeerGroup | None = N
         by_rank = {u.rank: u.name for u in group.units if u.rank is not None}
         found = [by_rank[k] for k in ks if k in by_rank]
         if found and len(found) <= 3:
-            names = f"({'、'.join(found)})"
+            names = f"（{'、'.join(found)}）"
     return f"与倒数第 {places} 名{names}在统计上无法区分"
 
 
@@ -114,7 +114,7 @@ class PeerGroup:
 
 @dataclass(frozen=True)
 class Section:
-    """All peer groups of one kind: 县(区), 乡镇(街道), 村(社区), 网格, 部门."""
+    """All peer groups of one kind: 县（区），乡镇（街道），村（社区），网格，部门."""
 
     kind: str
     label: str
@@ -127,7 +127,7 @@ class Section:
 
 def department_group_name(parent: UnitResult) -> str:
     """The one title of a group of departments (console, XLSX and PDFs alike):
-    安澜市 → 安澜市市直部门, 澜江区 → 澜江区区直部门, 青石县 → 青石县县直部门."""
+    安澜市 → 安澜市市直部门，澜江区 → 澜江区区直部门，青石县 → 青石县县直部门."""
     for suffix in ("市", "区", "县", "旗"):
         if parent.name.endswith(suffix):
             return f"{parent.name}{suffix}直部门"
@@ -290,15 +290,15 @@ class Totals:
 
     @property
     def text(self) -> str:
-        """'有效答卷 4132 份(辖区居民 3513 份,部门 619 份)'."""
+        """'有效答卷 4132 份（辖区居民 3513 份，部门 619 份）'."""
         if not self.departments:
             return f"有效答卷 {self.responses} 份"
-        return f"有效答卷 {self.responses} 份(辖区居民 {self.residents} 份,部门 {self.departments} 份)"
+        return f"有效答卷 {self.responses} 份（辖区居民 {self.residents} 份，部门 {self.departments} 份）"
 
     @property
     def residents_text(self) -> str:
-        """What a geographic total (the top unit's index) rests on: '辖区居民有效答卷 3513 份(不含部门)'."""
-        return f"辖区居民有效答卷 {self.residents} 份" + ("(不含部门)" if self.departments else "")
+        """What a geographic total (the top unit's index) rests on: '辖区居民有效答卷 3513 份（不含部门）'."""
+        return f"辖区居民有效答卷 {self.residents} 份" + ("（不含部门）" if self.departments else "")
 
 
 def totals(result: WaveResult, rejected: int | None = None) -> Totals:
@@ -395,11 +395,11 @@ class Listed:
 
     @property
     def bottom_text(self) -> str:
-        """'倒数第 1 名(共 12 名)' for bottom_n, '不排名' otherwise."""
+        """'倒数第 1 名（共 12 名）' for bottom_n, '不排名' otherwise."""
         if self.entry.rank is None:
             return "不排名"
         size = self.unit.group_size or self.group.size
-        return f"倒数第 {self.entry.rank} 名(共 {size} 名)"
+        return f"倒数第 {self.entry.rank} 名（共 {size} 名）"
 
     @property
     def interval(self) -> str:
@@ -407,12 +407,12 @@ class Listed:
 
     @property
     def interval_words(self) -> str:
-        """'考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间' ('' when unranked)."""
+        """'考虑抽样误差后，名次有 95% 的把握在本组第 8 名到第 12 名之间' ('' when unranked)."""
         iv = place_interval(self.unit)
         if iv is None:
             return ""
         where = f"第 {iv[0]} 名" if iv[0] == iv[1] else f"第 {iv[0]} 名到第 {iv[1]} 名之间"
-        return f"考虑抽样误差后,名次有 95% 的把握在本组{where}"
+        return f"考虑抽样误差后，名次有 95% 的把握在本组{where}"
 
     def note(self, bottom_n: int) -> str | None:
         return indistinct_note(self.unit, bottom_n, self.group) if self.entry.reason == "bottom_n" else None
@@ -444,37 +444,37 @@ def findings(result: WaveResult, spec: QuestionnaireSpec, secs: list[Section], l
     root = result.root
     out = []
     comp = root.composite
-    line = f"{root.name}综合指数为 {num(comp.estimate)}(95%置信区间 {ci(comp)})"
+    line = f"{root.name}综合指数为 {num(comp.estimate)}（95%置信区间 {ci(comp)}）"
     if root.grade:
-        line += f",等次为“{root.grade}”"
+        line += f"，等次为“{root.grade}”"
     if root.change and root.change.composite:
         d = root.change.composite
-        line += f";与上期({num(d.previous)})相比{change_words(d)}"
+        line += f"；与上期（{num(d.previous)}）相比{change_words(d)}"
     out.append(line + "。")
     if secs:
         first = secs[0]
         ranked = sorted((u for u in first.units if u.rank is not None), key=lambda u: -(u.composite.estimate or 0))
         if len(ranked) >= 2:
             out.append(
-                f"{first.label}中综合指数最高的是{ranked[0].name}({num(ranked[0].composite.estimate)}),"
-                f"最低的是{ranked[-1].name}({num(ranked[-1].composite.estimate)})。"
+                f"{first.label}中综合指数最高的是{ranked[0].name}（{num(ranked[0].composite.estimate)}），"
+                f"最低的是{ranked[-1].name}（{num(ranked[-1].composite.estimate)}）。"
             )
     changed = [u for u in result.units[1:] if u.rank is not None and u.change and u.change.composite]
     up = sum(1 for u in changed if u.change.composite.significant and u.change.composite.estimate > 0)
     down = sum(1 for u in changed if u.change.composite.significant and u.change.composite.estimate < 0)
     if changed:
         out.append(
-            f"参加排名且有上期结果的 {len(changed)} 个单位中,综合指数显著上升的 {up} 个,显著下降的 {down} 个,"
+            f"参加排名且有上期结果的 {len(changed)} 个单位中，综合指数显著上升的 {up} 个，显著下降的 {down} 个，"
             f"其余 {len(changed) - up - down} 个变化在抽样误差范围内。"
         )
     red = sum(1 for u in result.units[1:] if u.color == "red")
     if red:
-        out.append(f"评为红色(不稳定)的单位 {red} 个,详见第二部分各组排名表。")
+        out.append(f"评为红色（不稳定）的单位 {red} 个，详见第二部分各组排名表。")
     insufficient = sum(1 for x in listed if x.entry.reason == "insufficient_sample")
     key = sum(1 for x in listed if x.key_management)
     out.append(
-        f"列入约谈名单的单位 {len(listed)} 个,其中因排名靠后 {len(listed) - insufficient} 个、"
-        f"因样本不足 {insufficient} 个;上期已因排名靠后被约谈、本期再次列入而列为重点管理的 {key} 个。"
+        f"列入约谈名单的单位 {len(listed)} 个，其中因排名靠后 {len(listed) - insufficient} 个、"
+        f"因样本不足 {insufficient} 个；上期已因排名靠后被约谈、本期再次列入而列为重点管理的 {key} 个。"
     )
     return out
 

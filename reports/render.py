@@ -111,8 +111,8 @@ def _trend_figure(data: ReportData, number: int) -> Figure:
         {ind.label: [p.root.indicators.get(ind.key) for p in points] for ind in weighted},
     )
     first = points[0].label
-    caption = f"{data.info.scope_name}综合指数变化趋势({first}至{points[-1].label})" if len(points) > 1 else (
-        f"{data.info.scope_name}综合指数(本系列尚无往期结果)"
+    caption = f"{data.info.scope_name}综合指数变化趋势（{first}至{points[-1].label}）" if len(points) > 1 else (
+        f"{data.info.scope_name}综合指数（本系列尚无往期结果）"
     )
     return Figure(number, caption, chart)
 

@@ -32,13 +32,13 @@ KIND_ALIASES = {
     "网格": "grid", "部门": "department",
 }
 TEMPLATE_HEADER = ("代码", "名称", "类型", "上级代码")
-TEMPLATE_ROWS = (
-    ("510700", "示例市", "市", ""),
-    ("510701", "东城区", "县", "510700"),
-    ("510701001", "东城街道", "乡镇", "510701"),
-    ("510701001001", "光明社区", "村", "510701001"),
-    ("510701001001G01", "光明社区第一网格", "网格", "510701001001"),
-    ("510700D01", "市公安局", "部门", "510700"),
+TEMPLATE_ROWS = (  # made-up codes and names: the template shows no real unit to anyone
+    ("990000", "样例市", "市", ""),
+    ("990001", "样例区", "县", "990000"),
+    ("990001001", "样例街道", "乡镇", "990001"),
+    ("990001001001", "样例社区", "村", "990001001"),
+    ("990001001001G01", "样例社区第一网格", "网格", "990001001001"),
+    ("990000D01", "样例部门", "部门", "990000"),
 )
 
 
@@ -66,7 +66,7 @@ class ImportSummary:
     messages: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        text = f"单位:新增 {self.created},更新 {self.updated},未变 {self.unchanged}"
+        text = f"单位：新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}"
         if self.margins_replaced:
             text += f";人口数据更新了 {self.margins_replaced} 个单位"
         return text

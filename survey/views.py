@@ -34,6 +34,7 @@ from survey.intake import (
 )
 from survey.integrity import Rules
 from survey.links import Link, read_token, resolve_short_code
+from survey.offices import issuer
 
 # The form validates its own CSRF token (survey.forms.ResidentForm), so that a stale token
 # re-shows the questionnaire with every answer kept instead of a bare error page.
@@ -95,7 +96,7 @@ def render(template: str, **context) -> str:
         big=big,
         other_language_url=other_language_url,
         size_url=size_url,
-        office=current_app.config["OFFICE_NAME"],
+        office=issuer(context["link"].place.scope_name) if context.get("link") is not None else "",
         **context,
     )
 

@@ -47,7 +47,7 @@ class IssueSummary:
             parts.append(f"撤下 {self.excluded} 个单位(理由已记入审计日志)")
         if self.progressed_off_list:
             parts.append(f"{self.progressed_off_list} 件已在办理、不在最新名单中,保持原样")
-        return "约谈名单已下发:" + ",".join(parts)
+        return "约谈名单已下发：" + ",".join(parts)
 
 
 class ExclusionError(PinganError):

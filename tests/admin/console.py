@@ -21,7 +21,7 @@ from tests.conftest import built_once, csrf_token, use_built
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "analysis"
 PASSWORD = "correct-horse-battery"
-CITY, EAST, WEST, SOUTH = "510700", "510701", "510702", "510703"  # 示例市, 东城区, 西山县, 南河县
+CITY, EAST, WEST, SOUTH = "510700", "510701", "510702", "510703"  # 示例市，东城区，西山县，南河县
 Q2, Q3 = "2026Q2-city", "2026Q3-city"
 # username, role, scope
 ACCOUNTS = (

@@ -71,7 +71,7 @@ def test_issuing_the_list_creates_one_case_per_entry_and_is_idempotent(city):
         assert (c.status, c.reason, c.rank, c.escalation) == ("scheduled", entry.reason, entry.rank, entry.escalation)
         assert audit_actions(c) == ["case.issue"]
     page = office.get(f"/admin/cases?wave={Q3}")
-    assert f"约谈名单已下发:新建 {n} 件" in text(page)
+    assert f"约谈名单已下发：新建 {n} 件" in text(page)
 
     again = issue(office)
     assert again.status_code == 302 and len(cases_of()) == n
@@ -104,13 +104,13 @@ def test_a_case_goes_from_the_interview_to_closure_with_every_step_audited(city)
     assert case_of("510702003").scheduled_for == TODAY + timedelta(days=7)
     held = TODAY - timedelta(days=1)
     assert post(office, url + "/hold", {
-        "held_on": held.isoformat(), "attendees": "乡党委书记;市创建办", "notes": "通报排名,要求限期整改",
+        "held_on": held.isoformat(), "attendees": "乡党委书记；市创建办", "notes": "通报排名，要求限期整改",
     }).status_code == 302
     c = case_of("510702003")
-    assert (c.status, c.held_on, c.attendees) == ("held", held, "乡党委书记;市创建办")
+    assert (c.status, c.held_on, c.attendees) == ("held", held, "乡党委书记；市创建办")
 
     assert post(office, url + "/rectify", {
-        "rectification_plan": "增加夜间巡逻;矛盾纠纷月排查", "responsible": "乡长 赵某", "deadline": (TODAY + timedelta(days=30)).isoformat(),
+        "rectification_plan": "增加夜间巡逻；矛盾纠纷月排查", "responsible": "乡长 赵某", "deadline": (TODAY + timedelta(days=30)).isoformat(),
     }).status_code == 302
     assert case_of("510702003").status == "rectifying"
 
@@ -293,7 +293,7 @@ def test_key_management_lists_escalated_units_with_their_history(city):
     assert page.status_code == 200
     body = text(page)
     escalated = {e.code for e in wave_result(wave(Q3)).interview_list if e.escalation == "key_management"}
-    assert escalated == {"510701004", "510701006"}  # 石桥镇, 新城镇: issued in Q2 for bottom_n, listed again
+    assert escalated == {"510701004", "510701006"}  # 石桥镇，新城镇: issued in Q2 for bottom_n, listed again
     names = {u.code: u.name for u in wave_result(wave(Q3)).units}
     for code in escalated:
         assert names[code] in body
@@ -318,7 +318,7 @@ def test_issuing_in_three_steps_preview_exclude_with_a_reason_confirm(city):
     assert "1. 预览名单" in body and "3. 确认下发" in body
     assert body.count("新建案件") == len(lines)
     assert f"{unit.composite.estimate:.2f}" in body and f"{unit.composite.ci_low:.1f}–{unit.composite.ci_high:.1f}" in body
-    assert f"倒数第 {bottom.rank} 名(共 {unit.group_size} 名)" in body and f"{100 * unit.p_bottom:.0f}%" in body
+    assert f"倒数第 {bottom.rank} 名（共 {unit.group_size} 名）" in body and f"{100 * unit.p_bottom:.0f}%" in body
     assert cases_of() == []  # a preview stores nothing
     # 2. Taking a unit off without a reason is refused at its line; nothing is stored.
     url = f"/admin/waves/{Q3}/interviews/issue"
@@ -327,7 +327,7 @@ def test_issuing_in_three_steps_preview_exclude_with_a_reason_confirm(city):
     assert f'id="reason-{bottom.code}-error"' in missing.get_data(as_text=True)
     assert office.post(url, data={"exclude": bottom.code, f"reason-{bottom.code}": "x"}).status_code == 400  # no CSRF token
     # 3. Confirm: how many cases issuing creates, and the exclusion with its reason.
-    reason = "该单位已于上月整体撤并,由市委政法委另行督办"
+    reason = "该单位已于上月整体撤并，由市委政法委另行督办"
     review = post(office, url, {"exclude": bottom.code, f"reason-{bottom.code}": reason})
     assert review.status_code == 200
     body = text(review)
@@ -385,7 +385,7 @@ def test_the_command_line_issues_with_exclusions_or_refuses_and_stores_nothing(c
     assert cases_of() == [] and db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("interviews.%"))) == 0
     result = runner.invoke(args=["interviews", "issue", "--wave", Q3, "--exclude", bottom.code, "--reason", "已并入相邻乡镇"])
     assert result.exit_code == 0, result.output
-    assert f"约谈名单已下发:新建 {len(lines) - 1} 件" in result.output and "撤下 1 个单位" in result.output
+    assert f"约谈名单已下发：新建 {len(lines) - 1} 件" in result.output and "撤下 1 个单位" in result.output
     assert "倒数第" in result.output
     assert {c.unit.code for c in cases_of()} == {e.code for e in lines} - {bottom.code}
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "interviews.exclude"))

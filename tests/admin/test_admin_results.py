@@ -60,12 +60,12 @@ def test_running_the_analysis_from_the_page(city):
 
     sums = totals(wave_result(wave(Q3)), result.n_rejected)
     assert sums.responses == 1690 and 0 < sums.departments < sums.responses
-    said = f"有效答卷 1690 份(辖区居民 {sums.residents} 份,部门 {sums.departments} 份)"
+    said = f"有效答卷 1690 份（辖区居民 {sums.residents} 份，部门 {sums.departments} 份）"
     wave_page = text(office.get(f"/admin/waves/{Q3}"))
     assert said in text(page) and said in wave_page
     # The live progress counts the residents (departments apart), and says so.
-    assert f"{sums.residents} 份辖区居民答卷(不含部门、不含已剔除)" in wave_page
-    assert f"样本 n(辖区居民,不含部门) {sums.residents}" in text(page)
+    assert f"{sums.residents} 份辖区居民答卷（不含部门、不含已剔除）" in wave_page
+    assert f"样本 n(辖区居民，不含部门) {sums.residents}" in text(page)
 
 
 @pytest.mark.parametrize("cap, message", [("abc", "应为数字"), ("-1", "0 到 1000"), ("", "应为数字")])
@@ -93,10 +93,10 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     towns = office.get(f"/admin/waves/{Q3}/results?level=town")
     assert towns.status_code == 200
     body = text(towns)
-    for kind, label in (("city", "市"), ("county", "县(区)"), ("town", "乡镇(街道)"), ("village", "村(社区)"), ("department", "部门")):
+    for kind, label in (("city", "市"), ("county", "县（区）"), ("town", "乡镇（街道）"), ("village", "村（社区）"), ("department", "部门")):
         assert f"{label}({len(with_respondents(result, kind))})" in body
     assert "新建村" not in body  # no respondents: not a result, no row (docs/method.md)
-    assert "东城区各乡镇(街道)" in body and "西山县各乡镇(街道)" in body
+    assert "东城区各乡镇（街道）" in body and "西山县各乡镇（街道）" in body
     qingshan = result.unit("510701005")  # 青山镇: the lowest of its group, 不合格
     html = towns.get_data(as_text=True)
     row = re.search(r"<tr class=\"listed\">\s*<td><a [^>]*>青山镇</a>.*?</tr>", html, re.S).group(0)
@@ -125,7 +125,7 @@ def test_the_xlsx_holds_every_level_and_the_interview_list(city):
     assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
     assert f'filename="{Q3}-results.xlsx"' in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["概况", "市", "县(区)", "乡镇(街道)", "村(社区)", "部门", "约谈名单"]
+    assert book.sheetnames == ["概况", "市", "县（区）", "乡镇（街道）", "村（社区）", "部门", "约谈名单", "名词解释"]
     assert book["约谈名单"].max_row == 1 + len(listed(wave_result(wave(Q3))))
 
 

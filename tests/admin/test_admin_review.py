@@ -47,7 +47,7 @@ def test_the_queue_lists_flagged_responses_with_their_reasons(city):
     detail = admin.get(f"/admin/waves/{Q3}/responses/{ids[0]}")
     body = text(detail)
     assert detail.status_code == 200
-    assert "采纳(计入指数)" in body and "剔除(不计入指数)" in body
+    assert "采纳（计入指数）" in body and "剔除（不计入指数）" in body
     answers = response(ids[0]).answers
     spec = wave(Q3).questionnaire_version.to_spec()
     first = next(it for it in spec.items if it.is_choice and it.key in answers)
@@ -64,7 +64,7 @@ def test_a_decision_needs_a_reason_is_stored_audited_and_counts_at_the_next_run(
     assert no_choice.status_code == 422 and field_error(no_choice, "decision") == "请选择采纳或剔除"
     assert response(ids[0]).review_status == "flagged"
 
-    assert post(admin, url, {"decision": "reject", "reason": "同一网络十分钟内提交九份,回访确认重复"}).status_code == 302
+    assert post(admin, url, {"decision": "reject", "reason": "同一网络十分钟内提交九份，回访确认重复"}).status_code == 302
     assert post(admin, f"/admin/waves/{Q3}/responses/{ids[1]}/review", {"decision": "accept", "reason": "回访确认为不同住户"}).status_code == 302
     rejected, accepted = response(ids[0]), response(ids[1])
     assert (rejected.review_status, rejected.reviewed_by.username) == ("rejected", "admin")

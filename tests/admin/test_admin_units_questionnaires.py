@@ -51,7 +51,7 @@ def test_units_and_population_upload_then_tree_and_margins(admin):
     assert response.status_code == 302
     assert count(Unit) == 30 and count(PopulationMargin) > 0
     tree = admin.get("/admin/units")
-    assert "导入完成。单位:新增 30" in text(tree)
+    assert "导入完成。单位：新增 30" in text(tree)
     assert "示例市" in text(tree) and "城关街道" in text(tree) and "东门社区" in text(tree)
     detail = admin.get("/admin/units/510701001")
     body = text(detail)

@@ -55,7 +55,7 @@ def test_an_admin_creates_an_account_whose_password_is_shown_once(city):
 @pytest.mark.parametrize("data, field, message", [
     ({"username": "x y", "role": "office"}, "username", "只能用字母"),
     ({"username": "admin", "role": "office"}, "username", "已存在"),
-    ({"username": "county2", "role": "county", "scope": ""}, "scope", "县(区)账号必须指定所辖单位"),
+    ({"username": "county2", "role": "county", "scope": ""}, "scope", "县（区）账号必须指定所辖单位"),
     ({"username": "odd", "role": "office", "scope": "999"}, "scope", "请选择列表中的单位"),
     ({"username": "odd", "role": "emperor"}, "role", "不是有效的选择"),
 ])

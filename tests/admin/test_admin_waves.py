@@ -201,7 +201,7 @@ def test_the_dashboard_summarises_waves_and_cases(city):
     assert Q2 not in page  # the title, not the slug
     assert "办理中的约谈案件" in page and "已逾期" in page
     east = text(client_for(city, "east").get("/admin/"))
-    assert "本账号:东城区" in east
+    assert "本账号：东城区" in east
 
 
 def test_collection_dates_are_set_on_the_wave_page_and_printed_on_the_posters(city):

@@ -69,7 +69,7 @@ def test_a_scoped_admin_cannot_create_an_account_with_an_empty_or_outside_scope(
 
 def test_a_scoped_admin_creates_accounts_inside_its_scope_only_offered_there(east_admin):
     page = east_admin.get("/admin/users/new").get_data(as_text=True)
-    assert "全部单位(不限)" not in page and "西山县" not in page and "示例市" not in page
+    assert "全部单位（不限）" not in page and "西山县" not in page and "示例市" not in page
     response = post(east_admin, "/admin/users/new", {"username": "chengguan", "role": "county", "scope": "510701001", "display_name": ""})
     assert response.status_code == 200, text(response)
     assert user("chengguan").scope.code == "510701001"
@@ -77,7 +77,7 @@ def test_a_scoped_admin_creates_accounts_inside_its_scope_only_offered_there(eas
 
 def test_a_username_taken_outside_the_scope_is_refused_without_saying_so(east_admin):
     response = post(east_admin, "/admin/users/new", {"username": "west", "role": "county", "scope": EAST, "display_name": ""})
-    assert response.status_code == 422 and field_error(response, "username") == "用户名不可用,请换一个"
+    assert response.status_code == 422 and field_error(response, "username") == "用户名不可用，请换一个"
     seen = post(east_admin, "/admin/users/new", {"username": "east", "role": "county", "scope": EAST, "display_name": ""})
     assert seen.status_code == 422 and "已存在" in field_error(seen, "username")
 
@@ -207,7 +207,7 @@ def test_a_slug_taken_in_another_county_is_refused_without_saying_so(city):
     data = {"slug": "west-only", "questionnaire": "safety", "scope": EAST, "period": "2026Q4", "series": "", "target_n": "50"}
     response = post(east, "/admin/waves/new", data)
     assert response.status_code == 422
-    assert field_error(response, "slug") == "调查标识不可用,请换一个"
+    assert field_error(response, "slug") == "调查标识不可用，请换一个"
     assert "已存在" not in text(response) and "西山" not in text(response)
     # a slug the account can see is still named as taken
     seen = post(east, "/admin/waves/new", {**data, "slug": "2026Q3-city"})

@@ -41,8 +41,8 @@ def test_edit_a_text_add_an_option_and_reorder_make_version_2(console):
     assert page.status_code == 200 and 'name="text_1"' in page.get_data(as_text=True)
     assert "编辑文字、选项和顺序" in client.get("/admin/questionnaires/features/1").get_data(as_text=True)
     response = post(client, URL, {
-        "title": "公众安全感调查(第二版)",
-        "text_1": "您觉得本乡镇(街道)的治安怎么样?",
+        "title": "公众安全感调查（第二版）",
+        "text_1": "您觉得本乡镇（街道）的治安怎么样?",
         "text_en_1": "How safe is it here?",
         "label_en_2_3": "Something else",  # concerns: 其他
         "new_code_2": "drugs", "new_label_2": "涉毒问题", "new_label_en_2": "Drugs",
@@ -52,9 +52,9 @@ def test_edit_a_text_add_an_option_and_reorder_make_version_2(console):
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/questionnaires/features/2")
     assert "已保存为第 2 版" in text(client.get(response.headers["Location"]))
     spec = latest_version("features").to_spec()
-    assert spec.version == 2 and spec.title == "公众安全感调查(第二版)" and spec.title_en == "Public Safety Survey (feature test)"
+    assert spec.version == 2 and spec.title == "公众安全感调查（第二版）" and spec.title_en == "Public Safety Survey (feature test)"
     assert [it.key for it in spec.items][:4] == ["sat_police", "resident", "safety", "concerns"]
-    assert spec.item("safety").text == "您觉得本乡镇(街道)的治安怎么样?" and spec.item("safety").text_en == "How safe is it here?"
+    assert spec.item("safety").text == "您觉得本乡镇（街道）的治安怎么样?" and spec.item("safety").text_en == "How safe is it here?"
     concerns = spec.item("concerns")
     assert [o.code for o in concerns.options] == ["theft", "fraud", "fights", "other", "drugs"]
     assert concerns.option("other").label_en == "Something else" and concerns.option("drugs").label == "涉毒问题"

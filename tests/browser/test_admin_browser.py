@@ -99,10 +99,10 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     page.get_by_role("link", name="分析结果").click()
     page.get_by_role("button", name="运行分析").click()
     expect(page.locator(".flash")).to_contain_text("分析完成")
-    expect(page.locator(".tabs a[aria-current=page]")).to_have_text("县(区)(3)")
+    expect(page.locator(".tabs a[aria-current=page]")).to_have_text("县（区）(3)")
     result = wave_result(get_wave(Q3))
     towns = [u for u in result.units if u.kind == "town"]
-    page.get_by_role("link", name=f"乡镇(街道)({len(towns)})").click()
+    page.get_by_role("link", name=f"乡镇（街道）({len(towns)})").click()
     qingshan = page.locator("table.results tr", has_text="青山镇")
     g = result.unit("510701005").group_size
     expect(qingshan).to_contain_text(f"第 {g} 名 / 共 {g} 名")  # the lowest of its group; 1 = best
@@ -111,7 +111,7 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     assert page.locator("figure.chart img").count() == 1
     listed = page.locator("details.listed-level[open]")
     listed_towns = [e for e in result.interview_list if result.unit(e.code).kind == "town"]
-    expect(listed).to_contain_text(f"乡镇(街道) {len(listed_towns)} 个")
+    expect(listed).to_contain_text(f"乡镇（街道） {len(listed_towns)} 个")
     expect(listed.locator("tr", has_text="青山镇")).to_contain_text("倒数第 1 名")
     save(page, "admin-results.png", tmp_path)
 
@@ -125,7 +125,7 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
 
     # Issue the list and record an interview.
     page.get_by_role("link", name="下发约谈名单").click()  # preview, confirm (tests/browser/test_issue_browser.py)
-    page.get_by_role("button", name="下一步:核对并确认").click()
+    page.get_by_role("button", name="下一步：核对并确认").click()
     page.get_by_role("button", name="确认下发").click()
     expect(page.locator(".flash")).to_contain_text(f"新建 {len(result.interview_list)} 件")
     page.get_by_role("link", name="青山镇").click()
@@ -133,13 +133,13 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     held = today() - timedelta(days=1)
     form = page.locator("#form-hold")
     form.locator("input[name=held_on]").fill(held.isoformat())
-    form.locator("textarea[name=attendees]").fill("青山镇党委书记 刘某、镇长 陈某;东城区综治办 周某;市创建办 吴某")
+    form.locator("textarea[name=attendees]").fill("青山镇党委书记 刘某、镇长 陈某；东城区综治办 周某；市创建办 吴某")
     form.locator("textarea[name=notes]").fill(
-        "通报青山镇三季度测评结果(同组倒数第 1 位,不合格)。群众反映集中在夜间巡逻少、矛盾纠纷调处慢。"
-        "要求十日内报送整改方案,明确责任人和时限。"
+        "通报青山镇三季度测评结果（同组倒数第 1 位，不合格）。群众反映集中在夜间巡逻少、矛盾纠纷调处慢。"
+        "要求十日内报送整改方案，明确责任人和时限。"
     )
     form.get_by_role("button", name="登记约谈").click()
-    expect(page.locator(".flash")).to_contain_text("登记约谈:已保存")
+    expect(page.locator(".flash")).to_contain_text("登记约谈：已保存")
     expect(page.locator("h1")).to_contain_text("已约谈")
     expect(page.locator(".facts")).to_contain_text(f"{held.year}年{held.month}月{held.day}日")
     expect(page.locator("#form-rectify")).to_be_visible()

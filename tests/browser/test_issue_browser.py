@@ -15,7 +15,7 @@ from tests.admin.console import PASSWORD, Q3, reference_city
 from tests.browser.server import chromium, needs_chromium, serve
 
 pytestmark = needs_chromium
-REASON = "该单位本季度已整体并入城关街道,由区综治办另行督办"
+REASON = "该单位本季度已整体并入城关街道，由区综治办另行督办"
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_preview_exclude_with_a_reason_then_confirm(server):
         rows = page.locator("table.issue tbody tr")
         expect(rows).to_have_count(len(lines))
         row = page.locator(f'table.issue tr[data-code="{off.code}"]')
-        expect(row).to_contain_text(f"倒数第 {off.rank} 名(共 {unit.group_size} 名)")
+        expect(row).to_contain_text(f"倒数第 {off.rank} 名（共 {unit.group_size} 名）")
         lo, hi = unit.rank_ci
         g = unit.group_size
         expect(row).to_contain_text(f"位次区间 {g - hi + 1}" + (f"–{g - lo + 1}" if lo != hi else ""))
@@ -60,13 +60,13 @@ def test_preview_exclude_with_a_reason_then_confirm(server):
 
         # 2. Take it off without a reason: refused at its line, nothing issued.
         row.locator("input[name=exclude]").check()
-        page.get_by_role("button", name="下一步:核对并确认").click()
+        page.get_by_role("button", name="下一步：核对并确认").click()
         expect(page.locator(f"#reason-{off.code}-error")).to_contain_text("须写明理由")
         assert db.session.scalars(select(InterviewCase)).all() == []
         row = page.locator(f'table.issue tr[data-code="{off.code}"]')
         expect(row.locator("input[name=exclude]")).to_be_checked()  # the choice survives the refusal
         row.locator("textarea").fill(REASON)
-        page.get_by_role("button", name="下一步:核对并确认").click()
+        page.get_by_role("button", name="下一步：核对并确认").click()
 
         # 3. Confirm: how many cases, and the exclusion with its reason.
         confirm = page.locator("#confirm")

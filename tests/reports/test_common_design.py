@@ -40,7 +40,7 @@ def practice(module_app):
     invoke(runner, "analysis", "run", "--wave", W2)
     never_issued = wave_result(get_wave(W2)).interview_list
     # The office issues wave 1's list, taking one unit off with a written reason; then wave 2 is re-run.
-    issued = invoke(runner, "interviews", "issue", "--wave", W1, "--exclude", TAKEN_OFF, "--reason", "该镇本期测评期间遭遇洪灾,经研究暂缓约谈")
+    issued = invoke(runner, "interviews", "issue", "--wave", W1, "--exclude", TAKEN_OFF, "--reason", "该镇本期测评期间遭遇洪灾，经研究暂缓约谈")
     invoke(runner, "analysis", "run", "--wave", W2)
     return {"runner": runner, "never_issued": never_issued, "issue_output": issued.output}
 
@@ -74,8 +74,8 @@ def test_the_quarterly_report_has_no_village_row(pdfs):
     villages = [u["name"] for u in units() if u["kind"] == "village"]
     assert len(villages) > 50
     assert not [name for name in villages if name in text]
-    assert "村(社区)" not in flat(pdfs["quarterly"][0])  # the cover counts no villages
-    assert "村(社区)综合指数" not in text  # no village chart, no village table
+    assert "村（社区）" not in flat(pdfs["quarterly"][0])  # the cover counts no villages
+    assert "村（社区）综合指数" not in text  # no village chart, no village table
     result = wave_result(get_wave(W2))
     for u in result.units[1:]:  # every unit with respondents is there
         assert u.name in text, u.name
@@ -83,14 +83,14 @@ def test_the_quarterly_report_has_no_village_row(pdfs):
 
 def test_the_notices_pdf_has_one_notice_per_listed_unit(pdfs):
     result = wave_result(get_wave(W2))
-    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
+    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "综治办〔" in p]
     assert len(notices) == len(result.interview_list) > 0
     for i, (entry, notice) in enumerate(zip(result.interview_list, notices), start=1):
         unit = result.unit(entry.code)
-        assert f"编号:2026Q3-{i:03d}" in notice and f"{unit.name}:" in notice
+        assert f"综治办〔2026〕Q3-{i:03d}号" in notice and f"{unit.name}：" in notice
         if entry.reason == "bottom_n":
             lo, hi = unit.rank_ci
             g = unit.group_size
-            assert f"居倒数第{entry.rank}名(位次区间{g - hi + 1}" in notice
+            assert f"居倒数第{entry.rank}名（位次区间{g - hi + 1}" in notice
     # The list page and notices: a few pages more than the notices, never one per village.
     assert len(pdfs["interviews"]) <= len(notices) + 3

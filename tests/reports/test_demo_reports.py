@@ -68,7 +68,7 @@ def test_every_page_after_the_cover_is_numbered(quarterly):
 def test_headings_in_order(quarterly):
     text = flat("".join(quarterly[0]))
     headings = ["一、总体情况", "二、各单位测评结果与排名", "三、图表", "问卷各题回答分布", "四、约谈名单",
-                "五、群众反映的问题和影响安全感的因素", "六、群众意见和建议(摘录)", "附录测评方法说明"]
+                "五、群众反映的问题和影响安全感的因素", "六、群众意见和建议（摘录）", "附录测评方法说明"]
     positions = [text.index(h) for h in headings]
     assert positions == sorted(positions)
 
@@ -76,9 +76,9 @@ def test_headings_in_order(quarterly):
 def test_summary_page_has_the_headline_figures_and_change(quarterly, result):
     summary = flat(quarterly[0][1])
     root = result.root
-    assert f"{root.name}综合指数为{num(root.composite.estimate)}(95%置信区间{ci(root.composite)})" in summary
+    assert f"{root.name}综合指数为{num(root.composite.estimate)}（95%置信区间{ci(root.composite)}）" in summary
     d = root.change.composite
-    assert f"与上期({num(d.previous)})相比" in summary
+    assert f"与上期（{num(d.previous)}）相比" in summary
     for key, e in root.indicators.items():
         assert num(e.estimate) in summary, key
     assert "2026年第二季度至2026年第三季度" in summary  # the trend covers both analysed waves
@@ -111,12 +111,12 @@ def test_interview_list_and_appendix(quarterly, result):
     for entry in result.interview_list:
         unit = result.unit(entry.code)
         interval = interval_text(unit).replace(" ", "")
-        why = (f"倒数第{entry.rank}名" + (f",{interval}" if interval else "")) if entry.rank is not None else "样本不足"
-        key = ";重点管理" if entry.escalation == "key_management" else ""
-        assert f"{unit.name}({why};{num(unit.composite.estimate)}{key})" in listed, unit.name
+        why = (f"倒数第{entry.rank}名" + (f"，{interval}" if interval else "")) if entry.rank is not None else "样本不足"
+        key = "；重点管理" if entry.escalation == "key_management" else ""
+        assert f"{unit.name}（{why}；{num(unit.composite.estimate)}{key}）" in listed, unit.name
     appendix = text[text.index("附录测评方法说明"):]
     for phrase in ("迭代比例加权", "95%置信区间是什么意思", "为什么样本不足的单位不排名", "末3名概率", "少于30份",
-                   "“位次区间”是什么意思", "位次区间是考虑抽样误差后,一个单位的名次有95%的把握落在的范围"):
+                   "“位次区间”是什么意思", "位次区间是考虑抽样误差后，一个单位的名次有95%的把握落在的范围"):
         assert phrase in appendix, phrase
 
 
@@ -146,8 +146,8 @@ def test_charts_carry_their_labels_as_text(quarterly, result, demo):
     pages = quarterly[0]
     text = flat("".join(pages))
     charts = text[text.index("三、图表"):text.index("四、约谈名单")]
-    assert "乡镇(街道)综合指数及95%置信区间" in charts
-    assert "综合指数(点为估计值,横线为95%置信区间)" in charts
+    assert "乡镇（街道）综合指数及95%置信区间" in charts
+    assert "综合指数（点为估计值，横线为95%置信区间）" in charts
     for u in result.units[1:]:
         assert u.name in charts, u.name
     spec = get_wave(WAVE).questionnaire_version.to_spec()
@@ -206,7 +206,7 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result, demo
     spec = get_wave(WAVE).questionnaire_version.to_spec()
     listed = result.interview_list
     assert len(listed) >= 10
-    notices = [p for p in interviews if "约谈通知书" in p and "编号:" in p]
+    notices = [p for p in interviews if "约谈通知书" in p and "综治办〔" in p]
     assert len(notices) == len(listed)
     assert interviews[-len(notices):] == notices  # each notice is one page, none spills over
     listing = flat("".join(p for p in interviews if p not in notices))
@@ -214,19 +214,19 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result, demo
     for i, (entry, page) in enumerate(zip(listed, notices), start=1):
         unit = result.unit(entry.code)
         text = flat(page)
-        assert f"编号:{WAVE[:6]}-{i:03d}" in text
-        assert f"{unit.name}:" in text
+        assert f"〔{WAVE[:4]}〕{WAVE[4:6]}-{i:03d}号" in text
+        assert f"{unit.name}：" in text
         assert unit.name in listing
         if entry.reason == "bottom_n":
             assert f"综合指数为{num(unit.composite.estimate)}分(95%置信区间{ci(unit.composite)}" in text
             assert f"参加排名的{unit.group_size}个单位中居倒数第{entry.rank}名" in text
         else:
-            assert f"有效答卷仅{unit.n}份,少于参加排名所需的30份" in text
+            assert f"有效答卷仅{unit.n}份，少于参加排名所需的30份" in text
         assert ("按规定列为重点管理单位" in text) == (entry.escalation == "key_management")
         for e in unit.indicators.values():
             assert num(e.estimate) in text
-        assert "整改方案(由被约谈单位填写)" in text and "整改时限" in text
-        assert f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in text
+        assert "整改方案（由被约谈单位填写）" in text and "整改时限" in text
+        assert f"复查时间：{cn_date(ISSUED + timedelta(days=30))}（通知书发出之日起30日）" in text
         # 群众反映最集中的问题: the unit's weak items and its top concerns, each in one sentence
         found = concerns(unit, spec)
         assert "群众反映最集中的问题" in text
@@ -250,7 +250,7 @@ def test_board_pdf_shows_every_unit_in_its_colour(demo, result, tmp_path):
     graded = [u for u in result.units[1:] if u.n >= min_n]
     assert f"蓝平安{sum(1 for u in graded if u.color == 'blue')}个" in text
     sums = totals(result)
-    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份,部门{sums.departments}份)" in text
+    assert f"有效答卷{sums.responses}份（辖区居民{sums.residents}份，部门{sums.departments}份）" in text
     for u in result.units[1:]:
         assert (u.name in text) == (u.n > 0), u.name
     html = render_board_html(report_data.load(wave, "board", ISSUED))
@@ -335,8 +335,8 @@ def test_one_total_on_every_page_departments_apart(quarterly, result, demo, tmp_
     sums = totals(result)
     assert sums.responses == stored_result(wave).n_responses and sums.residents == result.root.n and sums.departments > 0
     cover, text = flat(quarterly[0][0]), flat("".join(quarterly[0]))
-    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份、部门{sums.departments}份)" in cover
-    assert f"有效答卷共{sums.responses}份(辖区居民{sums.residents}份,计入各地区的指数;部门{sums.departments}份" in text
-    assert f"{result.root.name}的各项指数和有效样本只含辖区居民({sums.residents}份)" in text
+    assert f"有效答卷{sums.responses}份（辖区居民{sums.residents}份、部门{sums.departments}份）" in cover
+    assert f"有效答卷共{sums.responses}份（辖区居民{sums.residents}份，计入各地区的指数；部门{sums.departments}份" in text
+    assert f"{result.root.name}的各项指数和有效样本只含辖区居民（{sums.residents}份）" in text
     board = flat("".join(pdf_pages(build_report(wave, "board", ISSUED), tmp_path)))
-    assert f"有效答卷{sums.responses}份(辖区居民{sums.residents}份,部门{sums.departments}份)" in board
+    assert f"有效答卷{sums.responses}份（辖区居民{sums.residents}份，部门{sums.departments}份）" in board

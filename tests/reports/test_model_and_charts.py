@@ -64,7 +64,7 @@ def test_numbers_read_the_chinese_way():
     up = Difference(2.49, 0.5, 1.5, 3.5, True, 81.16)
     flat_change = Difference(-0.4, 0.6, -1.6, 0.8, False, 80.0)
     assert change(up) == "+2.5*" and change(flat_change) == "−0.4" and change(None) == "—"
-    assert change_words(up) == "上升 2.5(显著)" and change_words(flat_change) == "下降 0.4(不显著)"
+    assert change_words(up) == "上升 2.5（显著）" and change_words(flat_change) == "下降 0.4（不显著）"
     assert cn_date(date(2026, 10, 5)) == "2026年10月5日"
     from datetime import datetime, timezone
 
@@ -80,7 +80,7 @@ def test_period_labels_for_chart_axes():
 
 def test_peer_groups_best_first_unranked_last_and_places():
     groups = peer_groups(city())
-    assert [g.title for g in groups] == ["示例市各县(区)", "东区各乡镇(街道)", "西县各乡镇(街道)", "示例市市直部门"]
+    assert [g.title for g in groups] == ["示例市各县（区）", "东区各乡镇（街道）", "西县各乡镇（街道）", "示例市市直部门"]
     towns = groups[1]
     # 丁镇 has no respondents: not a result, so in no group (docs/method.md).
     assert [u.name for u in towns.units] == ["乙镇", "甲镇", "丙镇"]
@@ -88,7 +88,7 @@ def test_peer_groups_best_first_unranked_last_and_places():
     assert [place(u) for u in towns.units] == [1, 2, None]
     assert [place_text(u) for u in towns.units] == ["第 1 名 / 共 2 名", "第 2 名 / 共 2 名", "不排名"]
     assert towns.size == 2 and [u.name for u in towns.unranked] == ["丙镇"]
-    assert [s.label for s in sections(groups)] == ["县(区)", "乡镇(街道)", "部门"]
+    assert [s.label for s in sections(groups)] == ["县（区）", "乡镇（街道）", "部门"]
 
 
 @pytest.mark.parametrize(("parent", "title"), [("安澜市", "安澜市市直部门"), ("澜江区", "澜江区区直部门"),
@@ -103,7 +103,7 @@ def test_interview_list_keeps_the_stored_order_and_numbers_it():
     assert [x.number for x in listed][:2] == ["2026Q3-001", "2026Q3-002"]
     assert [x.entry.code for x in listed] == [e.code for e in result.interview_list if e.code != "114"]  # 丁镇: n = 0
     assert listed[1].action_label == "约谈·重点管理" and listed[0].action_label == "约谈"
-    assert listed[5].reason_label == "样本不足" and listed[5].group.title == "东区各乡镇(街道)"
+    assert listed[5].reason_label == "样本不足" and listed[5].group.title == "东区各乡镇（街道）"
 
 
 def test_dot_plots_pack_groups_and_split_a_large_one():
@@ -114,7 +114,7 @@ def test_dot_plots_pack_groups_and_split_a_large_one():
     for part in parts:
         assert sum(len(b.units) + 1 for b in part) <= 42
     titles = [b.title for part in parts for b in part]
-    assert titles == ["甲组", "乙组", "乙组(续)", "丙组"]
+    assert titles == ["甲组", "乙组", "乙组（续）", "丙组"]
     assert [u.code for part in parts for b in part for u in b.units] == [u.code for u in small + large + tiny]
 
 
@@ -130,7 +130,7 @@ def test_dot_plot_names_every_unit_in_the_cjk_font():
         assert (u.name in texts) == (u.n > 0), u.name  # 丁镇 (no respondents) has no row
     assert "优秀" in texts and "合格" in texts  # the grade bands are named
     assert chart.height_in == pytest.approx(11 * charts.ROW_IN + 0.55 + charts.LEGEND_IN)  # 4 headings, 7 units, the legend
-    for mark in ("参加排名", "样本不足,不排名", "95%置信区间", "名称红色加粗:列入约谈名单", "优秀、良好区间", "合格区间", "不合格区间"):
+    for mark in ("参加排名", "样本不足，不排名", "95%置信区间", "名称红色加粗：列入约谈名单", "优秀、良好区间", "合格区间", "不合格区间"):
         assert mark in texts, mark  # a legend entry for every mark
 
 
@@ -177,8 +177,8 @@ def test_rank_intervals_read_in_peoples_order_with_the_plain_note():
     fifth = unit("e", "戊镇", "town", "1", 75.0, rank=5, size=12)
     from reports.model import PeerGroup
 
-    group = PeerGroup("town", unit("1", "东区", "county", None, 80.0), "东区各乡镇(街道)", (fifth, fourth, low))
-    assert indistinct_note(low, 3, group) == "与倒数第 4、5 名(丁镇、戊镇)在统计上无法区分"
+    group = PeerGroup("town", unit("1", "东区", "county", None, 80.0), "东区各乡镇（街道）", (fifth, fourth, low))
+    assert indistinct_note(low, 3, group) == "与倒数第 4、5 名（丁镇、戊镇）在统计上无法区分"
     assert indistinct_note(low, 3) == "与倒数第 4、5 名在统计上无法区分"
     sure = with_rank_ci(unit("b", "乙镇", "town", "1", 60.0, rank=1, size=12), 1, 3)
     assert indistinct_note(sure, 3) is None and interval_text(sure) == "位次区间 10–12"  # certainly among the bottom 3
@@ -187,16 +187,16 @@ def test_rank_intervals_read_in_peoples_order_with_the_plain_note():
     unranked = unit("x", "新镇", "town", "1", 99.0, n=12, flags=("insufficient_sample",))
     assert place_interval(unranked) is None and interval_text(unranked) == "" and indistinct_note(unranked, 3) is None
     line = Listed("2026Q3-001", InterviewEntry("a", "bottom_n", 1, None, (1, 5)), low, group)
-    assert line.bottom_text == "倒数第 1 名(共 12 名)"
-    assert line.interval_words == "考虑抽样误差后,名次有 95% 的把握在本组第 8 名到第 12 名之间"
-    assert line.note(3) == "与倒数第 4、5 名(丁镇、戊镇)在统计上无法区分"
+    assert line.bottom_text == "倒数第 1 名（共 12 名）"
+    assert line.interval_words == "考虑抽样误差后，名次有 95% 的把握在本组第 8 名到第 12 名之间"
+    assert line.note(3) == "与倒数第 4、5 名（丁镇、戊镇）在统计上无法区分"
 
 
 def test_totals_count_departments_apart_from_the_geographic_units():
     result = city()  # 示例市 n = 100 (its residents), one department 示例市公安局 n = 100
     sums = totals(result, rejected=7)
     assert (sums.responses, sums.residents, sums.departments, sums.rejected) == (200, 100, 100, 7)
-    assert sums.text == "有效答卷 200 份(辖区居民 100 份,部门 100 份)"
-    assert sums.residents_text == "辖区居民有效答卷 100 份(不含部门)"
+    assert sums.text == "有效答卷 200 份（辖区居民 100 份，部门 100 份）"
+    assert sums.residents_text == "辖区居民有效答卷 100 份（不含部门）"
     no_departments = WaveResult(tuple(u for u in result.units if u.kind != "department"))
     assert totals(no_departments).text == "有效答卷 100 份"

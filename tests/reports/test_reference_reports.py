@@ -3,6 +3,8 @@ pages, and the dates the office sets on a 约谈 case."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, timedelta
 
 import pytest
@@ -57,7 +59,7 @@ def test_a_unit_without_respondents_has_no_row_and_the_warnings(pdfs):
     for kind in ("quarterly", "interviews", "board"):
         assert "新建村" not in flat("".join(pdfs[kind])), kind
     assert "无有效答卷" not in text
-    assert "下坝村:单一初级抽样单元" in text  # single_psu_stratum, in the appendix's data notes
+    assert "下坝村：单一初级抽样单元" in text  # single_psu_stratum, in the appendix's data notes
     assert "人口类别合并" in text  # merged_category
     html = render_board_html(report_data.load(get_wave(W2), "board", ISSUED))
     assert "新建村" not in html
@@ -65,46 +67,46 @@ def test_a_unit_without_respondents_has_no_row_and_the_warnings(pdfs):
     tile = html[html.rindex('<div class="tile', 0, html.index(f'<div class="name">{small.name}</div>')):]
     tile = flat(tile[:tile.index("</div>\n</div>")])
     assert tile.startswith('<divclass="tiletile-none">') and f'<divclass="value">{num(small.composite.estimate)}</div>' in tile
-    assert '<divclass="grade">样本不足</div>' in tile and "样本不足,未排名" in tile
+    assert '<divclass="grade">样本不足</div>' in tile and "样本不足，未排名" in tile
 
 
 def test_no_notice_for_a_unit_without_respondents_and_no_none_anywhere(pdfs):
     result = wave_result(get_wave(W2))
     assert EMPTY_VILLAGE not in {u.code for u in result.units}
-    assert not any("新建村:" in flat(p) for p in pdfs["interviews"])
+    assert not any("新建村：" in flat(p) for p in pdfs["interviews"])
     small = [result.unit(e.code) for e in result.interview_list if e.reason == "insufficient_sample" and result.unit(e.code).n > 0]
     assert small
     for u in small:
-        notice = next(flat(p) for p in pdfs["interviews"] if f"{u.name}:" in flat(p) and "编号:" in p)
+        notice = next(flat(p) for p in pdfs["interviews"] if f"{u.name}：" in flat(p) and "综治办〔" in p)
         assert f"你单位本期有效答卷仅{u.n}份" in notice
     for page in pdfs["interviews"]:
         assert "None" not in page and "nan" not in page
 
 
 def test_notice_dates_come_from_the_case_when_the_office_set_them(pdfs, case):
-    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
-    mine = next(n for n in notices if f"{case.name}:" in n)
+    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "综治办〔" in p]
+    mine = next(n for n in notices if f"{case.name}：" in n)
     assert "请你单位主要负责人于2026年10月20日到" in mine
-    assert "整改时限:2026年11月30日前" in mine
-    assert "复查时间:2026年12月5日,由创建办组织复查" in mine  # no "(通知书发出之日起 30 日)"
-    assert "整改责任人:张<三>" in mine
+    assert "整改时限：2026年11月30日前" in mine
+    assert "复查时间：2026年12月5日，由创建办组织复查" in mine  # no "（通知书发出之日起 30 日）"
+    assert "整改责任人：张<三>" in mine
     # the office's 整改要求 under its own heading, the unit's 整改方案 under the unit's
-    assert "整改要求一、增加夜间巡逻;二、修复路灯&监控。整改方案(由被约谈单位填写)夜巡每周三次<由派出所牵头>" in mine
+    assert "整改要求一、增加夜间巡逻;二、修复路灯&监控。整改方案（由被约谈单位填写）夜巡每周三次<由派出所牵头>" in mine
     others = [n for n in notices if n is not mine]
     assert len(others) == len(notices) - 1 >= 1
-    assert all(f"复查时间:{cn_date(ISSUED + timedelta(days=30))}(通知书发出之日起30日)" in n for n in others)
+    assert all(f"复查时间：{cn_date(ISSUED + timedelta(days=30))}（通知书发出之日起30日）" in n for n in others)
     assert "按规定列为重点管理单位" in mine
 
 
 def test_escalations_match_the_stored_interview_list(pdfs):
     result = wave_result(get_wave(W2))
-    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "编号:" in p]
+    notices = [flat(p) for p in pdfs["interviews"] if "约谈通知书" in p and "综治办〔" in p]
     lines = [e for e in result.interview_list if result.unit(e.code).n > 0]  # a unit without respondents has no notice
     assert len(notices) == len(lines)
     escalated = {result.unit(e.code).name for e in lines if e.escalation == "key_management"}
     assert escalated == {"新城镇", "石桥镇"}  # issued in w1 for bottom_n and listed again
     for notice in notices:
-        name = notice[notice.index("编号:") + len("编号:2026Q3-001"):].split(":")[0]
+        name = re.search(r"〔2026〕Q3-\d{3}号(.+?)：", notice).group(1)
         assert ("按规定列为重点管理单位" in notice) == (name in escalated), name
 
 

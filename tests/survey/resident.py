@@ -17,7 +17,7 @@ from survey.links import make_token
 from tests.survey.helpers import setup_wave
 
 WAVE = "2026Q3-city"
-VILLAGE = "619901001001"  # 江滨社区, in 江滨街道, 临江区
+VILLAGE = "619901001001"  # 江滨社区, in 江滨街道，临江区
 # A complete, unremarkable answer sheet: mixed scores, so that no answer-sheet flag applies.
 ANSWERS = {
     "safety": "B",

@@ -159,8 +159,8 @@ def test_csv_and_xlsx_exports(two_waves, tmp_path):
     out = tmp_path / "results.xlsx"
     invoke(two_waves, "analysis", "export", "--wave", "2026Q3-city", "--format", "xlsx", "--out", str(out))
     book = load_workbook(out)
-    assert book.sheetnames[0] == "概况" and "约谈名单" in book.sheetnames and "乡镇(街道)" in book.sheetnames
-    towns = book["乡镇(街道)"]
+    assert book.sheetnames[0] == "概况" and "约谈名单" in book.sheetnames and "乡镇（街道）" in book.sheetnames
+    towns = book["乡镇（街道）"]
     assert towns["A1"].value == "单位代码" and "综合指数" in [c.value for c in towns[1]]
     listed = [row[0].value for row in book["约谈名单"].iter_rows(min_row=2)]
     assert listed == [e["code"] for e in data["interview_list"]]

@@ -209,8 +209,8 @@ def test_a_screening_answer_ends_the_questionnaire(features_app):
     assert runner.invoke(args=["user", "create", "admin", "--role", "admin", "--password", PASSWORD]).exit_code == 0
     console = features_app.test_client()
     sign_in(console, "admin")
-    assert "1 份辖区居民答卷(不含部门、不含已剔除)" in text(console.get(f"/admin/waves/{WAVE}"))
-    assert "1 份甄别退出(不计入答卷和结果)" in text(console.get(f"/admin/waves/{WAVE}"))
+    assert "1 份辖区居民答卷（不含部门、不含已剔除）" in text(console.get(f"/admin/waves/{WAVE}"))
+    assert "1 份甄别退出（不计入答卷和结果）" in text(console.get(f"/admin/waves/{WAVE}"))
     assert console.get(f"/admin/waves/{WAVE}/progress.json").get_json()["top"]["n_screened"] == 1
 
 

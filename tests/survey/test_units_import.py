@@ -40,7 +40,7 @@ def test_reimport_changes_nothing_and_a_new_name_updates(runner, tmp_path):
     audits = count(AuditEntry)
     again = import_units(runner, str(DATA / "units.csv"), str(DATA / "population.csv"))
     assert again.exit_code == 0
-    assert "新增 0,更新 0,未变 13" in again.output
+    assert "新增 0，更新 0，未变 13" in again.output
     assert count(AuditEntry) == audits  # nothing changed, nothing audited
     renamed = write(tmp_path, "units.csv", UNITS.replace("望湖镇", "望湖街道"))
     result = import_units(runner, renamed)
