@@ -323,7 +323,7 @@ def test_the_quarterly_reports_method_appendix_gives_the_rates(phone, tmp_path):
         html = render_quarterly_html(load(wave, "quarterly"))
     body = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     # R 1, UH 1, NE 1: e = 1/2; RR1 = 0/2, RR3 = 0/1.5, COOP1 = 0/1
-    assert "电话调查共拨打 3 个号码(名单 5 个)" in body
+    assert "电话调查共拨打 3 个号码（名单 5 个）" in body
     assert "RR1 0%" in body and "e = 0.50" in body
     assert re.search(r"访问员 ivy 0 0 1 0 0 1 0% 0% 0%", body), body[body.find("电话调查"):][:800]
     assert re.search(r"访问员 ian 0 0 0 0 1 0 0% 0% —", body)

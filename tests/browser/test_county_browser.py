@@ -55,7 +55,7 @@ def test_a_county_office_runs_its_own_quarter_in_the_browser(county_server, tmp_
         page.fill("input[name=period]", "2026年第三季度")
         page.fill("input[name=series]", "east")
         page.fill("input[name=target_n]", "30")
-        page.get_by_role("button", name="创建(草稿)").click()
+        page.get_by_role("button", name="创建（草稿）").click()
         expect(page.locator("h1")).to_contain_text(TITLE)
         expect(page.locator("h1")).to_contain_text("草稿")
         expect(page.locator(".facts")).to_contain_text("2026年第三季度")
@@ -81,14 +81,14 @@ def test_a_county_office_runs_its_own_quarter_in_the_browser(county_server, tmp_
         expect(page.locator(".flash")).to_contain_text("分析完成")
         stored = wave_result(get_wave("east-2026q3"))
         towns = [u for u in stored.units if u.kind == "town"]
-        page.get_by_role("link", name=f"乡镇(街道)({len(towns)})").click()
+        page.get_by_role("link", name=f"乡镇（街道）({len(towns)})").click()
         expect(page.locator("table.results")).to_contain_text("青山镇")
         expect(page.locator("table.results")).not_to_contain_text("西山县")
         expect(page.locator(".crumbs")).to_contain_text(TITLE)
 
         # Issue its interview list: preview, review, confirm with the counts.
         page.get_by_role("link", name="下发约谈名单").click()
-        page.get_by_role("button", name="下一步:核对并确认").click()
+        page.get_by_role("button", name="下一步：核对并确认").click()
         expect(page.locator("#confirm")).to_contain_text(f"将新建约谈案件 {len(stored.interview_list)} 件")
         page.get_by_role("button", name="确认下发").click()
         expect(page.locator(".flash")).to_contain_text(f"新建 {len(stored.interview_list)} 件")

@@ -107,7 +107,7 @@ def test_the_interview_works_without_javascript(phone_server):
         page = browser.new_context(java_script_enabled=False, locale="zh-CN").new_page()
         sign_in(page, base)
         page.get_by_role("button", name="拨打下一个").click()
-        page.get_by_role("link", name="接通,开始访问").click()
+        page.get_by_role("link", name="接通，开始访问").click()
         page.locator("#key").fill("3")
         page.locator("#key").press("Enter")
         expect(page.locator("#question")).to_contain_text("公安机关")

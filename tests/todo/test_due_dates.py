@@ -101,7 +101,7 @@ def test_an_unscheduled_case_is_overdue_once_its_due_date_passed(city):
     assert [c.id for c in overdue] == [late.id]
     assert case_service.case_counts(admin).overdue == 1
     dashboard = text(office.get("/admin/"))
-    assert f"约谈期限 {TODAY - timedelta(days=5)} 已过,尚未安排约谈" in dashboard
+    assert f"约谈期限 {TODAY - timedelta(days=5)} 已过，尚未安排约谈" in dashboard
     assert '<strong class="late">逾期</strong>' in office.get(f"/admin/cases/{late.id}").get_data(as_text=True)
     assert '<strong class="late">逾期</strong>' not in office.get(f"/admin/cases/{fresh.id}").get_data(as_text=True)
     assert f"应于 {TODAY - timedelta(days=5)} 前约谈" in text(office.get("/admin/cases"))
