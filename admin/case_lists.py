@@ -26,7 +26,8 @@ class CaseList:
 def case_list(user: User, found: list[InterviewCase], args) -> CaseList:
     """`found` (admin.cases.list_cases) searched, filtered by county and town, and sorted."""
     query = listing.ListQuery.from_args(args, CASE_SORTS)
-    return CaseList(listing.apply(found, query, lambda c: c.unit, CASE_SORTS), query, listing.choices(user, query))
+    places = listing.choices(user, query, present=[c.unit for c in found])
+    return CaseList(listing.apply(found, query, lambda c: c.unit, CASE_SORTS), query, places)
 
 
 def cases_xlsx(shown: CaseList, today) -> bytes:

@@ -65,8 +65,9 @@ class Choices:
     towns: list[Unit]  # within the chosen county when there is one
 
 
-def choices(user: User, query: ListQuery, within: Unit | None = None) -> Choices:
-    """The counties and towns the account may pick (inside `within`, a wave's scope, when given)."""
+def choices(user: User, query: ListQuery, within: Unit | None = None, present: Iterable[Unit] | None = None) -> Choices:
+    """The counties and towns the account may pick (inside `within`, a wave's scope, when given; only
+    those holding one of the `present` units, when given: a list offers no place it does not show)."""
     base = select(Unit).where(policy.unit_clause(user)).order_by(KIND_SORT, Unit.path)
     if within is not None:
         base = base.where(within.subtree_clause())
@@ -75,7 +76,12 @@ def choices(user: User, query: ListQuery, within: Unit | None = None) -> Choices
     county = next((c for c in counties if c.code == query.county), None)
     if county is not None:
         towns = towns.where(county.subtree_clause())
-    return Choices(counties, list(db.session.scalars(towns)))
+    towns = list(db.session.scalars(towns))
+    if present is not None:
+        held = {code for u in present for code in u.path.strip("/").split("/")}
+        counties = [c for c in counties if c.code in held]
+        towns = [t for t in towns if t.code in held]
+    return Choices(counties, towns)
 
 
 def units_by_code(codes: Iterable[str]) -> dict[str, Unit]:
