@@ -121,7 +121,7 @@ def test_the_audit_log_shows_who_what_when_before_and_after_filtered_by_entity(c
 
 def entries(page) -> str:
     """The audit page's table (not the filter's list of every action)."""
-    return text(page).split("变更(前 → 后)", 1)[1]
+    return text(page).split("变更（前 → 后）", 1)[1]
 
 
 @pytest.mark.parametrize("username", ["east", "office", "analyst"])

@@ -318,7 +318,7 @@ def test_the_audit_page_reads_in_chinese(city, world):
     assert post(office, f"/admin/cases/{world['A']}/reopen", {"reason": "问题反弹"}).status_code == 302
     admin = client_for(app, "admin")
     page = text(admin.get(f"/admin/audit?entity=case&entity_id={world['A']}"))
-    table = page.split("变更(前 → 后)", 1)[1]
+    table = page.split("变更（前 → 后）", 1)[1]
     for said in ("约谈已登记", "整改通知已下发", "整改方案已提交", "整改情况已报告", "已申请复查", "复查已登记", "已销号",
                  "案件已重新打开", "状态 整改中 → 待复查", "状态 待复查 → 已复查", "状态 已销号 → 已重新打开",
                  "重新打开原因 — → 问题反弹", "约谈案件"):

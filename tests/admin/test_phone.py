@@ -261,7 +261,7 @@ def test_an_interview_in_the_console_is_stored_as_a_phone_response_and_rated(pho
     assert response.answers["comment"] == "路灯多装几盏"
     assert set(response.flags) == {"straight_line", "all_maximum"} and response.review_status == "flagged"
     review = client_for(phone, "admin").get(f"/admin/waves/{Q4}/responses/{response.id}")
-    assert "电话(电话访问员 ivy)" in text(review)
+    assert "电话（电话访问员 ivy）" in text(review)
     case = db.session.get(CallCase, case_id)
     assert (case.status, case.disposition, case.response_id, case.holder_id) == ("closed", "complete", response.id, None)
     # more calls: a refusal by ivy, busy by ian → rates per unit and per interviewer on the wave page
