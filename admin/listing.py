@@ -21,7 +21,7 @@ import policy
 from extensions import db
 from models import Unit, User
 from models.units import KIND_SORT
-from reports.cells import safe_workbook
+from cells import safe_workbook
 
 MAX_Q = 50
 
@@ -121,7 +121,7 @@ def apply(rows: Sequence[Any], query: ListQuery, unit_of: Callable[[Any], Unit |
 
 
 def xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], note: str | None = None) -> bytes:
-    """One sheet: the header in bold, the rows, a note under them; cells never formulas (reports.cells)."""
+    """One sheet: the header in bold, the rows, a note under them; cells never formulas (cells.py)."""
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]
