@@ -35,9 +35,16 @@ run: install
 
 # Several workers need Redis for the rate limits (gunicorn.conf.py refuses otherwise): with Redis
 # answering on 127.0.0.1:6379 it is used, without it `make run` serves with one worker.
+# Beside gunicorn runs the background worker (docs/jobs.md: analysis runs and document builds),
+# `huey_consumer worker.huey`, on the queue of JOBS_QUEUE_URL (default: an SQLite file in
+# instance/); it is stopped when gunicorn stops (Ctrl-C, or gunicorn exiting).
+JOBS_WORKERS ?= 2
 serve:
 	@echo "平安测评: http://$(HOST):$(PORT)/  (管理后台 /admin/)"
-	@if [ -z "$$RATELIMIT_STORAGE_URI" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; then \
+	@mkdir -p instance; $(PY) -m huey.bin.huey_consumer worker.huey --workers $(JOBS_WORKERS) --logfile instance/worker.log & worker=$$!; \
+	echo "后台任务进程 huey_consumer (pid $$worker),日志 instance/worker.log"; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	if [ -z "$$RATELIMIT_STORAGE_URI" ] && $(PY) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1).close()" 2>/dev/null; then \
 		export RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379; echo "rate limits in Redis at 127.0.0.1:6379"; \
 	elif [ -z "$$RATELIMIT_STORAGE_URI" ]; then \
 		export GUNICORN_WORKERS=1 GUNICORN_THREADS=$${GUNICORN_THREADS:-8}; echo "no Redis at 127.0.0.1:6379: one worker"; \

@@ -79,6 +79,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BURST_COUNT=10,  # flag `burst` at this many responses from one IP hash ...
         BURST_MINUTES=10,  # ... within this many minutes ...
         BURST_ALIKE_SHARE=0.5,  # ... when at least this share of them (and more than usual) are near-identical
+        # Background jobs (docs/jobs.md): where built files are kept (default instance/jobs), and
+        # JOBS_IMMEDIATE runs each job inside the call that enqueues it (Huey's immediate mode: tests).
+        JOBS_DIR=os.environ.get("JOBS_DIR"),
+        JOBS_IMMEDIATE=False,
         REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
         # 网格员 (docs/security.md "Collectors"): POSTs per collector account, and the hourly pace
         # from which a collector's sheet is flagged `collector_pace`.
@@ -130,6 +134,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import models  # noqa: F401  (registers the tables with the metadata)
 
     register_blueprints(app)
+    from jobs.queue import bind  # the app the worker runs jobs in
+
+    bind(app)
     register_security_headers(app)
     register_health_check(app)
     register_commands(app)

@@ -10,7 +10,9 @@ created or moved in the same transaction is recorded where it ends up.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from flask import has_request_context
 from flask_login import current_user
@@ -21,11 +23,28 @@ from extensions import db
 from models import ApiToken, AuditEntry, InterviewCase, Response, Unit, User, Wave
 
 
+_ACTING: ContextVar[tuple[int | None, str] | None] = ContextVar("audit_acting", default=None)
+
+
 def actor() -> tuple[int | None, str]:
-    """The signed-in user, or the command line."""
+    """The signed-in user; in a background job, the account that asked for it (`acting_as`);
+    else the command line."""
+    acting = _ACTING.get()
+    if acting is not None:
+        return acting
     if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.id, current_user.username
     return None, "cli"
+
+
+@contextmanager
+def acting_as(user_id: int | None, name: str) -> Iterator[None]:
+    """Record what happens inside as done by this account (a job runs for whoever asked for it)."""
+    token = _ACTING.set((user_id, name))
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
 
 
 def record(

@@ -26,6 +26,7 @@ from admin import (  # noqa: E402,F401  (the pages)
     case_views,
     collect_views,
     findings_views,
+    job_views,
     questionnaire_views,
     result_views,
     review_views,

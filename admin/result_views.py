@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp, cases, results, review, waves
 from admin.access import permission_required
 from admin.formflow import attempt
+from admin.job_views import job_response
 from admin.forms import ActionForm, AnalysisForm
 from errors import PinganError
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 def _results_page(wave, analysis_form=None, error=None, status=200):
     view = results.results_view(current_user, wave, request.args.get("level"))
@@ -54,18 +52,19 @@ def run_analysis(wave_slug: str):
                                 url_for("admin.results_page", wave_slug=wave.slug), {"weight_cap": form.weight_cap.data})
     outcome = attempt(form, lambda: results.run(current_user, wave, form.cap))
     if outcome:
-        flash(f"分析完成:{outcome.value.n_responses} 份答卷计入指数,剔除 {outcome.value.n_rejected} 份。")
-        return redirect(url_for("admin.results_page", wave_slug=wave.slug))
+        job = outcome.value  # a background job (docs/jobs.md): its page follows it
+        if job.status == "done":
+            flash(job.summary)
+            return redirect(url_for("admin.results_page", wave_slug=wave.slug))
+        return redirect(url_for("admin.job", job_id=job.id))
     return _results_page(wave, form, outcome.error, outcome.status)
 
 
 @bp.get("/waves/<wave_slug>/results.xlsx")
 @permission_required("read")
 def results_xlsx(wave_slug: str):
-    data, name = results.xlsx(current_user, waves.get_wave(current_user, wave_slug))
-    return Response(data, mimetype=XLSX, headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store",
-    })
+    """The workbook: the file when it is built for the current results, else its job's page."""
+    return job_response(results.xlsx(current_user, waves.get_wave(current_user, wave_slug)))
 
 
 def _exclusions() -> dict[str, str]:

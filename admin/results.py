@@ -12,20 +12,18 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sqlalchemy import select
 
 import policy
 from admin.cases import wave_cases
 from admin.waves import covers_wave
 from analysis import InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
-from errors import NotFound
-from extensions import db
-from models import AnalysisResult, InterviewCase, Unit, User, Wave
+from jobs import service as jobs
+from models import AnalysisResult, InterviewCase, Job, User, Wave
 from models.units import KIND_LABELS, KIND_ORDER
-from reports import model
+from reports import data as report_data, model
 from reports.model import PeerGroup
-from survey.results import DEFAULT_WEIGHT_CAP, run_analysis, stored_result
+from survey.results import DEFAULT_WEIGHT_CAP, stored_result
 
 
 
@@ -79,19 +77,7 @@ class ResultsView:
 
 def scoped_result(result: WaveResult, user: User) -> WaveResult:
     """The result restricted to the units the account can see (the whole result for a full scope)."""
-    if user.scope is None:
-        return result
-    visible = set(db.session.scalars(select(Unit.code).where(policy.unit_clause(user))))
-    units = tuple(u for u in result.units if u.code in visible)
-    if not units:
-        raise NotFound("此次调查没有您管辖范围内的单位")
-    return WaveResult(
-        units=units,
-        interview_list=tuple(e for e in result.interview_list if e.code in visible),
-        distributions=result.distributions if units[0].code == result.root.code else {},
-        warnings=result.warnings,
-        params=result.params,
-    )
+    return report_data.scoped_result(result, user.scope)
 
 
 def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
@@ -248,23 +234,13 @@ def rerun_confirmation(user: User, wave: Wave):
     )
 
 
-def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> AnalysisResult:
-    """Re-run the analysis of the whole wave (survey.results.run_analysis); 403 unless the wave
-    lies within the account's scope, since the stored results of every unit are replaced."""
-    policy.require(user, "analysis.run", wave)
-    return run_analysis(wave, weight_cap)
+def run(user: User, wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> Job:
+    """Ask for a re-run of the analysis of the whole wave, as a background job (docs/jobs.md);
+    403 unless the wave lies within the account's scope, since the stored results of every unit
+    are replaced; 409 once the wave is published."""
+    return jobs.request_analysis(user, wave, weight_cap)
 
 
-def xlsx(user: User, wave: Wave) -> tuple[bytes, str]:
-    """The workbook of reports.exports.to_xlsx over the account's units, and its download name."""
-    from reports.exports import to_xlsx  # openpyxl: loaded on first use
-
-    stored = stored_result(wave)
-    if stored is None:
-        raise NotFound(f"“{wave.title}” 还没有分析结果")
-    full = WaveResult.from_dict(stored.payload)
-    result = scoped_result(full, user)
-    covers = covers_wave(user, wave)
-    title = f"{wave.title}测评结果" if covers else f"{wave.title}测评结果（{result.root.name}）"
-    name = f"{wave.slug}-results.xlsx" if covers else f"{wave.slug}-{result.root.code}-results.xlsx"
-    return to_xlsx(result, wave.questionnaire_version.to_spec(), title, rejected=stored.n_rejected, full=full), name
+def xlsx(user: User, wave: Wave) -> Job:
+    """The workbook of reports.exports.to_xlsx over the account's units, as a background job."""
+    return jobs.request_xlsx(user, wave)

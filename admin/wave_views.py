@@ -10,6 +10,7 @@ from admin.access import permission_required
 import policy
 from policy import manages_wave
 from admin.formflow import attempt
+from admin.job_views import job_response
 from admin.forms import ActionForm, ReopenForm, WaveCollectionForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
 from extensions import db
@@ -253,11 +254,14 @@ def wave_qr(wave_slug: str):
 @bp.get("/waves/<wave_slug>/reports/<kind>.pdf")
 @permission_required("read")
 def wave_report(wave_slug: str, kind: str):
-    """A report of the whole wave as PDF: quarterly, interviews, board or posters."""
+    """A report of the wave as PDF (quarterly, interviews, board or posters; the account's part of
+    it when the wave reaches beyond its scope; ?unit=CODE: one unit's posters and cards, or its
+    notice), built by a background job: the file when it is built for the current data, else the
+    job's page (docs/jobs.md)."""
     wave = waves.get_wave(current_user, wave_slug)
-    pdf, name = waves.report_pdf(current_user, wave, kind)  # every refusal first (scope, status, short codes)
+    job = waves.report_pdf(current_user, wave, kind, request.args.get("unit") or None)  # every refusal first
     if kind == "posters":
         confirm = _loopback_confirmation(wave, "扫码海报和入户卡片")
         if confirm is not None:
             return confirm
-    return _download(pdf, name, PDF)
+    return job_response(job)

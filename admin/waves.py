@@ -18,10 +18,11 @@ from sqlalchemy import select
 import policy
 from admin import listing
 from admin.errors import FieldError
-from errors import Conflict, Forbidden, PinganError
+from errors import Conflict, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
-from models import Questionnaire, Unit, User, Wave
+from jobs import service as jobs
+from models import Job, Questionnaire, Unit, User, Wave
 from cells import safe_cell, safe_dict, safe_workbook
 from survey.periods import next_period, parse_period
 from models.accounts import ROLE_LABELS
@@ -332,26 +333,12 @@ def qr_zip_name(wave: Wave, mode: str) -> str:
     return f"{wave.slug}-{'qr' if mode == 'qr' else 'door'}-codes.zip"
 
 
-def report_within(user: User, wave: Wave) -> Unit | None:
-    """The part of the wave a report printed for this account covers: the whole wave (None) when
-    the account's scope holds it, else the account's own unit — a county prints its own posters,
-    cards, notices and report of a city-wide wave (reports.data.load `within`)."""
-    if covers_wave(user, wave):
-        return None
-    if not user.scope.is_within(wave.scope):
-        raise Forbidden("此报告涵盖您管辖范围以外的单位")
-    return user.scope
-
-
-def report_pdf(user: User, wave: Wave, kind: str) -> tuple[bytes, str]:
-    """A PDF of the wave (reports.build) and its download name, scoped to the account's subtree
-    when the wave reaches beyond it; 404 for an unknown kind."""
-    from reports.build import KINDS, build_report, report_filename  # WeasyPrint: loaded on first use
-
-    if kind not in KINDS:
-        abort(404)
-    within = report_within(user, wave)
-    return build_report(wave, kind, within=within), report_filename(wave, kind, within)
+def report_pdf(user: User, wave: Wave, kind: str, unit: str | None = None) -> Job:
+    """Ask for a PDF of the wave as a background job (docs/jobs.md): the whole wave, or the
+    account's part of it when the wave reaches beyond its scope (a county prints its own posters,
+    cards, notices and report of a city-wide wave), or one unit's posters or notice; 404 for an
+    unknown kind."""
+    return jobs.request_document(user, wave, kind, unit)
 
 
 def behind_rows(progress: Progress) -> list[UnitProgress]:

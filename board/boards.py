@@ -14,7 +14,8 @@ from sqlalchemy import select
 import clock
 from errors import NotFound
 from extensions import db
-from models import Wave
+from jobs.service import request_board
+from models import Job, Wave
 from reports import data as report_data
 from reports.render import board_context, helpers
 
@@ -50,9 +51,8 @@ def board_page(slug: str) -> dict[str, Any]:
     return {"wave": wave, "info": data.info, "spec": data.spec, **helpers(), **board_context(data.result, data.spec)}
 
 
-def board_pdf(slug: str) -> bytes:
-    """The printed board of a published wave, dated the day it was published."""
-    from reports.build import build_report
-
+def board_pdf(slug: str) -> Job:
+    """The printed board of a published wave, dated the day it was published: a background job,
+    built once per state of the results and units (docs/jobs.md), never in the request."""
     wave = published_wave(slug)
-    return build_report(wave, "board", publication_date(wave))
+    return request_board(wave, publication_date(wave))

@@ -4,7 +4,9 @@ from flask import Response, render_template
 
 from board import bp
 from board.boards import board_page, board_pdf, published_waves
+from errors import PinganError
 from extensions import limiter
+from jobs.service import download, stream
 
 
 @bp.get("/")
@@ -20,12 +22,23 @@ def board(slug: str):
 
 
 @bp.get("/board/<slug>.pdf")
-@limiter.limit("10 per minute")  # each PDF is printed on request: a second or two of CPU
+@limiter.limit("30 per minute")
 def board_download(slug: str):
-    """The same board as a PDF, for printing and posting up."""
-    pdf = board_pdf(slug)
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{slug}-board.pdf"', "Cache-Control": "public, max-age=300"},
-    )
+    """The same board as a PDF, for printing and posting up: the built file, or a page that
+    refreshes while the worker prints it (the first request after publishing or a change)."""
+    job = board_pdf(slug)
+    found = None
+    if job.status == "done":
+        try:
+            found = download(job)
+        except PinganError:
+            found = None
+    if found is None:
+        failed = job.status == "failed"
+        page = render_template("board/pending.html", slug=slug, failed=failed, refresh=None if failed else 3)
+        return page, 503 if failed else 202, {"Cache-Control": "no-store"}
+    return Response(stream(found.path), mimetype=found.mimetype, headers={
+        "Content-Disposition": f'inline; filename="{found.filename}"',
+        "Content-Length": str(found.path.stat().st_size),
+        "Cache-Control": "public, max-age=300",
+    })

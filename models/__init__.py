@@ -5,6 +5,7 @@ from models.attachments import CaseAttachment
 from models.audit import AuditEntry
 from models.calls import CallAttempt, CallCase
 from models.interviews import CaseRound, InterviewCase
+from models.jobs import Job
 from models.links import ShortLink
 from models.paper import PaperSheet
 from models.questionnaires import Indicator, Item, Option, Questionnaire, QuestionnaireVersion
@@ -23,6 +24,7 @@ __all__ = [
     "Indicator",
     "CaseRound",
     "InterviewCase",
+    "Job",
     "LoginFailure",
     "Item",
     "Option",

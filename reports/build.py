@@ -36,24 +36,43 @@ def _renderer(kind: str) -> Callable[[report_data.ReportData], str]:
     }[kind]
 
 
-def render_html(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None) -> str:
+Progress = Callable[[int, str], None]
+
+
+def _quiet(percent: int, step: str) -> None:
+    pass
+
+
+def render_html(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None,
+                unit: str | None = None, progress: Progress = _quiet) -> str:
     """The HTML that `build_report` prints (useful for previews)."""
     if kind not in KINDS:
         raise PinganError(f"报告类型 “{kind}” 无效,应为 {'、'.join(KINDS)} 之一", code="bad_kind")
-    return _renderer(kind)(report_data.load(wave, kind, today, within=within))
+    progress(10, "读取数据")
+    data = report_data.load(wave, kind, today, within=within, unit=unit)
+    progress(30, "排版")
+    return _renderer(kind)(data)
 
 
-def build_report(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None) -> bytes:
+def build_report(wave: Wave, kind: str, today: date | None = None, within: Unit | None = None,
+                 unit: str | None = None, progress: Progress = _quiet) -> bytes:
     """The PDF of report `kind` for `wave`, dated `today` (default: today in Beijing); `within` a
-    unit of the wave's scope: that unit's part of the wave only (reports.data.load).
+    unit of the wave's scope: that unit's part of the wave only (reports.data.load); `unit`: one
+    unit's document (posters: its poster and card sheet; interviews: its notice). `progress(percent,
+    step)` hears how far the build got (the background job shows it, docs/jobs.md).
 
     Conflict (code `no_results`) when the wave has not been analysed, except for posters.
     """
-    return html_to_pdf(render_html(wave, kind, today, within))
+    html = render_html(wave, kind, today, within, unit, progress)
+    progress(60, "生成 PDF")
+    return html_to_pdf(html)
 
 
-def report_filename(wave: Wave, kind: str, within: Unit | None = None) -> str:
-    """A download name: <wave slug>-<kind>.pdf, or <wave slug>-<unit code>-<kind>.pdf within a unit."""
+def report_filename(wave: Wave, kind: str, within: Unit | None = None, unit: str | None = None) -> str:
+    """A download name: <wave slug>-<kind>.pdf, or <wave slug>-<unit code>-<kind>.pdf within a unit
+    or for one unit's document."""
+    if unit is not None:
+        return f"{wave.slug}-{unit}-{kind}.pdf"
     if within is not None and within.id != wave.scope_unit_id:
         return f"{wave.slug}-{within.code}-{kind}.pdf"
     return f"{wave.slug}-{kind}.pdf"

@@ -1,4 +1,4 @@
-"""`flask --app app report build --wave SLUG --kind quarterly|interviews|board|posters --out FILE.pdf [--within CODE]`
+"""`flask --app app report build --wave SLUG --kind quarterly|interviews|board|posters --out FILE.pdf [--within CODE] [--unit CODE]`
 and `flask --app app analysis export --wave SLUG [--format json|csv|xlsx] [--out FILE]`."""
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ report_cli = AppGroup("report", help="报告:季度测评报告、约谈通知�
 @click.option("--kind", required=True, type=click.Choice(["quarterly", "interviews", "board", "posters"]),
               help="quarterly 测评报告;interviews 约谈名单及通知书;board 公示栏;posters 扫码海报及入户卡片。")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="输出的 PDF 文件。")
+@click.option("--unit", "unit", default=None,
+              help="只生成一个单位的文件：posters 为该单位的海报和入户卡片，interviews 为该单位的约谈通知书。")
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="印在报告上的日期(默认今天,北京时间),如 2026-10-15。")
 @click.option("--within", "within_code", default=None,
               help="只印该单位（如某县）及其下级的部分：该县的单位、约谈名单和海报。默认整个调查。")
 @reports_errors
-def build(wave_slug: str, kind: str, out: str, on, within_code: str | None) -> None:
+def build(wave_slug: str, kind: str, out: str, unit: str | None, on, within_code: str | None) -> None:
     """Build one report of a wave as a PDF."""
     from reports.build import KIND_LABELS, build_report
     from survey.waves import get_unit, get_wave
@@ -33,7 +35,9 @@ def build(wave_slug: str, kind: str, out: str, on, within_code: str | None) -> N
     wave = get_wave(wave_slug)
     within = get_unit(within_code) if within_code else None
     today: date | None = on.date() if on else None
-    pdf = build_report(wave, kind, today, within=within)
+    if unit is not None and kind not in ("posters", "interviews"):
+        raise CliError("--unit 只用于 posters（单位的海报和入户卡片）和 interviews（单位的约谈通知书）")
+    pdf = build_report(wave, kind, today, within=within, unit=unit)
     try:
         with open(out, "wb") as f:
             f.write(pdf)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 import clock
-from errors import Conflict
+from errors import Conflict, NotFound
 from extensions import db
 from models import AnalysisResult, InterviewCase, Response, Unit, Wave
 from models.waves import MODE_LABELS
@@ -123,6 +123,7 @@ class ReportData:
     notice_dates: dict[str, NoticeDates] = field(default_factory=dict)
     posters: tuple[PosterUnit, ...] = ()
     entry_url: str = ""  # where a resident types a short code, e.g. pingan.example.cn/s
+    unit: str | None = None  # one unit's document: its poster and cards, or its notice
     phone_rates: WaveRates | None = None  # AAPOR rates of the wave's phone interviews (quarterly appendix)
 
 
@@ -295,10 +296,11 @@ def notice_dates(wave: Wave, codes: list[str], issued_on: date) -> dict[str, Not
     return out
 
 
-def poster_units(wave: Wave, within: Unit | None = None) -> tuple[PosterUnit, ...]:
+def poster_units(wave: Wave, within: Unit | None = None, unit: str | None = None) -> tuple[PosterUnit, ...]:
     """Every unit of the wave that residents answer for (survey.qr.collection_units), with its
     signed links and short codes for both modes (codes are created on first use and kept); only
-    those of `within`'s subtree when given."""
+    those of `within`'s subtree when given; `unit`: that one unit only (NotFound when residents do
+    not answer for it in this wave)."""
     from survey.links import format_code, link_url, short_codes
     from survey.qr import collection_units, public_base_url
 
@@ -307,6 +309,10 @@ def poster_units(wave: Wave, within: Unit | None = None) -> tuple[PosterUnit, ..
     units = collection_units(wave)
     if within is not None:
         units = [u for u in units if u.is_within(within)]
+    if unit is not None:
+        units = [u for u in units if u.code == unit]
+        if not units:
+            raise NotFound(f"单位 {unit} 不是“{wave.title}”的填报单位，没有扫码海报", code="not_collecting")
     if not units:
         raise Conflict(f"“{wave.title}” 的范围内没有可填报的单位（乡镇、村社区、网格或部门）", code="no_units")
     base = public_base_url()
@@ -338,8 +344,10 @@ def entry_url() -> str:
     return base.split("://", 1)[1] + "/s"
 
 
-def load(wave: Wave, kind: str, issued_on: date | None = None, within: Unit | None = None) -> ReportData:
+def load(wave: Wave, kind: str, issued_on: date | None = None, within: Unit | None = None,
+         unit: str | None = None) -> ReportData:
     """Everything report `kind` shows; Conflict (no results) for every kind but posters.
+    `unit`: one unit's document (posters: its poster and cards; interviews: its notice).
 
     `within`: a unit of the wave's scope (a county on a city-wide wave) — the report covers its
     subtree only: its units, their ranks as the wave computed them, its part of the interview list,
@@ -352,13 +360,22 @@ def load(wave: Wave, kind: str, issued_on: date | None = None, within: Unit | No
     info = wave_info(wave, issued_on, with_modes=kind == "quarterly", stored=stored, within=within)
     spec = wave.questionnaire_version.to_spec()
     if kind == "posters":
-        return ReportData(info, spec, posters=poster_units(wave, within), entry_url=entry_url())
+        return ReportData(info, spec, posters=poster_units(wave, within, unit), entry_url=entry_url(), unit=unit)
     result = WaveResult.from_dict(stored.payload) if stored is not None else wave_result(wave)  # Conflict if none
     if within is not None:
         try:
             result = subtree(result, within.code)
         except KeyError:
             raise Conflict(f"“{wave.title}”的结果中没有{within.name}", code="not_in_results") from None
+    if kind == "interviews" and unit is not None:
+        if all(e.code != unit for e in result.interview_list):
+            raise Conflict(f"单位 {unit} 不在“{wave.title}”的约谈名单上，没有约谈通知书", code="not_listed")
+        return ReportData(
+            info, spec, result,
+            unit_comments=unit_comments(wave, spec, [unit]),
+            notice_dates=notice_dates(wave, [unit], info.issued_on),
+            unit=unit,
+        )
     if kind == "quarterly":
         # within a unit: the rates of its own units' numbers (survey.calls reads the scope of the
         # account it is given; e stays the whole wave's)
@@ -373,3 +390,21 @@ def load(wave: Wave, kind: str, issued_on: date | None = None, within: Unit | No
             notice_dates=notice_dates(wave, codes, info.issued_on),
         )
     return ReportData(info, spec, result)
+
+
+def scoped_result(result: WaveResult, scope: Unit | None) -> WaveResult:
+    """The result restricted to the units of `scope`'s subtree (the whole result for no scope):
+    an account's part of a wave, for its pages and its XLSX. NotFound when none of them is in it."""
+    if scope is None:
+        return result
+    visible = set(db.session.scalars(select(Unit.code).where(scope.subtree_clause())))
+    units = tuple(u for u in result.units if u.code in visible)
+    if not units:
+        raise NotFound("此次调查没有您管辖范围内的单位")
+    return WaveResult(
+        units=units,
+        interview_list=tuple(e for e in result.interview_list if e.code in visible),
+        distributions=result.distributions if units[0].code == result.root.code else {},
+        warnings=result.warnings,
+        params=result.params,
+    )

@@ -174,11 +174,14 @@ def render_interviews_html(data: ReportData) -> str:
     assert result is not None, "the interview notices need results"
     groups = peer_groups(result)
     listed = interview_list(result, groups, data.info.period)
+    if data.unit is not None:  # one unit's notice, without the list
+        listed = [x for x in listed if x.entry.code == data.unit]
     return render_template(
         "reports/interviews.html",
         **common_context(data),
         result=result,
         listed=listed,
+        single=data.unit is not None,
         unit_comments=data.unit_comments,
         notice_dates=data.notice_dates,
         recheck_days=RECHECK_DAYS,

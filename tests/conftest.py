@@ -32,6 +32,7 @@ def _config(url: str, instance: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret-key-not-for-production",
         "RATELIMIT_ENABLED": False,
+        "JOBS_IMMEDIATE": True,  # Huey's immediate mode: a job runs as it is enqueued (tests/jobs: a real worker)
     }
 
 

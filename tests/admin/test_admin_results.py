@@ -54,7 +54,7 @@ def test_running_the_analysis_from_the_page(city):
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "analysis.run", AuditEntry.actor == "office"))
     assert entry.entity_id == Q3 and entry.after["weight_cap"] == 4.0
     page = office.get(f"/admin/waves/{Q3}/results")
-    assert "分析完成:1690 份答卷计入指数" in text(page)
+    assert "分析完成：1690 份答卷计入指数" in text(page)
     # One definition of the totals: the results page and the wave page say the same, departments apart.
     from reports.model import totals
 

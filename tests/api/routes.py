@@ -5,7 +5,7 @@ A parameter this module does not know fails the test that meets it (never a skip
 teach `FILLERS` its name, in the console's conventions — `<unit_code>`, `<wave_slug>`,
 `<int:response_id>`, `<int:case_id>`, `<int:user_id>`, `<questionnaire_slug>` +
 `<int:version>`, `<kind>`, `<fmt>` — or `<int:token_id>` (an API token, /admin/tokens), `<int:attachment_id>`
-(a file on a case).
+(a file on a case), `<int:job_id>` (a background job, docs/jobs.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from extensions import db
-from models import ApiToken, QuestionnaireVersion
+from models import ApiToken, Job, QuestionnaireVersion
 from tests.api.world import OTHER, OWN, PASSWORD, World
 from tests.conftest import _config, csrf_token
 
@@ -31,7 +31,7 @@ STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 # Only these may answer without an account.
 PUBLIC = {("/admin/login", "GET"), ("/admin/login", "POST"), ("/api/v1/openapi.json", "GET")}
 # Object parameters tied to a county: the ones a county account must not reach across.
-SCOPED_PARAMS = ("unit_code", "wave_slug", "response_id", "case_id", "user_id", "token_id", "attachment_id")
+SCOPED_PARAMS = ("unit_code", "wave_slug", "response_id", "case_id", "user_id", "token_id", "attachment_id", "job_id")
 # Values tried for `<kind>` (report kinds, export formats, …): the first an admin can open is used.
 KIND_CANDIDATES = ("quarterly", "interviews", "board", "posters", "xlsx", "csv", "json", "pdf", "png", "svg", "zip")
 # What a state-changing request sends besides the CSRF token: plausible values for the
@@ -98,6 +98,24 @@ def _questionnaire(world: World) -> QuestionnaireVersion:
     return db.session.scalars(select(QuestionnaireVersion).order_by(QuestionnaireVersion.id)).first()
 
 
+def _job_in(slug: str, scope: str | None) -> Callable[[World], int]:
+    """A background job (docs/jobs.md): the county's own XLSX of the city-wide wave, or the other
+    county's whole-wave report; the row only (nothing is built)."""
+    def job_id(world: World) -> int:
+        kind = "xlsx" if scope else "quarterly"
+        inputs = {"wave": slug, "scope": scope} if scope else {"wave": slug, "unit": None, "date": "2026-10-15"}
+        mark = f"routes-{slug}-{scope}".ljust(64, "0")[:64]
+        job = db.session.scalar(select(Job).where(Job.fingerprint == mark))
+        if job is None:
+            job = Job(kind=kind, inputs=inputs, fingerprint=mark, wave_id=world.wave(slug).id, status="queued",
+                      progress=0, attempts=0, requested_by_name="cli")
+            db.session.add(job)
+            db.session.commit()
+        return job.id
+
+    return job_id
+
+
 # name → (own: an object the county account 石桥县 may reach, or anyone may for global objects;
 #         foreign: the same kind of object in the other county, 临江区 — None when not county-bound)
 FILLERS: dict[str, tuple[Callable[[World], object], Callable[[World], object] | None]] = {
@@ -113,6 +131,7 @@ FILLERS: dict[str, tuple[Callable[[World], object], Callable[[World], object] | 
     "version": (lambda w: _questionnaire(w).version, None),
     "kind": (lambda w: KIND_CANDIDATES[0], None),
     "fmt": (lambda w: "xlsx", None),  # a download's file format (answer-sheets.<fmt>)
+    "job_id": (_job_in("2026Q3-city", OWN), _job_in("2026Q3-linjiang", None)),
 }
 # With every parameter foreign at once, objects that belong together: the other county's own wave.
 ALL_FOREIGN = {
