@@ -105,14 +105,14 @@ def test_a_real_worker_builds_the_report_while_the_console_follows_it(city, real
 def test_the_analysis_runs_in_the_worker_not_in_the_request(city, real_queue):
     before = db.session.scalar(select(AnalysisResult.computed_at).where(AnalysisResult.wave_id == wave(Q3).id))
     office = client_for(city, "office")
-    response = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
+    response = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4", "confirmed": "1"})
     assert response.status_code == 302 and "/admin/jobs/" in response.headers["Location"]
     job_id = int(response.headers["Location"].rsplit("/", 1)[1])
     db.session.expire_all()
     stored = db.session.scalar(select(AnalysisResult).where(AnalysisResult.wave_id == wave(Q3).id))
     assert stored.computed_at == before and stored.weight_cap != 4.0  # nothing ran in the request
     # Asking again while it waits joins the same job.
-    again = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
+    again = post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4", "confirmed": "1"})
     assert again.headers["Location"].endswith(f"/admin/jobs/{job_id}")
     with ThreadWorker():
         wait_for(lambda: status(job_id) == "done")
@@ -165,7 +165,7 @@ def test_no_document_is_built_twice_for_the_same_inputs(city, builds):
     renamed = office.get(QUARTERLY)
     assert len(builds) == 2 and "青山镇(新)" in pdf_text(renamed.data)
     # The results change (the analysis is re-run): built again, once.
-    post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4"})
+    post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "4", "confirmed": "1"})
     office.get(QUARTERLY)
     office.get(QUARTERLY)
     assert len(builds) == 3
