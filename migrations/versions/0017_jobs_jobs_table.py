@@ -1,7 +1,7 @@
 """jobs: one row per background job (analysis run or document build), docs/jobs.md
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 06:10:00
 
 """
@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql
 JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 # revision identifiers, used by Alembic.
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
