@@ -63,6 +63,8 @@ def test_the_template_imports_as_it_is(runner, tmp_path):
     result = runner.invoke(args=["units", "import", str(path)])
     assert result.exit_code == 0, result.output
     assert count(Unit) == 6 and {u.kind for u in db.session.scalars(select(Unit))} == {"city", "county", "town", "village", "grid", "department"}
+    # plainly examples: made-up names and codes, never a unit of the world (市公安局, 示例市's own codes…)
+    assert all(u.name.startswith("样例") and u.code.startswith("99") for u in db.session.scalars(select(Unit)))
 
 
 def test_the_console_offers_the_template_and_takes_it_back(app, runner):
