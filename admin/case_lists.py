@@ -39,3 +39,38 @@ def cases_xlsx(shown: CaseList, today) -> bytes:
         for c in shown.cases
     ]
     return listing.xlsx("约谈案件", header, rows)
+
+
+KEY_SORTS = {
+    "unit": listing.Sort("单位名称", lambda k: k.unit.name),
+    "latest": listing.Sort("最近纳入的期间（近的在前）", lambda k: k.latest.period_start, reverse=True),
+}
+
+
+@dataclass(frozen=True)
+class KeyList:
+    units: list  # admin.cases.KeyUnit
+    query: listing.ListQuery
+    places: listing.Choices
+
+
+def key_list(user: User, found: list, args) -> KeyList:
+    """重点管理 (admin.cases.key_management) searched, filtered by county and town, and sorted."""
+    query = listing.ListQuery.from_args(args, KEY_SORTS)
+    places = listing.choices(user, query, present=[k.unit for k in found])
+    return KeyList(listing.apply(found, query, lambda k: k.unit, KEY_SORTS), query, places)
+
+
+def key_xlsx(shown: KeyList) -> bytes:
+    header = ["单位代码", "单位名称", "纳入重点管理的期间", "期间", "调查", "综合指数", "等次", "倒数名次", "约谈名单", "案件状态"]
+    rows = []
+    for k in shown.units:
+        periods = "、".join(w.period for w in k.escalated_in)
+        for h in k.history:
+            rank = f"{h.unit.rank} / {h.unit.group_size}" if h.unit is not None and h.unit.rank else ""
+            rows.append((k.unit.code, k.unit.name, periods, h.wave.period, h.wave.title,
+                         round(h.unit.composite.estimate, 2) if h.unit is not None and h.unit.composite.estimate is not None else None,
+                         (h.unit.grade or "") if h.unit is not None else "", rank,
+                         REASON_LABELS.get(h.entry.reason, h.entry.reason) if h.entry else "未列入",
+                         CASE_STATUS_LABELS.get(h.case.status, h.case.status) if h.case else ""))
+    return listing.xlsx("重点管理", header, rows)

@@ -137,4 +137,8 @@ def case_reopen(case_id: int):
 @permission_required("read")
 def key_management():
     """Units in 重点管理 (on the interview list twice in a row) with their history across waves."""
-    return render_template("admin/key_management.html", units=cases.key_management(current_user))
+    shown = case_lists.key_list(current_user, cases.key_management(current_user), request.args)  # admin/listing.py
+    if request.args.get("format") == "xlsx":
+        return Response(case_lists.key_xlsx(shown), mimetype=XLSX, headers={
+            "Content-Disposition": 'attachment; filename="key-management.xlsx"', "Cache-Control": "private, no-store"})
+    return render_template("admin/key_management.html", units=shown.units, shown=shown, key_sorts=case_lists.KEY_SORTS)

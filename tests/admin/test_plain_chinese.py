@@ -14,6 +14,7 @@ from models import Response, Unit
 from models.waves import MODE_LABELS, RESPONSE_MODES
 from reports.formatting import explain
 from tests.admin.console import (  # noqa: F401  (fixtures)
+    Q2,
     Q3,
     city,
     city_template,
@@ -211,3 +212,20 @@ def test_the_cases_list_searches_filters_sorts_and_exports(city):
     assert export.status_code == 200 and export.mimetype.endswith("spreadsheetml.sheet")
     rows = list(load_workbook(io.BytesIO(export.data)).active.iter_rows(min_row=2, values_only=True))
     assert len(rows) == len(east_cases) and all(str(r[0]).startswith(EAST) for r in rows)
+
+
+def test_key_management_searches_filters_and_exports(city):
+    from tests.admin.console import post
+
+    office = client_for(city, "office")
+    post(office, f"/admin/waves/{Q2}/interviews", None)  # escalation follows the issued list of the previous wave
+    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "5", "confirmed": "1"}).status_code == 302
+    post(office, f"/admin/waves/{Q3}/interviews", None)
+    everything = text(office.get("/admin/key-management"))
+    assert "石桥镇" in everything and "新城镇" in everything
+    one = text(office.get("/admin/key-management?q=石桥"))
+    assert "石桥镇" in one and "新城镇" not in one.split("导出 XLSX", 1)[1]
+    assert "石桥镇" not in text(office.get(f"/admin/key-management?county={WEST}")).split("导出 XLSX", 1)[1]
+    export = office.get("/admin/key-management?format=xlsx&q=石桥")
+    rows = list(load_workbook(io.BytesIO(export.data)).active.iter_rows(min_row=2, values_only=True))
+    assert rows and {r[1] for r in rows} == {"石桥镇"} and rows[0][0] == "510701004"
