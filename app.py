@@ -289,9 +289,9 @@ def register_commands(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from errors import Request, check_url
+    from web import Request, check_url
 
-    # Bad input is refused before any view runs (errors.check_url), and a query string that is
+    # Bad input is refused before any view runs (web.check_url), and a query string that is
     # not UTF-8 is read like a percent-encoded one instead of failing every page, errors included.
     app.request_class = Request
     app.url_value_preprocessor(check_url)

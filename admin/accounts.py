@@ -50,10 +50,13 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
-class LoginRefused(Exception):
+class LoginRefused(PinganError):
+    """Wrong credentials, a locked or a disabled account: the login page answers 401."""
+
+    status = 401
+
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, "login_refused")
 
 
 @functools.cache

@@ -97,7 +97,7 @@ def save_edit(version: QuestionnaireVersion, form: Mapping[str, str]) -> Questio
     try:
         spec = parse_questionnaire(data)
     except SpecError as e:
-        raise EditError(_where(e, data) + e.message) from None
+        raise EditError(_where(e, data) + e.detail) from None
     source = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000)
     try:
         stored, _outcome = store_questionnaire(spec, source)

@@ -12,13 +12,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import abort
 from sqlalchemy import select
 
 import policy
 from admin import listing
 from admin.errors import FieldError
-from errors import Conflict, PinganError
+from errors import Conflict, NotFound, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from jobs import service as jobs
@@ -270,7 +269,7 @@ def progress(user: User, wave: Wave) -> Progress:
         visible = set(db.session.scalars(select(Unit.code).where(unit_clause(user))))
         rows = [r for r in rows if r.code in visible]
     if not rows:
-        abort(404)
+        raise NotFound("该调查没有您所辖范围内的单位")
     base = rows[0].depth
     rows = [r if base == 0 else UnitProgress(**{**r.to_dict(), "depth": r.depth - base}) for r in rows]
     behind = sum(1 for r in rows if r.collects and r.share < BEHIND_SHARE)

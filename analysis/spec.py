@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
+from errors import PinganError
+
 Path = tuple[str | int, ...]
 
 RESERVED_KEYS = frozenset({"response_id", "unit_code", "psu", "submitted_at", "mode"})
@@ -31,17 +33,25 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CODE = re.compile(r"^[^\s,\"]{1,32}$")
 
 
-class SpecError(ValueError):
-    """A questionnaire that cannot be used; `path` locates the bad value."""
+class SpecError(PinganError, ValueError):
+    """A questionnaire that cannot be used; `path` locates the bad value.
+
+    Still a ValueError, so callers that catch ValueError keep working. `message` is the
+    located text ("items.3.kind: …") that the page, the JSON and the CLI show; `detail` is
+    the bare reason.
+    """
+
+    status = 422
 
     def __init__(self, path: Path, message: str) -> None:
-        super().__init__(message)
         self.path = path
-        self.message = message
+        self.detail = message
+        super().__init__(message, "bad_spec")
+        self.message = str(self)
 
     def __str__(self) -> str:
         where = ".".join(str(p) for p in self.path) or "(root)"
-        return f"{where}: {self.message}"
+        return f"{where}: {self.detail}"
 
 
 @dataclass(frozen=True)

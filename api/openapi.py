@@ -310,7 +310,7 @@ RESPONSES: dict[str, Any] = {
 
 def _get(summary: str, schema: str, parameters: tuple[str, ...] = (), errors: tuple[str, ...] = (), description: str = "") -> dict:
     responses: dict[str, Any] = {"200": {"description": "OK", "content": {"application/json": {"schema": ref(schema)}}}}
-    # Any request may be malformed: a query value holding NUL is a 400 wherever it is sent (errors.check_url).
+    # Any request may be malformed: a query value holding NUL is a 400 wherever it is sent (web.check_url).
     responses["400"] = {"$ref": "#/components/responses/BadRequest"}
     for code, name in (("404", "NotFound"), ("409", "Conflict")):
         if name in errors:

@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from errors import PinganError
+
 _PERIOD = re.compile(r"^(?P<year>\d{4})(?:M(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12]))?$")
 _QUARTERS = "一二三四"
 # 2027年第一季度, 2027年一季度, 2027年第1季度, 2027年上半年, 2027年7月, 2027年, 2027年度, 2027年全年
@@ -31,6 +33,13 @@ _CHINESE = re.compile(
 )
 _CN_NUMBERS = {c: i + 1 for i, c in enumerate("一二三四五六七八九十")} | {"十一": 11, "十二": 12}
 FORMAT_HINT = "应为 2027年第一季度、2027年上半年、2027年7月、2027年，或 2027Q1、2027H1、2027M07、2027"
+
+
+class PeriodError(PinganError, ValueError):
+    """A period that cannot be read; still a ValueError for callers that catch that."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "bad_period")
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ def _normalise(text: str) -> str:
 
 
 def parse_period(code: str) -> Period:
-    """Parse a period as a code or in Chinese; ValueError with a Chinese message when it is malformed."""
+    """Parse a period as a code or in Chinese; PeriodError (a ValueError) with a Chinese message when it is malformed."""
     typed = (code or "").strip()
     text = _normalise(typed)
     m = _PERIOD.match(text)
@@ -60,22 +69,22 @@ def parse_period(code: str) -> Period:
         year = int(m["year"])
         month = m["month"]
         if month is not None and not 1 <= int(month) <= 12:
-            raise ValueError(f"期间 “{typed}” 的月份应在 01 到 12 之间")
+            raise PeriodError(f"期间 “{typed}” 的月份应在 01 到 12 之间")
         quarter = int(m["quarter"]) if m["quarter"] else None
         half = int(m["half"]) if m["half"] else None
         month_n = int(month) if month else None
     else:
         c = _CHINESE.match(text)
         if not c:
-            raise ValueError(f"期间 “{typed}” 格式不对，{FORMAT_HINT}")
+            raise PeriodError(f"期间 “{typed}” 格式不对，{FORMAT_HINT}")
         year = int(c["year"])
         quarter = _number(c["quarter"]) if c["quarter"] else None
         half = (1 if c["half"] == "上" else 2) if c["half"] else None
         month_n = _number(c["month"]) if c["month"] else None
         if month_n is not None and not 1 <= month_n <= 12:
-            raise ValueError(f"期间 “{typed}” 的月份应在 1 到 12 之间")
+            raise PeriodError(f"期间 “{typed}” 的月份应在 1 到 12 之间")
     if not 2000 <= year <= 2100:
-        raise ValueError(f"期间 “{typed}” 的年份应在 2000 到 2100 之间")
+        raise PeriodError(f"期间 “{typed}” 的年份应在 2000 到 2100 之间")
     if month_n is not None:
         first, last, label, canonical = month_n, month_n, f"{year}年{month_n}月", f"{year}M{month_n:02d}"
     elif quarter is not None:

@@ -16,7 +16,7 @@ from flask import has_request_context
 from sqlalchemy import Text, case, cast, delete, func, select
 
 import audit
-from analysis import DEFAULT_WEIGHT_CAP, AnalysisError, WaveResult, analyse_wave
+from analysis import DEFAULT_WEIGHT_CAP, WaveResult, analyse_wave
 from analysis.spec import QuestionnaireSpec
 from errors import Conflict, PinganError
 from extensions import db
@@ -198,14 +198,12 @@ def compute(wave: Wave, weight_cap: float = DEFAULT_WEIGHT_CAP) -> tuple[WaveRes
     data = load_wave_data(wave)
     if data.responses.empty:
         raise Conflict(f"“{wave.title}” 还没有可用的答卷", code="no_responses")
-    try:
-        result = analyse_wave(
-            data.spec, data.units, data.margins, data.responses,
-            previous=previous_result(wave, weight_cap), weight_cap=weight_cap,
-            previous_issued=issued_bottom_codes(previous_wave(wave)),
-        )
-    except AnalysisError as e:
-        raise PinganError(e.message, code=e.code) from None
+    # AnalysisError is a PinganError (422): the page, the API and the CLI show its message.
+    result = analyse_wave(
+        data.spec, data.units, data.margins, data.responses,
+        previous=previous_result(wave, weight_cap), weight_cap=weight_cap,
+        previous_issued=issued_bottom_codes(previous_wave(wave)),
+    )
     return result, data
 
 

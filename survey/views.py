@@ -267,14 +267,20 @@ def _error_page(key: str | int, status: int):
     return html, status
 
 
+def _page_key(status: int) -> int:
+    """The resident page for a status without one of its own: 400's for a refusal, 500's for a fault."""
+    return status if status in _MESSAGES else 400 if status < 500 else 500
+
+
 @bp.errorhandler(PinganError)
 def _domain_error(error: PinganError):
-    return _error_page(error.code if error.code in _MESSAGES else error.status, error.status)
+    # Residents read a plain page; the catalogue's code picks it (docs/architecture.md "Errors").
+    return _error_page(error.code if error.code in _MESSAGES else _page_key(error.status), error.status)
 
 
 def _http_error(error: HTTPException):
     status = error.code or 500
-    html, status = _error_page(status if status in _MESSAGES else 400 if status < 500 else 500, status)
+    html, status = _error_page(_page_key(status), status)
     # The exception's own headers stay: Allow on a 405 (RFC 9110), Retry-After on a 429.
     return html, status, [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
 

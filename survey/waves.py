@@ -53,10 +53,7 @@ def create_wave(
     `title` defaults to default_title (安澜市2026年第四季度公众安全感和群众满意度调查)."""
     if not SLUG.match(slug):
         raise PinganError(f"调查标识 “{slug}” 无效:只能用字母、数字、- 和 _,最长 64 位")
-    try:
-        parsed = parse_period(period)
-    except ValueError as e:
-        raise PinganError(str(e), code="bad_period") from None
+    parsed = parse_period(period)  # PeriodError (code bad_period, 400) when malformed
     if target_n < 1:
         raise PinganError("每个单位的目标样本量应为正整数")
     version = latest_version(questionnaire)
