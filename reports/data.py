@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from analysis import UnitResult, WaveResult
