@@ -1,9 +1,9 @@
 """The public pages: the home page and the published 公示 boards (HTML and PDF)."""
 
-from flask import Response, render_template
+from flask import Response, render_template, request
 
 from board import bp
-from board.boards import board_page, board_pdf, published_waves
+from board.boards import board_page, board_pdf, board_xlsx, published_waves
 from errors import PinganError
 from extensions import limiter
 from jobs.service import download, stream
@@ -18,7 +18,17 @@ def home():
 @bp.get("/board/<slug>")
 def board(slug: str):
     """A published wave's board in blue/yellow/red; 404 for any wave not published."""
-    return render_template("board/board.html", **board_page(slug))
+    return render_template("board/board.html", **board_page(slug, request.args))
+
+
+@bp.get("/board/<slug>.xlsx")
+@limiter.limit("30 per minute")
+def board_spreadsheet(slug: str):
+    """The board as shown (search, county, colour, order) as a spreadsheet."""
+    data, name = board_xlsx(slug, request.args)
+    return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "public, max-age=300",
+    })
 
 
 @bp.get("/board/<slug>.pdf")

@@ -321,6 +321,8 @@ def rows_changed_outside(before: dict, after: dict, scope_code: str) -> list[str
             return inside(waves.get(row["wave_id"]))
         if table == "api_tokens":
             return inside(users.get(row["user_id"]))
+        if table == "jobs":  # a background job: of a wave inside, or the account's own request (its part of a wave)
+            return inside(waves.get(row["wave_id"])) or inside(users.get(row["requested_by_id"]))
         return False  # questionnaires and everything else shared by all
 
     found = []

@@ -3,6 +3,8 @@ pages, and the dates the office sets on a 约谈 case."""
 
 from __future__ import annotations
 
+import io
+
 import re
 
 from datetime import date, timedelta
@@ -162,6 +164,41 @@ def test_board_pdf_download(reference, tmp_path):
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF-")
     assert "示例市2026年第二季度平安建设测评结果公示" in flat("".join(pdf_pages(response.data, tmp_path)))
+
+
+def test_the_board_is_searched_filtered_sorted_and_exported_as_shown(reference):
+    """A long board: find a unit, keep one county's units, one colour, lowest first; the XLSX holds
+    the board as shown, with each unit's place among all its group (a filter renumbers nobody)."""
+    from openpyxl import load_workbook
+
+    client = reference.test_client()
+    result = wave_result(get_wave("2026Q2-city"))
+    shown = [u for u in result.units[1:] if u.n > 0]
+    county = next(u for u in shown if u.kind == "county")
+    below = {u.code for u in shown if u.code.startswith(county.code)}  # the county and every unit below it
+    html = client.get(f"/board/2026Q2-city?county={county.code}").get_data(as_text=True)
+    names = {u.name for u in shown}
+    inside = {u.name for u in shown if u.code in below}
+    tiles = set(re.findall(r'<div class="name">([^<]+)</div>', html))
+    assert tiles == inside | {result.root.name} and names - inside
+    one = shown[3]
+    found = client.get("/board/2026Q2-city", query_string={"q": one.name}).get_data(as_text=True)
+    assert "按所选条件显示" in found and f'<div class="name">{one.name}</div>' in found
+    red = client.get("/board/2026Q2-city?color=red").get_data(as_text=True)
+    assert "tile-red" in red and "tile-blue" not in red.split("board-head")[-1].split("</form>")[-1].split("legend")[-1]
+    book = load_workbook(io.BytesIO(client.get(f"/board/2026Q2-city.xlsx?county={county.code}&order=low").data))
+    rows = list(book.active.iter_rows(min_row=3, values_only=True))
+    assert {r[2] for r in rows} == inside
+    for r in rows:
+        u = next(x for x in shown if x.name == r[2])
+        assert r[3] == round(u.composite.estimate, 2)
+        if u.rank is not None:
+            assert (r[6], r[7]) == (u.group_size - u.rank + 1, u.group_size)
+    by_group: dict = {}
+    for r in rows:
+        by_group.setdefault(r[1], []).append(r[3])
+    assert all(v == sorted(v) for v in by_group.values())  # lowest first within each group
+    assert client.get("/board/2026Q3-city.xlsx").status_code == 404  # unpublished: no board, no file
 
 
 @pytest.mark.parametrize("path", ["/board/2026Q3-city", "/board/2026Q3-city.pdf", "/board/nope", "/board/nope.pdf"])
