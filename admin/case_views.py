@@ -73,7 +73,7 @@ def _step(case_id: int, action: str, call):
     form = CASE_FORMS[action]()
     outcome = attempt(form, lambda: call(found, form))
     if outcome:
-        flash(f"{cases.STEPS[action].label}:已保存。")
+        flash(f"{cases.STEPS[action].label}：已保存。")
         return redirect(url_for("admin.case", case_id=found.id))
     return _case_page(found, {action: form}, outcome.error, outcome.status)
 
