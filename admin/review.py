@@ -110,9 +110,9 @@ def flag_labels(flags: list[str]) -> list[str]:
     return [FLAG_LABELS.get(f, f) for f in flags or []]
 
 
-def decide(response: Response, decision: str, reason: str | None, reviewer: User) -> Response:
-    """Accept or reject a flagged response with a reason; audited."""
-    policy.require(reviewer, "responses.review", response)
+def _checked_decision(wave: Wave, decision: str, reason: str | None) -> str:
+    """The trimmed reason of a review decision that may be taken: one of DECISIONS, a reason of at most
+    1000 characters, a wave not yet published. One sheet and a whole group are decided by these rules."""
     if decision not in DECISIONS:
         raise FieldError("decision", "请选择采纳或剔除")
     reason = (reason or "").strip()
@@ -120,8 +120,15 @@ def decide(response: Response, decision: str, reason: str | None, reviewer: User
         raise FieldError("reason", "请填写审核理由")
     if len(reason) > 1000:
         raise FieldError("reason", "审核理由最多 1000 字")
-    if response.wave.status == "published":
-        raise Conflict(f"“{response.wave.title}” 已发布,审核结论不能再改", code="published")
+    if wave.status == "published":
+        raise Conflict(f"“{wave.title}”已发布，审核结论不能再改", code="published")
+    return reason
+
+
+def decide(response: Response, decision: str, reason: str | None, reviewer: User) -> Response:
+    """Accept or reject a flagged response with a reason; audited."""
+    policy.require(reviewer, "responses.review", response)
+    reason = _checked_decision(response.wave, decision, reason)
     if response.review_status == "clean":
         raise Conflict("这份答卷没有被标记,无需审核", code="not_flagged")
     target = DECISIONS[decision]
@@ -217,15 +224,7 @@ def decide_group(wave: Wave, user: User, kind: str, key: str, shown: list[int], 
     ids, so that a sheet that joined the group since is not decided unseen); one audit entry per
     sheet, all in one transaction. Returns how many were decided."""
     policy.require(user, "responses.review", wave)
-    if decision not in DECISIONS:
-        raise FieldError("decision", "请选择采纳或剔除")
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "请填写审核理由")
-    if len(reason) > 1000:
-        raise FieldError("reason", "审核理由最多 1000 字")
-    if wave.status == "published":
-        raise Conflict(f"调查 “{wave.slug}” 已发布,审核结论不能再改", code="published")
+    reason = _checked_decision(wave, decision, reason)
     group = get_group(wave, user, kind, key)
     chosen = [r for r in group.responses if r.id in set(shown)]
     if not chosen:
