@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 import policy
 from admin import listing
-from admin.errors import FieldError
+from admin.errors import FieldError, beside_fields
 from errors import Conflict, NotFound, PinganError
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
@@ -120,38 +120,22 @@ def create(user: User, slug: str, questionnaire: str, scope_code: str, period: s
     problem = slug_problem(user, slug)
     if problem:
         raise FieldError("slug", problem)
-    try:
+    with beside_fields(bad_period="period", bad_title="title", not_found="questionnaire"):
         return create_wave(slug, questionnaire, scope_code, period, series or None, target_n, title=title or None)
-    except PinganError as e:
-        if e.code == "bad_period":
-            raise FieldError("period", e.message) from None
-        if e.code == "bad_title":
-            raise FieldError("title", e.message) from None
-        if e.code == "not_found":
-            raise FieldError("questionnaire", e.message) from None
-        raise
 
 
 def set_collection(user: User, wave: Wave, start, end) -> Wave:
     """The wave's collection dates (survey.waves.set_collection_dates); 403 unless it manages the wave."""
     policy.require(user, "waves.manage", wave)
-    try:
+    with beside_fields(bad_collection_dates="collection_start"):
         return set_collection_dates(wave, start, end)
-    except PinganError as e:
-        if e.code == "bad_collection_dates":
-            raise FieldError("collection_start", e.message) from None
-        raise
 
 
 def rename(user: User, wave: Wave, title: str) -> Wave:
     """A new title for the wave (survey.waves.rename_wave); 403 unless the account manages the wave."""
     policy.require(user, "waves.manage", wave)
-    try:
+    with beside_fields(bad_title="title"):
         return rename_wave(wave, title)
-    except PinganError as e:
-        if e.code == "bad_title":
-            raise FieldError("title", e.message) from None
-        raise
 
 
 @dataclass(frozen=True)
@@ -231,12 +215,8 @@ def transition_refusal(wave: Wave, action: str) -> None:
 def reopen(user: User, wave: Wave, reason: str) -> Wave:
     """An admin opens a closed wave again, with a reason (survey.waves.reopen_wave, audited)."""
     policy.require(user, "waves.reopen", wave)
-    try:
+    with beside_fields(bad_reason="reason"):
         return reopen_wave(wave, reason)
-    except PinganError as e:
-        if e.code == "bad_reason":
-            raise FieldError("reason", e.message) from None
-        raise
 
 
 def change_status(user: User, wave: Wave, action: str) -> Wave:
