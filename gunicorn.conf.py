@@ -72,6 +72,8 @@ def on_starting(server):
                 )
     # The rate-limit storage check again, with the final settings (a -w on the command line, the app's own config).
     app = server.app.wsgi() if server.cfg.preload_app else None
+    if app is not None and "RATELIMIT_STORAGE_URI" not in app.config:
+        return  # an app without rate limits (bench/baseline_app.py): nothing to share
     storage = app.config["RATELIMIT_STORAGE_URI"] if app is not None else os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     _check_rate_limit_storage(server.cfg.workers, storage)
 

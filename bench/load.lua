@@ -1,5 +1,6 @@
 -- wrk script for bench/load.py: simulated residents, each fetching the questionnaire and then
--- posting a valid answer sheet with the csrf token, ticket and session cookie the page gave it.
+-- posting a valid answer sheet with the ticket (and the csrf token, if the page has one) and the
+-- cookie the page set.
 --
 -- Run with one connection per thread (-t N -c N): then request() and response() strictly alternate
 -- on a thread, which lets the script time every submission on its own (wrk's own latency figures
@@ -76,14 +77,16 @@ function response(status, headers, body)
     local csrf = body:match('name="csrf_token" value="([^"]+)"')
     ticket = body:match('name="ticket" value="([^"]+)"')
     local cookie = headers["Set-Cookie"]
-    -- wrk keeps the last of several Set-Cookie headers: Flask writes the session cookie last.
-    local session = cookie and cookie:match("^(session=[^;]+)")
-    if status ~= 200 or not (action and csrf and ticket and session) then
+    -- wrk keeps only the last of several Set-Cookie headers: the device cookie when the page sets
+    -- no session (the ticket is the form token), else Flask's session cookie, which it writes last.
+    local session = cookie and cookie:match("^([^=;]+=[^;]+)")
+    if status ~= 200 or not (action and ticket and session) then
       get_errors = get_errors + 1
       return
     end
     action = action:gsub("&amp;", "&")
-    local form = "csrf_token=" .. urlencode(csrf) .. "&ticket=" .. urlencode(ticket) .. "&" .. sheets[math.random(#sheets)]
+    local form = "ticket=" .. urlencode(ticket) .. "&" .. sheets[math.random(#sheets)]
+    if csrf then form = "csrf_token=" .. urlencode(csrf) .. "&" .. form end
     pending = wrk.format("POST", action, {
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Cookie"] = session,

@@ -10,14 +10,20 @@
    with the csrf token, ticket and session cookie it got. One connection per wrk thread, so that
    the script times every submission itself. A short warm-up run comes first.
 3. Afterwards the database must hold exactly one row per thank-you page the client saw.
-4. The floor: bench/baseline_app.py (a bare Flask endpoint inserting one row through the same
-   Flask-SQLAlchemy into the same PostgreSQL) under the same gunicorn settings, connections and time.
+4. The floor (issue 17): bench/baseline_app.py serving the same two requests with no logic (GET: a
+   fixed page of the resident form's size from memory; POST: one row inserted through
+   Flask-SQLAlchemy Core into the same PostgreSQL), under the same gunicorn settings, connections and
+   time (bench/baseline.lua: each connection alternates the two). `ratio` = our submissions/s ÷ the
+   floor's pairs/s.
+
+CPU: the gunicorn workers' CPU time (/proc, user + system) over the measured run, per submission
+(or per pair), printed beside the wall-clock figures: on a shared machine it is the steadier one.
 
 With --profile, py-spy samples the workers (only threads holding the GIL: where the CPU goes)
 during the measured run and prints the heaviest frames, inclusive; py-spy comes from
 bench/requirements.txt (`make bench` installs it into .bench-packages/bin).
 
-The last line: `submissions_per_s=… p50_ms=… p99_ms=… errors=… baseline_per_s=… ratio=…`, where
+The last line: `submissions_per_s=… p50_ms=… p99_ms=… errors=… baseline_pairs_per_s=… ratio=…`, where
 p50/p99 are of the submissions (POSTs) and errors counts every socket error, 5xx, unexpected 4xx
 and form page that could not be used.
 """
@@ -81,6 +87,27 @@ def count_rows(database_url: str, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (/proc/<pid>/stat), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def page_bytes(url: str) -> int:
+    """The size of one resident form page as served (what the floor's GET returns)."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"X-Forwarded-For": "10.255.255.1"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return len(reply.read())
+
+
 def run_product(args, tmp: Path) -> dict:
     database = fresh_database("pingan_load")
     t0 = time.perf_counter()
@@ -102,12 +129,16 @@ def run_product(args, tmp: Path) -> dict:
     env = app_env(database, **extra)
     log = tmp / "gunicorn.log"
     with Server("app:create_app()", env, log=log, workers=args.workers, threads=args.threads) as server:
+        size = page_bytes(server.url + questionnaire.paths[0])
         wrk(server.url, BENCH / "load.lua", 3, args.connections, [str(links), str(sheets)], tmp / "warmup.json")
         warm = count_rows(database, "SELECT count(*) FROM responses")
         keys = tmp / "keys"
         spy = start_profiler(server.proc.pid, args.duration, tmp / "profile.txt") if args.profile else None
+        workers = server.worker_pids()
+        cpu0 = cpu_seconds(workers)
         result = wrk(server.url, BENCH / "load.lua", args.duration, args.connections,
                      [str(links), str(sheets), str(keys)], tmp / "load.json")
+        cpu = cpu_seconds(workers) - cpu0
         if spy is not None:
             spy.wait()
     after = count_rows(database, "SELECT count(*) FROM responses")
@@ -127,6 +158,8 @@ def run_product(args, tmp: Path) -> dict:
         "tracebacks": errors_5xx,
         "post_ms": result["post_ms"],
         "get_ms": result["get_ms"],
+        "page_bytes": size,
+        "cpu_s": cpu,
         "result": result,
     }
 
@@ -178,11 +211,11 @@ def print_profile(path: Path, top: int = 30) -> None:
 
 def thanked_keys(tmp: Path) -> set[str]:
     """The idempotency keys of the submissions the client saw a thank-you page for: each wrk
-    thread logs its tickets (`<wave id>:<uuid>.<time>.<signature>`, the uuid being the key)."""
+    thread logs its tickets (`<wave id>:<uuid>[:<device tag>].<time>.<signature>`, the uuid being the key)."""
     keys = set()
     for path in tmp.glob("keys.*"):
         for ticket in path.read_text().split():
-            keys.add(ticket.split(".", 1)[0].split(":", 1)[1])
+            keys.add(ticket.split(".", 1)[0].split(":")[1])  # <wave id>:<uuid>[:<device tag>]
     return keys
 
 
@@ -195,7 +228,7 @@ def count_stored(database_url: str, keys: set[str]) -> int:
         ).fetchone()[0]
 
 
-def run_baseline(args, tmp: Path) -> dict:
+def run_baseline(args, tmp: Path, size: int) -> dict:
     import psycopg
 
     from bench.baseline_app import TABLE
@@ -203,11 +236,14 @@ def run_baseline(args, tmp: Path) -> dict:
     database = fresh_database("pingan_baseline")
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(TABLE)
-    env = app_env(database)
+    env = app_env(database, BASELINE_PAGE_BYTES=str(size))
     with Server("bench.baseline_app:create_app()", env, log=tmp / "baseline.log",
                 workers=args.workers, threads=args.threads) as server:
         wrk(server.url, BENCH / "baseline.lua", 3, args.connections, [], tmp / "bwarm.json")
+        workers = server.worker_pids()
+        cpu0 = cpu_seconds(workers)
         result = wrk(server.url, BENCH / "baseline.lua", args.duration, args.connections, [], tmp / "baseline.json")
+        result["cpu_s"] = cpu_seconds(workers) - cpu0
     result["seconds"] = result["duration_us"] / 1e6
     return result
 
@@ -233,7 +269,9 @@ def main() -> None:
         print(f"\nproduct: {ours['requests']} requests in {ours['seconds']:.1f} s, {ours['thanked']} thank-you pages, "
               f"{ours['stored']} rows stored during the run")
         print(f"  submissions/s {rate:.0f}   submission latency p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms")
-        print(f"  form fetch latency p50 {g50:.1f} ms  p99 {g99:.1f} ms")
+        print(f"  form fetch latency p50 {g50:.1f} ms  p99 {g99:.1f} ms  (page {ours['page_bytes']} bytes)")
+        cpu_ms = 1000 * ours["cpu_s"] / max(1, ours["thanked"])
+        print(f"  workers' CPU {ours['cpu_s']:.1f} s = {cpu_ms:.2f} ms per submission (GET + POST)")
         print(f"  errors {ours['errors']} (socket/status {ours['result']['socket_errors']}/{ours['result']['status_errors']}, "
               f"unusable form pages {ours['result']['get_errors']}, rejected {ours['result']['rejected']}, "
               f"other {ours['result']['other']}), server tracebacks {ours['tracebacks']}")
@@ -249,13 +287,15 @@ def main() -> None:
         if args.skip_baseline:
             print(f"\nsubmissions_per_s={rate:.0f} p50_ms={p50:.1f} p99_ms={p99:.1f} errors={errors}")
             return
-        base = run_baseline(args, tmp)
-        base_rate = base["requests"] / base["seconds"]
-        print(f"\nfloor (bare insert): {base['requests']} requests in {base['seconds']:.1f} s = {base_rate:.0f}/s, "
-              f"p50 {base['p50_us'] / 1000:.1f} ms  p99 {base['p99_us'] / 1000:.1f} ms, "
-              f"errors {base['socket_errors'] + base['status_errors']}")
+        base = run_baseline(args, tmp, ours["page_bytes"])
+        base_rate = base["pairs"] / base["seconds"]
+        print(f"\nfloor (GET a fixed {ours['page_bytes']}-byte page + POST one Core insert): {base['pairs']} pairs "
+              f"({base['requests']} requests) in {base['seconds']:.1f} s = {base_rate:.0f} pairs/s, "
+              f"per request p50 {base['p50_us'] / 1000:.1f} ms  p99 {base['p99_us'] / 1000:.1f} ms, "
+              f"errors {base['socket_errors'] + base['status_errors'] + base['bad']}; "
+              f"workers' CPU {1000 * base['cpu_s'] / max(1, base['pairs']):.2f} ms per pair")
         print(f"\nsubmissions_per_s={rate:.0f} p50_ms={p50:.1f} p99_ms={p99:.1f} errors={errors} "
-              f"baseline_per_s={base_rate:.0f} ratio={rate / base_rate:.2f}")
+              f"baseline_pairs_per_s={base_rate:.0f} ratio={rate / base_rate:.2f}")
     finally:
         if os.environ.get("BENCH_KEEP"):
             print(f"kept {tmp}")
