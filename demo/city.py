@@ -70,11 +70,25 @@ CITY_DEPARTMENTS = [
     "安澜市市场监督管理局",
     "安澜市人力资源和社会保障局",
     "安澜市城市管理综合执法局",
+    "安澜市教育局",
+    "安澜市卫生健康委员会",
+    "安澜市住房和城乡建设局",
+    "安澜市交通运输局",
 ]
+# Every county has its 政法 departments and its 信访局.
 COUNTY_DEPARTMENTS = {
     "619902": ["安澜市公安局澜江分局", "澜江区人民法院", "澜江区人民检察院", "澜江区司法局", "澜江区信访局"],
+    "619903": ["安澜市公安局云溪分局", "云溪区人民法院", "云溪区人民检察院", "云溪区司法局", "云溪区信访局"],
     "619921": ["青石县公安局", "青石县人民法院", "青石县人民检察院", "青石县司法局", "青石县信访局"],
+    "619922": ["凤岭县公安局", "凤岭县人民法院", "凤岭县人民检察院", "凤岭县司法局", "凤岭县信访局"],
 }
+# The demo began with the first 8 市直部门 and the departments of 澜江区 and 青石县. The random draws
+# (demo.model) go through the departments in the order of City.departments, so the ones added later
+# come after those first ones there: adding them left every earlier unit's levels and answers as they
+# were. A real city ranks far more 市直部门; twelve give the demo a peer group of departments with a
+# bottom 3 that is a quarter of the group, not three eighths.
+FIRST_CITY_DEPARTMENTS = 8
+FIRST_COUNTIES_WITH_DEPARTMENTS = ("619902", "619921")
 
 # Town character → (adults low, adults high, mean age shares 18-29/30-44/45-59/60+, share of men).
 # Rural towns are older (the young work in the cities), urban 街道 younger.
@@ -206,7 +220,14 @@ def build_city(rng: np.random.Generator) -> City:
     far = [v for t in towns if t.profile in ("rural", "remote") for v in t.villages if v.name.endswith("村")]
     for i in rng.choice(len(far), size=5, replace=False):
         far[i].remote = True
-    departments += [Department(f"{CITY_CODE}{901 + i}", name, CITY_CODE) for i, name in enumerate(CITY_DEPARTMENTS)]
-    for county_code, names in COUNTY_DEPARTMENTS.items():
-        departments += [Department(f"{county_code}{901 + i}", name, county_code) for i, name in enumerate(names)]
+    city_departments = [Department(f"{CITY_CODE}{901 + i}", name, CITY_CODE) for i, name in enumerate(CITY_DEPARTMENTS)]
+    county_departments = {
+        county_code: [Department(f"{county_code}{901 + i}", name, county_code) for i, name in enumerate(names)]
+        for county_code, names in COUNTY_DEPARTMENTS.items()
+    }
+    # The first ones in their first order, then those added later (see FIRST_CITY_DEPARTMENTS).
+    departments += city_departments[:FIRST_CITY_DEPARTMENTS]
+    departments += [d for code in FIRST_COUNTIES_WITH_DEPARTMENTS for d in county_departments[code]]
+    departments += city_departments[FIRST_CITY_DEPARTMENTS:]
+    departments += [d for code, ds in county_departments.items() if code not in FIRST_COUNTIES_WITH_DEPARTMENTS for d in ds]
     return City(CITY_CODE, CITY_NAME, counties, towns, departments)
