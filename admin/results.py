@@ -8,11 +8,10 @@ among the counties) and the part of the interview list that concerns it.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 
+import caches
 import policy
 from admin.cases import wave_cases
 from admin.waves import covers_wave
@@ -158,11 +157,9 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
     return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
 
 
-# Charts drawn for the results page, per process: matplotlib takes 0.3–0.8 s a chart, and the page
-# is opened again and again between two analysis runs (bench/console.py, docs/performance.md).
-_CHARTS: OrderedDict[tuple, list] = OrderedDict()
-_CHARTS_LOCK = threading.Lock()
-CHARTS_CACHED = 32  # entries (a level of one scope each); the oldest is dropped first
+# Charts drawn for the results page are kept per process (caches.RESULT_CHARTS): matplotlib takes
+# 0.3–0.8 s a chart, and the page is opened again and again between two analysis runs
+# (bench/console.py, docs/performance.md).
 
 
 def _charts_key(view: ResultsView) -> tuple:
@@ -184,18 +181,7 @@ def charts(view: ResultsView) -> list:
     Drawn once per stored analysis, level and scope in each process."""
     if view.level is None:
         return []
-    key = _charts_key(view)
-    with _CHARTS_LOCK:
-        found = _CHARTS.get(key)
-        if found is not None:
-            _CHARTS.move_to_end(key)
-            return found
-    drawn = _draw_charts(view)
-    with _CHARTS_LOCK:
-        _CHARTS[key] = drawn
-        while len(_CHARTS) > CHARTS_CACHED:
-            _CHARTS.popitem(last=False)
-    return drawn
+    return caches.RESULT_CHARTS.get_or_make(_charts_key(view), lambda: _draw_charts(view))
 
 
 def _draw_charts(view: ResultsView) -> list:

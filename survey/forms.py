@@ -20,7 +20,6 @@ order, each seeing only the answers before it:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from flask import request
 from flask_babel import gettext
@@ -30,6 +29,7 @@ from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
+import caches
 from analysis.spec import Item, QuestionnaireSpec
 
 FIELD_PREFIX = "q_"
@@ -182,9 +182,13 @@ class ResidentForm(FlaskForm):
         ]
 
 
-@lru_cache(maxsize=64)
 def form_class(spec: QuestionnaireSpec) -> type[ResidentForm]:
-    """The form for a questionnaire version (a spec is frozen, so the class can be reused)."""
+    """The form for a questionnaire version, made once per process (caches.FORM_CLASSES, keyed by
+    the spec's content: a spec is frozen and compares by value, so the class can be reused)."""
+    return caches.FORM_CLASSES.get_or_make(spec, lambda: _make_form_class(spec))
+
+
+def _make_form_class(spec: QuestionnaireSpec) -> type[ResidentForm]:
     attrs: dict[str, object] = {"spec": spec}
     for item in spec.items:
         if item.is_multiple:

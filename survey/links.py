@@ -12,12 +12,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
+import caches
 from analysis.spec import QuestionnaireSpec
 from errors import Conflict, NotFound, PinganError
 from extensions import db
@@ -37,8 +39,9 @@ class LinkError(PinganError):
 @dataclass(frozen=True)
 class Place:
     """What a resident's pages show and the intake stores for one (wave, unit): fixed facts,
-    read with one query and kept per process for PLACE_TTL seconds (a renamed unit shows its new
-    name within that time). The wave's status is not among them: it is read on every request."""
+    read with one query and kept per process for caches.PLACE_TTL seconds (a renamed unit shows its
+    new name within that time). The wave's status is not among them: it is read on every request.
+    `questionnaire_stamp` is the version row's created_at: with its id, the key of its spec."""
 
     wave_id: int
     questionnaire_version_id: int
@@ -49,11 +52,10 @@ class Place:
     unit_name: str
     unit_kind: str
     parent_name: str | None
+    questionnaire_stamp: datetime | None = None
 
 
-PLACE_TTL = 60.0
 PLACE_MISS_INTERVAL = 5.0  # a token of an unknown unit re-reads the wave's places at most this often
-PLACE_CACHE_WAVES = 100
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Link:
 
     @property
     def spec(self) -> QuestionnaireSpec:
-        return questionnaire_spec(self.place.questionnaire_version_id)
+        return questionnaire_spec(self.place.questionnaire_version_id, self.place.questionnaire_stamp)
 
     # The ORM objects, for callers off the residents' hot path (the views use `place`).
     @property
@@ -79,17 +81,17 @@ class Link:
         return db.session.get(Unit, self.place.unit_id)
 
 
-def questionnaire_spec(version_id: int) -> QuestionnaireSpec:
-    """A questionnaire version as a spec, rebuilt from the database once per process and app.
+def questionnaire_spec(version_id: int, stamp: datetime | None = None) -> QuestionnaireSpec:
+    """A questionnaire version as a spec, rebuilt from the database once per process (caches.SPECS).
 
-    Safe to keep: a questionnaire version that a wave uses can no longer change
-    (survey.questionnaires.store_questionnaire refuses), and a resident link always names a wave.
+    Keyed by the row's id and its created_at (`stamp`, read here when the caller has none): a
+    version a wave uses can no longer change (survey.questionnaires.store_questionnaire refuses),
+    and a row deleted and written again under the same id has another stamp.
     """
-    cache = current_app.extensions.setdefault("survey_specs", {})
-    spec = cache.get(version_id)
-    if spec is None:
-        spec = cache[version_id] = db.session.get(QuestionnaireVersion, version_id).to_spec()
-    return spec
+    if stamp is None:
+        stamp = db.session.scalar(select(QuestionnaireVersion.created_at).where(QuestionnaireVersion.id == version_id))
+    key = (caches.app_scope(current_app), version_id, stamp)
+    return caches.SPECS.get_or_make(key, lambda: db.session.get(QuestionnaireVersion, version_id).to_spec())
 
 
 def wave_spec(wave: Wave) -> QuestionnaireSpec:
@@ -102,35 +104,34 @@ def _wave_places(wave_id: int) -> dict[str, Place]:
     scope, parent = aliased(Unit), aliased(Unit)
     rows = db.session.execute(
         select(
-            Wave.questionnaire_version_id, scope.id, scope.name, scope.path,
+            Wave.questionnaire_version_id, QuestionnaireVersion.created_at, scope.id, scope.name, scope.path,
             Unit.id, Unit.code, Unit.name, Unit.kind, Unit.path, parent.name,
         )
         .select_from(Wave)
+        .join(QuestionnaireVersion, QuestionnaireVersion.id == Wave.questionnaire_version_id)
         .join(scope, scope.id == Wave.scope_unit_id)
         .join(Unit, Unit.path.startswith(scope.path))  # LIKE: a code's "_" is a wildcard, checked below
         .outerjoin(parent, parent.id == Unit.parent_id)
         .where(Wave.id == wave_id)
     ).all()
     return {
-        code: Place(wave_id, version_id, scope_id, scope_name, unit_id, code, name, kind, parent_name)
-        for version_id, scope_id, scope_name, scope_path, unit_id, code, name, kind, path, parent_name in rows
+        code: Place(wave_id, version_id, scope_id, scope_name, unit_id, code, name, kind, parent_name, stamp)
+        for version_id, stamp, scope_id, scope_name, scope_path, unit_id, code, name, kind, path, parent_name in rows
         if path.startswith(scope_path)
     }
 
 
 def place(wave_id: int, unit_code: str) -> Place | None:
-    """The Place of a unit in a wave's scope, or None; read through a per-process cache of the
-    wave's places, refreshed after PLACE_TTL seconds or when a code is missing (a unit imported
-    since)."""
-    cache: dict = current_app.extensions.setdefault("survey_places", {})
+    """The Place of a unit in a wave's scope, or None; read through the per-process cache of the
+    wave's places (caches.PLACES), refreshed after caches.PLACE_TTL seconds or when a code is
+    missing (a unit imported since), at most every PLACE_MISS_INTERVAL seconds."""
+    key = (caches.app_scope(current_app), wave_id)
+    hit = caches.PLACES.get(key)
     now = time.monotonic()
-    hit = cache.get(wave_id)
-    if hit is None or hit[0] <= now or (unit_code not in hit[1] and hit[2] <= now):
-        if len(cache) >= PLACE_CACHE_WAVES:
-            cache.clear()
-        # (expiry, places, earliest time a missing code may trigger another read)
-        hit = cache[wave_id] = (now + PLACE_TTL, _wave_places(wave_id), now + PLACE_MISS_INTERVAL)
-    return hit[1].get(unit_code)
+    if hit is None or (unit_code not in hit[0] and hit[1] <= now):
+        # (places, earliest time a missing code may trigger another read)
+        hit = caches.PLACES.put(key, (_wave_places(wave_id), now + PLACE_MISS_INTERVAL))
+    return hit[0].get(unit_code)
 
 
 def _serializer() -> URLSafeSerializer:

@@ -9,7 +9,6 @@ import csv
 import io
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from flask import current_app
 from PIL import Image
 from sqlalchemy import select
 
+import caches
 from errors import PinganError
 from extensions import db
 from models import Unit, Wave
@@ -41,23 +41,25 @@ def collection_units(wave: Wave) -> list[Unit]:
     )
 
 
-@lru_cache(maxsize=4096)
 def _qr(url: str) -> segno.QRCode:
-    """The symbol of `url`, encoded once per process: segno chooses the best of eight masks in pure
+    """The symbol of `url`, encoded once per process (caches.QR_SYMBOLS): segno chooses the best of eight masks in pure
     Python (15–40 ms a code), and the same links are printed again and again (posters, cards, the
     QR export). A QRCode is not changed by saving it."""
     # Level M survives a scuffed or partly covered poster and still gives a coarse, easy-to-scan symbol.
-    return segno.make(url, error="m", micro=False)
+    return caches.QR_SYMBOLS.get_or_make(url, lambda: segno.make(url, error="m", micro=False))
 
 
-@lru_cache(maxsize=4096)
 def qr_png(url: str, scale: int = 10) -> bytes:
     """A black-on-white PNG of `url` with the standard four-module quiet zone.
 
     The pixels are segno's (its matrix, `scale` pixels a module, no smoothing); Pillow writes the
     file, several times faster than segno's pure-Python PNG writer. 8-bit grey, not 1-bit: WeasyPrint
     converts a 1-bit image to RGB and encodes it again for every QR of a posters PDF, and keeps a grey
-    one as it is (docs/performance.md). Cached per process (bytes)."""
+    one as it is (docs/performance.md). Cached per process (caches.QR_PNGS)."""
+    return caches.QR_PNGS.get_or_make((url, scale), lambda: _png(url, scale))
+
+
+def _png(url: str, scale: int) -> bytes:
     modules = np.pad(np.asarray(_qr(url).matrix, dtype=np.uint8), 4)  # 1 = dark
     grey = np.where(modules == 0, 255, 0).astype(np.uint8)
     image = Image.fromarray(grey).resize((grey.shape[1] * scale, grey.shape[0] * scale), Image.NEAREST)

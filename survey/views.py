@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+import caches
 from analysis.spec import QuestionnaireSpec
 from errors import PinganError
 from extensions import csrf, db, limiter
@@ -197,15 +198,14 @@ def _form_page(
 
 
 def blank_questions(spec: QuestionnaireSpec) -> Markup:
-    """The questions of a blank form, rendered once per questionnaire and language in each process:
-    the same for every resident, and the largest part of the page's rendering time."""
-    cache = current_app.extensions.setdefault("survey_blank_questions", {})
-    key = (spec.slug, spec.version, _lang())
-    html = cache.get(key)
-    if html is None:
+    """The questions of a blank form, rendered once per questionnaire and language in each process
+    (caches.BLANK_QUESTIONS, keyed by the spec's content): the same for every resident, and the
+    largest part of the page's rendering time."""
+    def make() -> Markup:
         blank = form_class(spec)(formdata=None, meta={"csrf": False})
-        html = cache[key] = Markup(render("survey/_questions.html", spec=spec, form=blank))
-    return html
+        return Markup(render("survey/_questions.html", spec=spec, form=blank))
+
+    return caches.BLANK_QUESTIONS.get_or_make((spec, _lang()), make)
 
 
 def _page(template: str, link: Link, new_cookie: str | None):

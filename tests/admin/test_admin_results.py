@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import delete, select
 
+import caches
 from extensions import db
 from models import AnalysisResult, AuditEntry
 from reports.formatting import num
@@ -178,7 +179,7 @@ def test_the_charts_are_drawn_once_per_analysis_level_and_scope(city, monkeypatc
     nothing; another level, another scope or a re-run with other weights draws anew."""
     from admin import results as admin_results
 
-    admin_results._CHARTS.clear()
+    caches.RESULT_CHARTS.clear()
     drawn = []
     real = admin_results._draw_charts
     monkeypatch.setattr(admin_results, "_draw_charts", lambda view: drawn.append(view.level.kind) or real(view))
