@@ -34,7 +34,7 @@ from admin import (  # noqa: E402,F401  (the pages)
     user_views,
     wave_views,
 )
-from admin import tokens  # noqa: E402,F401  (/admin/tokens: each account's own API tokens)
+from admin import token_views  # noqa: E402,F401  (/admin/tokens: each account's own API tokens)
 from admin import due_date_views  # noqa: E402,F401  (a wave's 约谈 due days)
 from admin import attachment_views  # noqa: E402,F401  (a case's files)
 from admin import todo_views  # noqa: E402,F401  (/admin/todo: what the account must do next)

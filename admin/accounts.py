@@ -170,6 +170,12 @@ def end_sessions(user: User) -> None:
     db.session.refresh(user, ["session_generation"])
 
 
+def sign_out(user: User) -> None:
+    """Signing out ends every session of the account, copies of this cookie included; committed."""
+    end_sessions(user)
+    db.session.commit()
+
+
 def revoke_tokens(user: User, reason: str) -> int:
     """Revoke every live API token of the account, audited; returns how many (the caller commits)."""
     tokens = list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))))

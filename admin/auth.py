@@ -1,28 +1,16 @@
-"""Signing in and out, and changing one's own password (the services are in admin.accounts)."""
+"""Signing in and out, and changing one's own password: the views (the services are in
+admin.accounts, the forms in admin.forms)."""
 
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from admin.accounts import MAX_PASSWORD, LoginRefused, authenticate, change_own_password, end_sessions
+from admin.accounts import LoginRefused, authenticate, change_own_password, sign_out
 from admin.formflow import attempt
-from admin.forms import ConsoleForm
-from extensions import db, limiter
-
-
-class LoginForm(ConsoleForm):
-    username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
-    password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=MAX_PASSWORD)])
-
-
-class PasswordForm(ConsoleForm):
-    current_password = PasswordField("当前密码", validators=[DataRequired(message="请输入当前密码"), Length(max=MAX_PASSWORD)], render_kw={"autocomplete": "current-password"})
-    new_password = PasswordField("新密码", validators=[DataRequired(message="请输入新密码"), Length(max=MAX_PASSWORD, message=f"新密码最多 {MAX_PASSWORD} 位")], render_kw={"autocomplete": "new-password"})
-    repeat_password = PasswordField("再次输入新密码", validators=[DataRequired(message="请再次输入新密码"), Length(max=MAX_PASSWORD)], render_kw={"autocomplete": "new-password"})
+from admin.forms import LoginForm, PasswordForm
+from extensions import limiter
 
 
 @bp.before_request
@@ -61,8 +49,7 @@ def login():
 @login_required
 def logout():
     """Sign out everywhere: every session of the account ends, copies of this cookie included."""
-    end_sessions(current_user._get_current_object())
-    db.session.commit()
+    sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)

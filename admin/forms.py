@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from flask_wtf.form import SUBMIT_METHODS, _Auto
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, DateField, Field, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, Field, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from admin.accounts import USERNAME
+from admin.accounts import MAX_PASSWORD, USERNAME
 from analysis import DEFAULT_WEIGHT_CAP
 from api.tokens import MAX_NAME
 from models.accounts import ROLE_LABELS, ROLES
@@ -228,6 +228,17 @@ CASE_FORMS = {
     "schedule": ScheduleForm, "hold": HoldForm, "rectify": RectifyForm, "plan": PlanForm, "report": ReportForm,
     "request_recheck": RequestRecheckForm, "recheck": RecheckForm, "close": CloseForm, "reopen": CaseReopenForm,
 }
+
+
+class LoginForm(ConsoleForm):
+    username = StringField("用户名", validators=[DataRequired(message="请输入用户名"), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired(message="请输入密码"), Length(max=MAX_PASSWORD)])
+
+
+class PasswordForm(ConsoleForm):
+    current_password = PasswordField("当前密码", validators=[DataRequired(message="请输入当前密码"), Length(max=MAX_PASSWORD)], render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField("新密码", validators=[DataRequired(message="请输入新密码"), Length(max=MAX_PASSWORD, message=f"新密码最多 {MAX_PASSWORD} 位")], render_kw={"autocomplete": "new-password"})
+    repeat_password = PasswordField("再次输入新密码", validators=[DataRequired(message="请再次输入新密码"), Length(max=MAX_PASSWORD)], render_kw={"autocomplete": "new-password"})
 
 
 class TokenForm(ConsoleForm):
