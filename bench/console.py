@@ -11,6 +11,12 @@ the process (Flask's test client: the whole WSGI stack, the database and the tem
 Links to the same route past `--per-route` distinct URLs are counted but not opened (the demo has
 90 villages: their pages are all the same view).
 
+A download built by a background job (docs/jobs.md: the PDFs, the results workbook, the raw answer
+sheets) answers with its job's page instead (303 to /admin/jobs/<id>, or 202/409 "正在生成"): that
+answer is timed as a page of its own, and the job's page it points to is walked as any other page;
+nothing waits for a job. No worker runs: the jobs stay queued, in a queue of their own in the
+temporary directory (JOBS_QUEUE_URL), never in the repository's instance/.
+
 It prints, per account, the number of pages, the slowest routes with their median and the page
 that was slowest, and ends with the slowest median of all: `slowest_ms=<N> page=<path>`
 (target ≤ 1000 ms: no page may do a job's work inline).
@@ -103,8 +109,10 @@ def walk(app, username: str, repeats: int, per_route: int) -> list[dict]:
                       "ms": statistics.median(times), "bytes": len(body), "type": response.mimetype})
         if response.status_code >= 500:
             print(f"  {response.status_code} {path}", file=sys.stderr)
-        if response.mimetype == "text/html" and response.status_code == 200:
+        if response.mimetype == "text/html" and response.status_code in (200, 202, 409):
             queue.extend(p for p in links(body.decode("utf-8", "replace"), path) if p not in seen)
+        if response.status_code in (302, 303) and "/admin/jobs/" in response.headers.get("Location", ""):
+            queue.extend(p for p in links(f'<a href="{response.headers["Location"]}">', path) if p not in seen)
     return pages
 
 
@@ -138,6 +146,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pingan-console-"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'console.db'}"
     os.environ.setdefault("SECRET_KEY", "bench-console-secret")
+    os.environ["JOBS_QUEUE_URL"] = str(tmp / "jobs-queue.db")  # jobs asked for here stay queued, here
+    os.environ["JOBS_DIR"] = str(tmp / "jobs")
     from flask_migrate import upgrade
     from sqlalchemy import select
     from werkzeug.security import generate_password_hash
