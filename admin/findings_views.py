@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from admin import bp, findings, waves
 from admin.access import permission_required
+from admin.job_views import job_response
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -46,7 +47,12 @@ def unit_comments_xlsx(wave_slug: str, unit_code: str):
 @bp.get("/waves/<wave_slug>/answer-sheets.<fmt>")
 @permission_required("read")
 def answer_sheets(wave_slug: str, fmt: str):
-    """Every answer sheet within the account's scope: codes, mode, flags, review status."""
+    """Every answer sheet within the account's scope: codes, mode, flags, review status. The CSV at
+    once; the XLSX when built for the current sheets, else its job's page (docs/jobs.md)."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    return _download(*findings.answer_sheets_file(current_user, waves.get_wave(current_user, wave_slug), fmt))
+    wave = waves.get_wave(current_user, wave_slug)
+    if fmt == "xlsx":
+        return job_response(findings.answer_sheets_xlsx(current_user, wave))
+    data, name = findings.answer_sheets_csv(current_user, wave)
+    return _download(data, name, "text/csv; charset=utf-8")

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 import audit
 import clock
-from errors import PinganError
+from errors import NotFound, PinganError
 from extensions import db
 from jobs import queue
 from jobs.service import files_dir
@@ -108,9 +108,18 @@ def _document(job: Job) -> tuple[str, str]:
     wave = _wave(job)
     unit = job.inputs.get("unit")
     within = db.session.scalar(select(Unit).where(Unit.code == job.inputs["within"])) if job.inputs.get("within") else None
-    if job.kind == "xlsx":
-        scope = job.inputs.get("scope")
-        name = f"{wave.slug}-results.xlsx" if scope is None else f"{wave.slug}-{scope}-results.xlsx"
+    sheets = job.kind == "xlsx" and job.inputs.get("table") == "answer_sheets"
+    scope = None
+    if job.inputs.get("scope"):  # a county's part: never the whole wave in its place
+        scope = db.session.scalar(select(Unit).where(Unit.code == job.inputs["scope"]))
+        if scope is None:
+            raise NotFound(f"没有代码为 {job.inputs['scope']} 的单位")
+    if sheets:
+        from reports import answer_sheets
+
+        name, ext = answer_sheets.filename(wave, scope, "xlsx"), "xlsx"
+    elif job.kind == "xlsx":
+        name = f"{wave.slug}-results.xlsx" if scope is None else f"{wave.slug}-{scope.code}-results.xlsx"
         ext = "xlsx"
     else:
         name, ext = report_filename(wave, job.kind, within, unit), "pdf"
@@ -118,7 +127,10 @@ def _document(job: Job) -> tuple[str, str]:
     if path.is_file():
         return name, path.name  # built before the last worker stopped: not built twice
     progress = _progress(job.id)
-    if job.kind == "xlsx":
+    if sheets:
+        progress(10, "读取答卷并生成表格")
+        data = answer_sheets.to_xlsx(answer_sheets.rows(wave, scope))
+    elif job.kind == "xlsx":
         data = _xlsx(wave, job.inputs.get("scope"), progress)
     else:
         data = build_report(wave, job.kind, date.fromisoformat(job.inputs["date"]), within, unit, progress)

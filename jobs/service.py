@@ -1,6 +1,7 @@
 """Asking for a job and reading it back: what the console, the public board and the CLI call.
 
-`request_document`, `request_xlsx`, `request_analysis` and `request_board` check access and the
+`request_document`, `request_xlsx`, `request_answer_sheets`, `request_analysis` and
+`request_board` check access and the
 cheap preconditions (a kind that exists, results to print, a wave still collecting for posters) in
 the request, so a refusal is immediate and in Chinese; then they find the job with the same
 fingerprint (jobs.state) or create and enqueue one. Nothing here builds anything.
@@ -35,8 +36,14 @@ KIND_LABELS = {
     "posters": "扫码海报及入户卡片（PDF）",
     "xlsx": "测评结果（XLSX）",
 }
+TABLE_LABELS = {"answer_sheets": "答卷明细（XLSX）"}  # an `xlsx` job of another table than the results
 MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 PUBLIC = "公众"  # who asked for a public board's PDF
+
+
+def label(job: Job) -> str:
+    """What the job builds, as the console names it."""
+    return TABLE_LABELS.get((job.inputs or {}).get("table"), KIND_LABELS[job.kind])
 
 
 def files_dir() -> Path:
@@ -183,6 +190,14 @@ def request_xlsx(account: Any, wave: Wave) -> Job:
         raise NotFound(f"“{wave.title}” 还没有分析结果")
     scope = None if policy.within(account, wave.scope) else account.scope.code
     return submit("xlsx", {"wave": wave.slug, "scope": scope}, wave, account)
+
+
+def request_answer_sheets(account: Any, wave: Wave) -> Job:
+    """The raw answer sheets as XLSX (reports.answer_sheets): the whole wave, or the account's part
+    of it; rebuilt when a sheet is added, reviewed or resolved (jobs.state)."""
+    policy.require(account, "read", wave)
+    scope = None if policy.within(account, wave.scope) else account.scope.code
+    return submit("xlsx", {"wave": wave.slug, "scope": scope, "table": "answer_sheets"}, wave, account)
 
 
 def request_analysis(account: Any, wave: Wave, weight_cap: float) -> Job:

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from extensions import db
-from models import AnalysisResult, InterviewCase, PopulationMargin, Response, ShortLink, Unit, Wave
+from models import AnalysisResult, InterviewCase, PaperSheet, PopulationMargin, Response, ShortLink, Unit, Wave
 
 # Version of the builders: bump when a change to the code changes what a build of the same inputs gives.
 BUILD_VERSION = 1
@@ -51,6 +51,16 @@ def _responses(wave: Wave) -> list[list[str]]:
     )
 
 
+def _paper(wave: Wave) -> list[list[str]]:
+    """The paper sheets keyed in the console, by status, with their newest keying and resolution:
+    resolving two keyings that differ rewrites the answers (and maybe the unit) of a stored sheet."""
+    return _rows(
+        select(PaperSheet.status, func.count(), func.max(PaperSheet.id), func.max(PaperSheet.second_at),
+               func.max(PaperSheet.resolved_at))
+        .where(PaperSheet.wave_id == wave.id).group_by(PaperSheet.status).order_by(PaperSheet.status)
+    )
+
+
 def _series_results(wave: Wave) -> list[list[str]]:
     """The stored results of the waves of the same series and scope (the trend, 重点管理)."""
     return _rows(
@@ -65,9 +75,16 @@ def _cases(wave: Wave) -> list[list[str]]:
     return _rows(select(InterviewCase.__table__).where(InterviewCase.wave_id == wave.id).order_by(InterviewCase.id))
 
 
-def state(kind: str, wave: Wave) -> dict[str, Any]:
+def state(kind: str, wave: Wave, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a job of `kind` on `wave` reads besides its inputs."""
     out: dict[str, Any] = {"wave": _columns(wave), "units": _units(wave), "build": BUILD_VERSION}
+    if kind == "xlsx" and (inputs or {}).get("table") == "answer_sheets":
+        # The raw sheets: every sheet's answers, flags and review status. A new sheet moves the
+        # newest id (the burst flag it puts on earlier sheets comes with it), a review decision the
+        # newest review, a reclassification the counts by status, a resolved paper keying _paper.
+        out["responses"] = _responses(wave)
+        out["paper"] = _paper(wave)
+        return out
     if kind == "analysis":
         out["responses"] = _responses(wave)
         out["margins"] = _rows(
@@ -95,5 +112,5 @@ def state(kind: str, wave: Wave) -> dict[str, Any]:
 
 def fingerprint(kind: str, inputs: dict[str, Any], wave: Wave | None) -> str:
     """sha256 over the kind, the inputs and the state they are read from."""
-    blob = {"kind": kind, "inputs": inputs, "state": state(kind, wave) if wave is not None else None}
+    blob = {"kind": kind, "inputs": inputs, "state": state(kind, wave, inputs) if wave is not None else None}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()

@@ -255,3 +255,90 @@ def test_report_build_unit_on_the_command_line(city, tmp_path):
     assert bad.exit_code == 1 and "错误" in bad.output and "--unit" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(args=["report", "build", "--wave", Q3, "--kind", "posters", "--unit", "999", "--out", str(out)])
     assert missing.exit_code == 1 and "错误" in missing.output
+
+
+# -- the raw answer sheets -------------------------------------------------------------------
+
+
+SHEETS = f"/admin/waves/{Q3}/answer-sheets.xlsx"
+
+
+@pytest.fixture
+def sheet_builds(monkeypatch) -> list[int]:
+    """Every raw answer-sheet workbook written (reports.answer_sheets.to_xlsx), in any thread."""
+    from reports import answer_sheets
+
+    written: list[int] = []
+    real = answer_sheets.to_xlsx
+
+    def counted(rows) -> bytes:
+        data = real(rows)
+        written.append(len(data))
+        return data
+
+    monkeypatch.setattr(answer_sheets, "to_xlsx", counted)
+    return written
+
+
+def test_the_raw_answer_sheets_workbook_is_built_by_the_worker(city, real_queue, sheet_builds):
+    from openpyxl import load_workbook
+
+    from models import Response
+
+    office = client_for(city, "office")
+    job_id = job_id_of(office.get(SHEETS))  # queued: the request wrote nothing
+    assert sheet_builds == [] and status(job_id) == "queued"
+    waiting = office.get(f"/admin/jobs/{job_id}")
+    assert waiting.status_code == 200 and "答卷明细（XLSX）" in text(waiting) and "排队中" in text(waiting)
+    assert "答卷明细（XLSX）" in text(office.get("/admin/jobs"))
+    east = client_for(city, "east")  # a county asks for its own part: another job, another file
+    east_id = job_id_of(east.get(SHEETS))
+    assert east_id != job_id and fresh(east_id).inputs["scope"] == "510701"
+    assert east.get(f"/admin/jobs/{job_id}").status_code == 404  # the whole wave's sheets are not its own
+    with ThreadWorker():
+        wait_for(lambda: status(job_id) == "done" and status(east_id) == "done")
+    assert len(sheet_builds) == 2
+    whole, part = office.get(SHEETS), east.get(SHEETS)
+    assert whole.status_code == part.status_code == 200
+    assert part.headers["Content-Disposition"] == f'attachment; filename="{Q3}-510701-answer-sheets.xlsx"'
+    rows = list(load_workbook(io.BytesIO(whole.data)).active.iter_rows(values_only=True))
+    in_wave = db.session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave(Q3).id))
+    assert rows[0][:2] == ("答卷编号", "单位代码") and len(rows) - 1 == in_wave
+    east_rows = list(load_workbook(io.BytesIO(part.data)).active.iter_rows(values_only=True))
+    assert 1 < len(east_rows) < len(rows) and all(str(r[1]).startswith("510701") for r in east_rows[1:])
+    assert len(sheet_builds) == 2  # served from the files
+    # A review decision changes a sheet's status: the next request is another job.
+    sheet = db.session.scalar(select(Response).where(Response.wave_id == wave(Q3).id).order_by(Response.id.desc()).limit(1))
+    decided = "rejected" if sheet.review_status != "rejected" else "accepted"
+    db.session.execute(update(Response).where(Response.id == sheet.id).values(
+        review_status=decided, reviewed_at=db.func.current_timestamp()))
+    db.session.commit()
+    again = job_id_of(office.get(SHEETS))
+    assert again != job_id and status(again) == "queued"
+    # The CSV is written in the request, as before.
+    raw = office.get(f"/admin/waves/{Q3}/answer-sheets.csv")
+    assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf") and len(sheet_builds) == 2
+
+
+def test_a_resolved_paper_keying_changes_the_sheets_fingerprint(city):
+    """Resolving two keyings that differ rewrites a stored sheet's answers without a new sheet or a
+    review: the paper sheets' state is part of the raw sheets' fingerprint (jobs.state)."""
+    from jobs.state import fingerprint
+    from models import PaperSheet, Response, User
+
+    q3 = wave(Q3)
+    inputs = {"wave": Q3, "scope": None, "table": "answer_sheets"}
+    before = fingerprint("xlsx", inputs, q3)
+    assert fingerprint("xlsx", inputs, q3) == before
+    assert fingerprint("xlsx", {**inputs, "table": None}, q3) != before
+    sheet = db.session.scalar(select(Response).where(Response.wave_id == q3.id).limit(1))
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    paper = PaperSheet(wave_id=q3.id, sheet_no="P-001", response_id=sheet.id, status="differs", first_by_id=admin.id,
+                       first_unit=sheet.unit.code, first_answers=dict(sheet.answers))
+    db.session.add(paper)
+    db.session.commit()
+    keyed = fingerprint("xlsx", inputs, q3)
+    assert keyed != before
+    paper.status, paper.resolved_by_id, paper.resolved_at = "resolved", admin.id, db.func.current_timestamp()
+    db.session.commit()
+    assert fingerprint("xlsx", inputs, q3) != keyed
