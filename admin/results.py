@@ -164,15 +164,16 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
 
 def _charts_key(view: ResultsView) -> tuple:
     """Everything the charts are drawn from (reports.charts.ranked_dot_plot): per group of the level
-    within the scope, its title and each unit's code, name, rank, colour and composite with its
-    interval; the listed units; the grade bands. A re-run, a renamed unit or another scope draws anew."""
+    within the scope, its title and each unit's code, name, rank, n, colour and composite with its
+    interval; the listed units; the grade bands; min_n (which mark an unranked unit gets). A re-run,
+    a renamed unit or another scope draws anew."""
     groups = tuple(
-        (g.title, tuple((u.code, u.name, u.rank, u.color, u.composite.estimate, u.composite.ci_low,
+        (g.title, tuple((u.code, u.name, u.rank, u.n, u.color, u.composite.estimate, u.composite.ci_low,
                          u.composite.ci_high) for u in g.units))
         for g in view.level.groups
     )
     grades = tuple((g.min, g.label, g.color) for g in view.spec.grades)
-    return (groups, view.listed_codes, grades)
+    return (groups, view.listed_codes, grades, view.spec.ranking.min_n)
 
 
 def charts(view: ResultsView) -> list:
@@ -189,7 +190,8 @@ def _draw_charts(view: ResultsView) -> list:
 
     groups = [(g.title, g.units) for g in view.level.groups]
     x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
-    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range) for blocks in dot_plot_blocks(groups)]
+    min_n = view.spec.ranking.min_n
+    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range, min_n) for blocks in dot_plot_blocks(groups)]
 
 
 def rerun_confirmation(user: User, wave: Wave):

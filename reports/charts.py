@@ -162,13 +162,27 @@ def composite_range(units: Sequence[UnitResult]) -> tuple[float, float]:
     return x_lo, x_hi
 
 
+RANKED, SHORT, UNRANKED = "ranked", "short", "unranked"  # the three marks of a unit in a dot plot
+DOT_LABELS = {RANKED: "参加排名", SHORT: "样本不足，不排名", UNRANKED: "不参加排名的类别"}
+
+
+def dot_mark(u: UnitResult, min_n: int | None) -> str:
+    """Which mark a unit gets: ranked; unranked with fewer than `min_n` respondents (样本不足, also
+    when `min_n` is not given); or unranked for its kind alone (a village: ranking.kinds), which has
+    its grade and must not be shown as short of answers."""
+    if u.rank is not None:
+        return RANKED
+    return SHORT if min_n is None or u.n < min_n else UNRANKED
+
+
 def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlight: frozenset[str] = frozenset(),
-                    x_range: tuple[float, float] | None = None) -> Chart:
+                    x_range: tuple[float, float] | None = None, min_n: int | None = None) -> Chart:
     """Composite index with its 95% CI per unit, best at the top of each block, on the grade bands.
 
-    Filled dot: ranked; hollow: not ranked (under min_n); red bold name: a unit in `highlight`
-    (the interview list). `x_range`: the axis shared by every panel (`composite_range` of all the
-    units shown); by default the range of this panel's units. A legend names every mark.
+    Filled dot: ranked; hollow dot: not ranked, under `min_n` (样本不足); hollow diamond: not ranked
+    for its kind (a village, say, with enough answers); red bold name: a unit in `highlight` (the
+    interview list). `x_range`: the axis shared by every panel (`composite_range` of all the units
+    shown); by default the range of this panel's units. A legend names every mark drawn, and no other.
     """
     with _styled():
         rows = sum(len(b.units) + 1 for b in blocks)
@@ -188,7 +202,7 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
 
         label = blended_transform_factory(ax.transAxes, ax.transData)
         y = 0
-        series: dict[tuple[str, bool], list[tuple[float, float, float, float]]] = {}
+        series: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
         for block in blocks:
             ax.text(-label_in / (right - left) / WIDTH_IN + 0.005, y, block.title, transform=label,
                     ha="left", va="center", fontsize=8, fontweight="bold", color=INK)
@@ -204,7 +218,7 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
                 else:
                     lo = c.ci_low if c.ci_low is not None else c.estimate
                     hi = c.ci_high if c.ci_high is not None else c.estimate
-                    series.setdefault((u.color or "", u.rank is not None), []).append((c.estimate, lo, hi, y))
+                    series.setdefault((u.color or "", dot_mark(u, min_n)), []).append((c.estimate, lo, hi, y))
                 y += 1
         # One path for all the interval bars and one marker set per colour: a few SVG elements
         # instead of several per unit, which is what WeasyPrint spends its time drawing.
@@ -215,28 +229,33 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
                 bars_x += [lo, hi, math.nan]
                 bars_y += [yy, yy, math.nan]
         ax.plot(bars_x, bars_y, color="#333333", lw=0.8, zorder=3, solid_capstyle="butt")
-        for (color, ranked), pts in series.items():
+        for (color, mark), pts in series.items():
             hexcolor = COLOR_HEX.get(color, GREY)
-            ax.plot([p[0] for p in pts], [p[3] for p in pts], ls="none", marker="o", ms=4.6, mew=1.0, zorder=4,
-                    mfc=hexcolor if ranked else "white", mec="#222222" if ranked else hexcolor)
+            ax.plot([p[0] for p in pts], [p[3] for p in pts], ls="none", zorder=4, **_dot_style(mark, hexcolor))
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel("综合指数（点为估计值，横线为95%置信区间）")
         ax.tick_params(axis="x", length=2)
-        _dot_legend(fig, grades, bool(highlight))
+        _dot_legend(fig, grades, bool(highlight), {mark for _, mark in series})
         return _svg(fig)
 
 
-def _dot_legend(fig, grades: Sequence[Grade], listed: bool) -> None:
-    """One legend entry for every mark of the dot plot: the dots, the bar, the name in red, the bands."""
+def _dot_style(mark: str, hexcolor: str) -> dict:
+    if mark == RANKED:
+        return {"marker": "o", "ms": 4.6, "mew": 1.0, "mfc": hexcolor, "mec": "#222222"}
+    if mark == SHORT:
+        return {"marker": "o", "ms": 4.6, "mew": 1.0, "mfc": "white", "mec": hexcolor}
+    return {"marker": "D", "ms": 3.8, "mew": 1.0, "mfc": "white", "mec": hexcolor}
+
+
+def _dot_legend(fig, grades: Sequence[Grade], listed: bool, marks: set[str]) -> None:
+    """One legend entry for every mark of the dot plot: the dots drawn, the bar, the name in red, the bands."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    handles = [
-        Line2D([], [], ls="none", marker="o", ms=4.6, mfc=GREY, mec="#222222", label="参加排名"),
-        Line2D([], [], ls="none", marker="o", ms=4.6, mfc="white", mec=GREY, label="样本不足，不排名"),
-        Line2D([], [], color="#333333", lw=0.8, label="95%置信区间"),
-    ]
+    handles = [Line2D([], [], ls="none", label=DOT_LABELS[m], **_dot_style(m, GREY)) for m in (RANKED, SHORT, UNRANKED)
+               if m in marks]
+    handles.append(Line2D([], [], color="#333333", lw=0.8, label="95%置信区间"))
     if listed:
         handles.append(Line2D([], [], ls="none", marker="s", ms=4, mfc="#b71c1c", mec="#b71c1c", label="名称红色加粗：列入约谈名单"))
     seen = []

@@ -80,7 +80,7 @@ def _dot_figures(secs: Sequence[Section], spec: QuestionnaireSpec, first_number:
             suffix = f"(之{i})" if len(parts) > 1 else ""
             figures.append(
                 Figure(number, f"{s.label}综合指数及95%置信区间{suffix}",
-                       charts.ranked_dot_plot(blocks, spec.grades, listed, x_range))
+                       charts.ranked_dot_plot(blocks, spec.grades, listed, x_range, spec.ranking.min_n))
             )
             number += 1
     return figures

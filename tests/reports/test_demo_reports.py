@@ -20,6 +20,7 @@ from reports import data as report_data
 from reports.build import build_report
 from reports.formatting import cn_date, ci, num
 from reports.model import concerns, concerns_chapter, interval_text, peer_groups, place_interval, totals
+from reports.model import place as place_of
 from reports.posters import render_posters_html
 from reports.render import board_context, render_board_html, render_quarterly_html
 from survey.links import format_code, read_token
@@ -263,6 +264,17 @@ def test_board_pdf_shows_every_unit_in_its_colour(demo, result, tmp_path):
         assert f'<div class="value">{num(u.composite.estimate)}</div>' in html[at:at + 200]
         grade = html[at:at + 300].split('<div class="grade">', 1)[1].split("</div>", 1)[0]
         assert (grade == "样本不足") == (u.n < min_n), u.name
+        if u.code == result.root.code:
+            continue  # the city's tile has no place
+        # The place line: a village (not a ranked kind) with enough answers is not 样本不足 (issue 13).
+        place = html[at:at + 400].split('<div class="place">', 1)[1].split("</div>", 1)[0]
+        if u.rank is not None:
+            assert place == f"组内第 {place_of(u)} 名 / 共 {u.group_size} 名", u.name
+        else:
+            assert place == ("样本不足，未排名" if u.n < min_n else "不参加排名"), u.name
+    villages = [u for u in result.units if u.kind == "village"]
+    assert any(u.n >= min_n for u in villages) and any(u.n < min_n for u in villages)
+    assert "村（社区）只公示指数和等次，不参加排名" in text
 
 
 # ---------------------------------------------------------------- posters and door cards

@@ -134,6 +134,22 @@ def test_dot_plot_names_every_unit_in_the_cjk_font():
         assert mark in texts, mark  # a legend entry for every mark
 
 
+def test_dot_plot_marks_a_village_as_unranked_not_short_of_answers():
+    """Villages are not a ranked kind (issue 13): one with enough answers is a hollow diamond, 不参加排名的类别,
+    not a hollow dot 样本不足; the legend names the marks drawn and no other."""
+    villages = [unit("1111", "甲村", "village", "111", 85.0, n=60), unit("1112", "乙村", "village", "111", 80.0, n=12,
+                                                                          grade=None, color=None)]
+    svg = charts.ranked_dot_plot([charts.DotBlock("甲镇各村（社区）", tuple(villages))], GRADES, min_n=30).svg
+    texts = re.findall(r">([^<>]+)</text>", svg)
+    assert "不参加排名的类别" in texts and "样本不足，不排名" in texts and "参加排名" not in texts
+    assert [charts.dot_mark(u, 30) for u in villages] == [charts.UNRANKED, charts.SHORT]
+    only_enough = charts.ranked_dot_plot([charts.DotBlock("组", (villages[0],))], GRADES, min_n=30).svg
+    texts = re.findall(r">([^<>]+)</text>", only_enough)
+    assert "不参加排名的类别" in texts and "样本不足，不排名" not in texts
+    ranked = unit("111", "甲镇", "town", "11", 70.5, rank=1, size=2)
+    assert charts.dot_mark(ranked, 30) == charts.RANKED and charts.dot_mark(villages[0], None) == charts.SHORT
+
+
 def test_dot_plot_panels_share_one_axis():
     low = [unit(f"a{i}", f"甲{i}", "town", "1", 60 + i) for i in range(3)]
     high = [unit(f"b{i}", f"乙{i}", "town", "2", 90 + i) for i in range(3)]
