@@ -94,6 +94,10 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
     answers: dict[str, np.ndarray] = {}
     chosen: dict[str, np.ndarray] = {}
     for it in choice_items:
+        coded_col = _from_categorical(it, responses[it.key])
+        if coded_col is not None:
+            (chosen if it.is_multiple else answers)[it.key] = coded_col
+            continue
         col = _text_column(responses[it.key])
         if it.is_multiple:
             chosen[it.key] = _code_multiple(it, col, ids)
@@ -124,6 +128,32 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
         answers=answers,
         chosen=chosen,
     )
+
+
+def _from_categorical(item: Item, col: pd.Series) -> np.ndarray | None:
+    """A Categorical column (survey.results loads the packed answers as such) coded through its few
+    categories rather than its million values; None when it is no Categorical, or one of its categories
+    in use is no option (the general path then names the code)."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        return None
+    categories = col.cat.categories
+    slots = col.cat.codes.to_numpy()
+    used = np.zeros(len(categories) + 1, dtype=bool)
+    used[slots] = True  # slot -1 marks the last entry
+    used = used[:-1]
+    if item.is_multiple:
+        names = pd.Series(np.asarray(categories, dtype=object))
+        try:
+            table = _code_multiple(item, names, names)
+        except AnalysisError:
+            return None
+        return np.vstack([table, np.zeros((1, len(item.options)), dtype=bool)])[slots]
+    codes = [o.code for o in item.options]
+    position = pd.Index(codes).get_indexer(categories)
+    if (position[used] < 0).any():
+        return None
+    table = np.append(position, -1).astype(np.int16 if len(codes) < 32000 else np.int32)
+    return table[slots]
 
 
 def _code_multiple(item: Item, col: pd.Series, ids: pd.Series) -> np.ndarray:

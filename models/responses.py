@@ -1,13 +1,27 @@
 """Responses. The answers of one response live in one JSON column, so that a wave of
-a million responses loads as a million rows, not ten million."""
+a million responses loads as a million rows, not ten million; beside it the same choice answers as
+fixed-width bytes and the free texts alone, which the analysis reads (analysis.packing)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analysis.packing import packer
+from analysis.spec import QuestionnaireSpec
 from extensions import db
 from models.types import JSONType, Timestamp, utcnow
 from models.waves import RESPONSE_MODES
@@ -43,6 +57,11 @@ class Response(db.Model):
     psu: Mapped[str | None] = mapped_column(String(64))  # None: the respondent is its own PSU
     mode: Mapped[str] = mapped_column(String(8), default="paper")
     answers: Mapped[dict] = mapped_column(JSONType)  # item key → option code or free text
+    # The same answers for the analysis: choice answers packed (analysis.packing; None: not packed, the
+    # loader reads `answers`), free texts alone as JSON (None: none). Written with `answers`, always
+    # through `answer_columns`.
+    answer_codes: Mapped[bytes | None] = mapped_column(LargeBinary)
+    answer_texts: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(Timestamp)  # None: a paper form without a date
     started_at: Mapped[datetime | None] = mapped_column(Timestamp)
     duration_s: Mapped[float | None] = mapped_column(Float)  # measured by the server, never by the client
@@ -69,3 +88,10 @@ class Response(db.Model):
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
     collector = relationship("User", foreign_keys=[collector_id])
     interviewer = relationship("User", foreign_keys=[interviewer_id])
+
+
+def answer_columns(spec: QuestionnaireSpec, answers: dict) -> dict:
+    """`answers` and the two columns packed from it, to be stored together: every writer of a response's
+    answers (insert or change) passes them through here, so the packed form never falls behind."""
+    p = packer(spec)
+    return {"answers": answers, "answer_codes": p.pack(answers), "answer_texts": p.texts(answers)}

@@ -31,6 +31,7 @@ from errors import Conflict, FileProblem, Forbidden, NotFound, PinganError
 from extensions import db
 from models import CallAttempt, CallCase, Response, Unit, User, Wave
 from models.calls import DISPOSITION_LABELS, DISPOSITIONS, FINAL
+from models.responses import answer_columns
 from survey.csvfiles import CsvRows
 from survey.integrity import answer_sheet_checker
 
@@ -446,7 +447,7 @@ def finish_interview(account: Any, case: CallCase, now: datetime | None = None) 
     flags = [] if current.screened_out else answer_sheet_checker(spec)(current.answers)
     response = Response(
         wave_id=case.wave_id, unit_id=case.unit_id, response_key=f"phone-{uuid.uuid4().hex}", mode="phone",
-        answers=current.answers, submitted_at=now, started_at=started,
+        **answer_columns(spec, current.answers), submitted_at=now, started_at=started,
         duration_s=(now - started).total_seconds() if started else None,
         flags=flags, review_status="flagged" if flags else "clean", screened_out=current.screened_out,
         interviewer_id=account.id,

@@ -31,6 +31,7 @@ import policy
 from errors import Conflict, NotFound
 from extensions import db
 from models import Response, Unit, User, Wave
+from models.responses import answer_columns
 from models.types import utcnow
 from survey.intake import Outcome, Ticket, new_ticket, read_ticket
 from survey.integrity import Rules, answer_sheet_flags, is_speeder
@@ -149,7 +150,7 @@ def store_collected(
             response_key=f"door-{uuid.uuid4().hex}",
             psu=None,
             mode="door",
-            answers=answers,
+            **answer_columns(spec, answers),
             submitted_at=now,
             started_at=ticket.started_at,
             duration_s=duration,

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from models import Response
+from models.responses import answer_columns
 from models.types import utcnow
 from survey.integrity import Rules, add_flag, address_flags, answer_sheet_flags, is_speeder
 from survey.links import Link
@@ -245,7 +246,7 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
         "response_key": f"{link.mode}-{uuid.uuid4().hex}",
         "psu": None,
         "mode": link.mode,
-        "answers": sub.answers,
+        **answer_columns(link.spec, sub.answers),
         "submitted_at": now,
         "started_at": sub.ticket.started_at,
         "duration_s": duration,

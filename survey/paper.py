@@ -20,6 +20,7 @@ from clock import now as clock_now
 from errors import Conflict, Forbidden, NotFound, PinganError
 from extensions import db
 from models import PaperSheet, Response, Unit, User, Wave
+from models.responses import answer_columns
 from survey.integrity import answer_sheet_checker
 
 SHEET_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,31}$")
@@ -133,7 +134,7 @@ def key_first(account: User, wave: Wave, sheet_no: str, unit_code: str, typed: d
     now = clock_now()
     unit_id = db.session.scalar(select(Unit.id).where(Unit.code == keyed.unit_code))
     response = Response(
-        wave_id=wave.id, unit_id=unit_id, response_key=key, mode="paper", answers=keyed.answers,
+        wave_id=wave.id, unit_id=unit_id, response_key=key, mode="paper", **answer_columns(spec, keyed.answers),
         submitted_at=None, flags=flags, review_status="flagged" if flags else "clean", screened_out=keyed.screened_out,
     )
     db.session.add(response)
@@ -232,7 +233,8 @@ def resolve(account: User, wave: Wave, sheet_no: str, choices: dict[str, str]) -
                   any(isinstance(answers.get(it.key), str) and answers[it.key] in it.screen_out for it in spec.items if it.screen_out))
     response = sheet.response
     before = {"unit": sheet.first_unit, "answers": response.answers}
-    response.answers = answers
+    for column, value in answer_columns(spec, answers).items():  # the packed columns with the JSON
+        setattr(response, column, value)
     response.unit_id = db.session.scalar(select(Unit.id).where(Unit.code == unit_code))
     response.screened_out = keyed.screened_out
     if response.review_status in ("clean", "flagged"):

@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 import audit
+from analysis.packing import packer
 from analysis.spec import Item
 from clock import LOCAL_TZ
 from errors import Conflict, FileProblem
@@ -86,6 +87,7 @@ class _RowChecker:
         self.units = scope_units(wave, within)
         self.all_units = scope_units(wave) if within is not None else self.units
         self.sheet_flags = answer_sheet_checker(spec)
+        self.packer = packer(spec)  # the answers packed for the analysis (models.responses.answer_columns)
         self.conditional = [it for it in self.items if it.show_if is not None]
 
     def __call__(self, row: Row) -> dict[str, Any]:
@@ -150,6 +152,8 @@ class _RowChecker:
             "psu": psu,
             "mode": mode,
             "answers": answers,
+            "answer_codes": self.packer.pack(answers),
+            "answer_texts": self.packer.texts(answers),
             "submitted_at": submitted,
             "flags": flags,
             "review_status": "flagged" if flags else "clean",
@@ -176,8 +180,8 @@ class _RowChecker:
 
 # The columns an imported row fills, in COPY order; the others stay NULL (no device, no timing).
 COPY_COLUMNS = (
-    "wave_id", "unit_id", "response_key", "psu", "mode", "answers", "submitted_at", "flags", "review_status",
-    "created_at",
+    "wave_id", "unit_id", "response_key", "psu", "mode", "answers", "answer_codes", "answer_texts", "submitted_at",
+    "flags", "review_status", "created_at",
 )
 COPY = f"COPY responses ({', '.join(COPY_COLUMNS)}) FROM STDIN"
 
@@ -202,7 +206,8 @@ def _insert(records: list[dict[str, Any]]) -> None:
             for r in records:
                 copy.write_row((
                     r["wave_id"], r["unit_id"], r["response_key"], r["psu"], r["mode"],
-                    json.dumps(r["answers"], ensure_ascii=False), r["submitted_at"], json.dumps(r["flags"]),
+                    json.dumps(r["answers"], ensure_ascii=False), r["answer_codes"], r["answer_texts"],
+                    r["submitted_at"], json.dumps(r["flags"]),
                     r["review_status"], now,
                 ))
     except psycopg.Error as e:  # as SQLAlchemy would raise it: IntegrityError, DataError, …
@@ -300,7 +305,8 @@ def import_responses(wave_slug: str, path: str | Path, *, dry_run: bool = False,
                 unit_code = codes[record["unit_id"]]
                 by_unit[unit_code] = by_unit.get(unit_code, 0) + 1
                 if len(shown) < preview:
-                    shown.append({**record, "line": row.line, "unit_code": unit_code})
+                    stored = {k: v for k, v in record.items() if k not in ("answer_codes", "answer_texts")}
+                    shown.append({**stored, "line": row.line, "unit_code": unit_code})
                 if len(chunk.records) >= CHUNK:
                     chunk.write()
             chunk.write()

@@ -11,12 +11,14 @@ import gc
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from flask import has_request_context
-from sqlalchemy import Text, case, cast, delete, func, select
+from sqlalchemy import Text, and_, case, cast, delete, func, or_, select
 
 import audit
 from analysis import DEFAULT_WEIGHT_CAP, WaveResult, analyse_wave
+from analysis.packing import packer, unpack
 from analysis.spec import QuestionnaireSpec
 from errors import Conflict, PinganError
 from extensions import db
@@ -64,18 +66,21 @@ def load_wave_data(wave: Wave) -> WaveData:
     return WaveData(spec, units.drop(columns="id"), margins, responses, n_rejected)
 
 
-LOAD_CHUNK = 50_000  # rows decoded at a time
+LOAD_CHUNK = 50_000  # rows fetched at a time
 
 
 def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, str]) -> tuple[pd.DataFrame, int]:
-    """One row per response not rejected in review (in id order), one column per item (choice codes and
-    free text), `submitted_at` and `mode` (for analysis.integrity); and the number of rejected responses.
+    """One row per response not rejected in review (in id order), one column per item (choice codes as
+    Categoricals, free text), `submitted_at` and `mode` (for analysis.integrity); and the number of rejected
+    responses.
 
     A million rows load in seconds: the wave's rows are read in one pass as a range of the primary key
     (on SQLite, going through the index on wave_id instead means a million random look-ups and a sort,
-    four times slower), through the DB-API cursor (plain tuples, no SQLAlchemy rows), the answers as JSON
-    text that each chunk decodes with a single json.loads call. Outside a request (`flask analysis run`,
-    the benchmark) the cyclic garbage collector is paused meanwhile: the million new dicts would
+    four times slower), through the DB-API cursor (plain tuples, no SQLAlchemy rows). The choice answers
+    come packed (`answer_codes`, analysis.packing): the wave's rows are joined into one buffer that
+    numpy decodes at once; only the few free texts are JSON. A row without packed answers (a writer
+    that left them out) is packed here from its JSON. Outside a request (`flask analysis run`, the
+    benchmark) the cyclic garbage collector is paused meanwhile: the million new tuples would
     otherwise trigger it over and over. Never inside a request: `gc.disable()` holds for the whole
     process, so the web server's other threads would run without a collector until the load ends."""
     pause = gc.isenabled() and not has_request_context()
@@ -89,7 +94,7 @@ def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
 
 
 def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, str]) -> tuple[pd.DataFrame, int]:
-    choice_keys = [it.key for it in spec.items]  # choice items, and free text for analysis.integrity
+    pk = packer(spec)
     table = Response.__table__
     connection = db.session.connection()
     lo, hi = connection.execute(
@@ -101,12 +106,15 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     statuses: list[str] = []
     times: list = []
     modes: list[str | None] = []
-    answers: list[dict] = []
+    codes: list[bytes] = []
+    texts: list[str | None] = []
+    unpacked: dict[int, dict] = {}  # row → answers, for the rows not packed as they should be
     n_rejected = 0
     if lo is not None:
         # `wave_id + 0` keeps SQLite's planner off the wave_id index, so it scans the id range.
         in_wave = (table.c.wave_id + 0 if connection.dialect.name == "sqlite" else table.c.wave_id) == wave.id
         rejected = table.c.review_status == "rejected"
+        packed = and_(table.c.answer_codes.is_not(None), func.length(table.c.answer_codes) == pk.width)
         query = (
             select(
                 table.c.response_key,
@@ -115,7 +123,9 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
                 table.c.review_status,
                 table.c.submitted_at,
                 table.c.mode,
-                case((rejected, None), else_=cast(table.c.answers, Text)),  # rejected: not needed
+                case((rejected, None), else_=table.c.answer_codes),  # rejected: not needed
+                case((rejected, None), else_=table.c.answer_texts),
+                case((or_(rejected, packed), None), else_=cast(table.c.answers, Text)),
             )
             .where(table.c.id.between(lo, hi), in_wave, table.c.screened_out.is_(False))  # screened out: never in results
             .order_by(table.c.id)
@@ -128,24 +138,42 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
         try:
             cursor.execute(str(compiled), params)
             while chunk := cursor.fetchmany(LOAD_CHUNK):
-                k, u, p, s, t, m, a = zip(*chunk)
+                k, u, p, s, t, m, c, x, a = zip(*chunk)
                 if "rejected" in s:
                     keep = [i for i, status in enumerate(s) if status != "rejected"]
                     n_rejected += len(s) - len(keep)
-                    k, u, p, s, t, m, a = ([column[i] for i in keep] for column in (k, u, p, s, t, m, a))
+                    k, u, p, s, t, m, c, x, a = ([column[i] for i in keep] for column in (k, u, p, s, t, m, c, x, a))
+                if any(a):
+                    c, x = list(c), list(x)
+                    for i, text in enumerate(a):
+                        if text is not None:
+                            answers = json.loads(text)
+                            c[i], x[i] = pk.pack(answers), pk.texts(answers)
+                            if c[i] is None:  # a code that is no option: analysis.responses names it
+                                c[i] = bytes(pk.width)
+                                unpacked[len(keys) + i] = answers
                 keys.extend(k)
                 unit_ids.extend(u)
                 psus.extend(p)
                 statuses.extend(s)
                 times.extend(t)
                 modes.extend(m)
-                if a:
-                    answers.extend(json.loads("[" + ",".join(a) + "]"))
+                codes.extend(c)
+                texts.extend(x)
         finally:
             cursor.close()
-    frame = pd.DataFrame.from_records(answers, columns=choice_keys) if answers else pd.DataFrame(columns=choice_keys)
-    for key in (it.key for it in spec.items if it.is_multiple):  # a list of codes → "a;b" (analysis.responses)
-        frame[key] = [";".join(v) if isinstance(v, list) else v for v in frame[key]]
+    n = len(keys)
+    columns: dict[str, object] = dict(unpack(spec, b"".join(codes), n))
+    for key, values in _texts(pk.text_keys, texts, n).items():
+        columns[key] = values
+    if unpacked:  # as stored, so that analysis.responses names the code that is not an option
+        for key in (f.item.key for f in pk.fields):
+            col = np.asarray(columns[key], dtype=object)
+            for row, answers in unpacked.items():
+                value = answers.get(key)
+                col[row] = ";".join(value) if isinstance(value, list) else value
+            columns[key] = col
+    frame = pd.DataFrame({it.key: columns[it.key] for it in spec.items}, index=pd.RangeIndex(n))
     frame.insert(0, "response_id", keys)
     frame.insert(1, "unit_code", [unit_codes[u] for u in unit_ids])
     frame.insert(2, "psu", psus)
@@ -153,6 +181,18 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     frame["submitted_at"] = pd.to_datetime(pd.Series(times, dtype=object), utc=True, format="ISO8601") if times else None
     frame["mode"] = modes if modes else None
     return frame, n_rejected
+
+
+def _texts(text_keys: tuple[str, ...], texts: list[str | None], n: int) -> dict[str, np.ndarray]:
+    """Each free-text item's column (None = blank) from the rows' JSON of free texts, decoded in one call."""
+    out = {key: np.full(n, None, dtype=object) for key in text_keys}
+    rows = [i for i, x in enumerate(texts) if x is not None]
+    if rows:
+        for i, found in zip(rows, json.loads("[" + ",".join(texts[i] for i in rows) + "]")):
+            for key, value in found.items():
+                if key in out:
+                    out[key][i] = value
+    return out
 
 
 def stored_result(wave: Wave) -> AnalysisResult | None:

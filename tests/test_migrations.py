@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app, database_url
 from extensions import db
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import DATA, TEST_DATABASE_URL
 
 TABLES = {
     "units", "population_margins", "questionnaires", "questionnaire_versions", "items", "options", "indicators",
@@ -71,3 +71,31 @@ def test_one_chain_of_migrations_with_unique_revisions():
     assert downs - {None} <= set(revisions)
     heads = set(revisions) - downs
     assert len(heads) == 1, f"more than one head: {sorted(heads)}"
+
+
+def test_the_answers_migration_packs_the_stored_answers(empty_database, tmp_path):
+    """0019 adds responses.answer_codes and answer_texts and fills them from the JSON of every stored
+    response: after a downgrade past it and an upgrade, the imported responses are packed again."""
+    from sqlalchemy import update
+
+    from models import Response
+    from tests.survey.helpers import setup_wave
+    from tests.survey.packed import assert_packed
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x" * 32})
+    with app.app_context():
+        upgrade()
+        runner = app.test_cli_runner()
+        setup_wave(runner)
+        result = runner.invoke(args=["responses", "import", "--wave", "2026Q3-city", str(DATA / "responses.csv")])
+        assert result.exit_code == 0, result.output
+        db.session.execute(update(Response).values(answer_codes=None, answer_texts=None))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0019-1")
+        assert "answer_codes" not in {c["name"] for c in inspect(db.engine).get_columns("responses")}
+        upgrade()
+        assert assert_packed() == 6
+        assert db.session.scalar(text("SELECT count(*) FROM responses WHERE answer_texts IS NOT NULL")) >= 1
+        db.session.remove()
+        db.engine.dispose()

@@ -26,6 +26,7 @@ from tests.admin.console import (  # noqa: F401  (fixtures)
     text,
 )
 from tests.conftest import csrf_token
+from tests.survey.packed import assert_packed
 
 Q4 = "2026Q4-city"
 VILLAGE, WEST_TOWN = "510701001001", "510702001"
@@ -104,6 +105,7 @@ def test_a_second_keying_by_another_account_and_its_differences_resolved(paper):
     assert response.answers["sat_court"] == "C" and response.answers["sex"] == "M"
     assert response.flags == [] and response.review_status == "clean"  # no longer all-maximum
     assert db.session.scalar(select(PaperSheet.status).where(PaperSheet.sheet_no == "0003")) == "resolved"
+    assert_packed(2)  # the seeded rows, the first keyings and the resolved answers, packed with their JSON
     # a second keying of a sheet never keyed first is refused beside the number
     none = key(east2, "0009", second=True)
     assert none.status_code == 422 and "还没有首次录入" in field_error(none, "sheet_no")

@@ -33,6 +33,7 @@ from tests.admin.console import (  # noqa: F401  (fixtures)
     user,
 )
 from tests.conftest import csrf_token
+from tests.survey.packed import assert_packed
 
 Q4 = "2026Q4-city"
 KEY = Fernet.generate_key().decode()
@@ -259,6 +260,7 @@ def test_an_interview_in_the_console_is_stored_as_a_phone_response_and_rated(pho
     assert response.interviewer_id == user("ivy").id and response.unit.code == VILLAGE
     assert response.answers["safety"] == "A" and response.answers["sex"] == "F" and response.answers["age_group"] == "60-74"
     assert response.answers["comment"] == "路灯多装几盏"
+    assert_packed()  # the seeded rows and this interview
     assert set(response.flags) == {"straight_line", "all_maximum"} and response.review_status == "flagged"
     review = client_for(phone, "admin").get(f"/admin/waves/{Q4}/responses/{response.id}")
     assert "电话（电话访问员 ivy）" in text(review)

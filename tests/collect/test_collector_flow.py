@@ -12,6 +12,7 @@ from tests.admin.console import post, text
 from tests.collect.helpers import (
     FAR_VILLAGE, OTHER_VILLAGE, PASSWORD, TOWN, collector_world, door_sheets, fill, blank_sheet, signed_in, sheet_url,
 )
+from tests.survey.packed import assert_packed
 from tests.survey.resident import ANSWERS, VILLAGE
 
 SECOND = {**ANSWERS, "safety": "A", "sat_police": "B", "comment": "路灯坏了。"}
@@ -47,6 +48,7 @@ def test_a_collector_fills_sheets_for_two_residents_on_one_phone(world):
     assert {s.collector_id for s in sheets} == {wang.id}
     assert all(s.device_hash is None and s.ip_hash is None for s in sheets)
     assert [s.review_status for s in sheets] == ["clean", "clean"]
+    assert_packed(2)
     assert "本人已填 2 份" in text(client.get("/admin/collect"))
 
 

@@ -15,6 +15,7 @@ from survey.intake import DEVICE_COOKIE, Outcome, Submission, Ticket, keyed_hash
 from survey.integrity import Rules
 from survey.links import Link, make_token, read_token
 from tests.survey.helpers import setup_wave
+from tests.survey.packed import assert_packed
 from tests.survey.resident import (
     ANSWERS,
     VILLAGE,
@@ -99,6 +100,7 @@ def test_a_valid_answer_is_stored_once_and_thanked(resident_app):
     assert row.submitted_at is not None and row.started_at is not None
     assert 0 <= row.duration_s < 60
     assert row.device_hash and row.ip_hash and row.ua_hash
+    assert assert_packed() == 1 and row.answer_texts == '{"comment": "希望多安排夜间巡逻。\\n谢谢"}'
 
 
 def test_a_door_card_records_mode_door(resident_app):

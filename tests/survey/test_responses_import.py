@@ -7,6 +7,7 @@ from extensions import db
 from models import Response
 from tests.conftest import DATA
 from tests.survey.helpers import count, setup_wave, write
+from tests.survey.packed import assert_packed
 
 CSV = (DATA / "responses.csv").read_text(encoding="utf-8")
 
@@ -29,6 +30,7 @@ def test_imports_responses(runner):
     assert rows["r005"].unit.code == "619900501" and rows["r005"].answers.keys() == {"safety", "night_safety", "sat_police", "sat_justice"}
     assert rows["r006"].mode == "paper" and rows["r006"].unit.code == "619902002"
     assert all(r.review_status == "clean" for r in rows.values())
+    assert assert_packed() == 6
 
 
 def test_imports_without_optional_columns(runner, tmp_path):
