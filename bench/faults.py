@@ -7,8 +7,8 @@
 1. A PostgreSQL database of its own (pingan_faults), migrated, with the test data's open wave.
 2. gunicorn with gunicorn.conf.py (PROXY_COUNT=1) and simulated residents, one thread each with
    http.client: a resident GETs a village's questionnaire without cookies from an address of its
-   own (X-Forwarded-For), then POSTs a valid answer sheet with the csrf token, the ticket and the
-   cookies the page gave it. A POST whose connection fails, or that gets a 5xx or a 429, is sent
+   own (X-Forwarded-For), then POSTs a valid answer sheet with the ticket (the form's only token)
+   and the device cookie the page gave it. A POST whose connection fails, or that gets a 5xx or a 429, is sent
    again with the same ticket and cookies, as a phone resubmitting would, until a thank-you page
    comes or --give-up seconds have passed. One resident in ten also sends something that must
    store nothing: a forged ticket, an empty sheet, an oversized body, a second answer from the
@@ -56,12 +56,10 @@ from bench.harness import (  # noqa: E402
 
 THANKS = "提交成功"
 ALREADY = "您已提交"
-SESSION_COOKIE = "session"
 DEVICE_COOKIE = "pingan_device"  # survey.intake.DEVICE_COOKIE, spelled out: the client knows only HTTP
 USER_AGENT = "Mozilla/5.0 (Linux; Android 10) fault-test"
 
 _ACTION = re.compile(r'<form id="survey" method="post" action="([^"]+)"')
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _TICKET = re.compile(r'name="ticket" value="([^"]+)"')
 
 Say = Callable[[str], None]
@@ -144,7 +142,6 @@ class Form:
 
     ip: str
     action: str
-    csrf_token: str
     ticket: str
     cookies: dict[str, str]
 
@@ -153,7 +150,7 @@ class Form:
         return idempotency_key(self.ticket)
 
     def body(self, sheet: str, ticket: str | None = None) -> bytes:
-        fields = f"csrf_token={quote(self.csrf_token, safe='')}&ticket={quote(ticket or self.ticket, safe='')}"
+        fields = f"ticket={quote(ticket or self.ticket, safe='')}"
         return (fields + ("&" + sheet if sheet else "")).encode()
 
     def headers(self, cookies: dict[str, str] | None = None) -> dict[str, str]:
@@ -170,12 +167,11 @@ class Form:
 
 def parse_form(reply: Reply, ip: str) -> Form | None:
     """The form a GET of /s/<token> served, or None when the page is not a usable questionnaire."""
-    action, csrf, ticket = (p.search(reply.text) for p in (_ACTION, _CSRF, _TICKET))
-    if reply.status != 200 or not (action and csrf and ticket) or SESSION_COOKIE not in reply.cookies:
+    action, ticket = (p.search(reply.text) for p in (_ACTION, _TICKET))
+    if reply.status != 200 or not (action and ticket):
         return None
-    cookies = {k: v for k, v in reply.cookies.items() if k in (SESSION_COOKIE, DEVICE_COOKIE)}
-    return Form(ip=ip, action=unescape(action.group(1)), csrf_token=unescape(csrf.group(1)),
-                ticket=unescape(ticket.group(1)), cookies=cookies)
+    cookies = {k: v for k, v in reply.cookies.items() if k == DEVICE_COOKIE}
+    return Form(ip=ip, action=unescape(action.group(1)), ticket=unescape(ticket.group(1)), cookies=cookies)
 
 
 # -- what the clients saw ------------------------------------------------------------------------
@@ -353,19 +349,19 @@ class Resident:
     def bad_after(self, form: Form, path: str, sheet: str) -> None:
         variant = self.rng.choice(("replay from another device", "second answer, same phone"))
         if variant == "replay from another device":
-            # The same POST with the session but without the device cookie: its key is stored, so
-            # the server thanks it again and stores nothing.
-            cookies = {SESSION_COOKIE: form.cookies[SESSION_COOKIE]}
+            # The same POST without the device cookie: its key is stored, so the server thanks it
+            # again and stores nothing.
+            cookies: dict[str, str] = {}
             body = form.body(sheet)
             self.judge(variant, "thanks", lambda: self.conn.request("POST", form.action, form.headers(cookies), body))
             return
-        # A fresh page (new ticket and session) sent with the device cookie of the phone that has answered.
+        # A fresh page (a new ticket) sent with the device cookie of the phone that has answered.
         fresh = self.load_form(path, form.ip)
         if fresh is None or DEVICE_COOKIE not in form.cookies:
             self.rec.bad[(variant, "not judged")] += 1
             return
         self.rec.note("refused_keys", fresh.key)
-        cookies = {SESSION_COOKIE: fresh.cookies[SESSION_COOKIE], DEVICE_COOKIE: form.cookies[DEVICE_COOKIE]}
+        cookies = {DEVICE_COOKIE: form.cookies[DEVICE_COOKIE]}
         body = fresh.body(sheet)
         self.judge(variant, "already", lambda: self.conn.request("POST", fresh.action, fresh.headers(cookies), body))
 

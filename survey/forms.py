@@ -3,9 +3,11 @@
 Every item becomes a field named `q_<item key>` (the prefix keeps item keys clear of the
 form's own attributes such as `data` or `errors`): a RadioField for a single-choice item, a
 SelectMultipleField (checkboxes, at most `multiple` codes) for a `multiple` item, a
-TextAreaField for free text. Hidden fields travel with it: the CSRF token, the `ticket`,
-which the server signs when it serves the form (see survey.intake), and the honeypot
-`website`, which a person never sees and a form-filling bot fills (docs/security.md).
+TextAreaField for free text. Hidden fields travel with it: the `ticket`, which the server signs
+when it serves the form (see survey.intake), and the honeypot `website`, which a person never sees
+and a form-filling bot fills (docs/security.md). On the residents' own pages the ticket is also
+the CSRF token (the view builds the form with `meta={"csrf": False}`); the 网格员's sheet in the
+console keeps the session's CSRF token as well.
 
 What the questionnaire's rules mean on the server (`ResidentForm.validate`), item by item in
 order, each seeing only the answers before it:

@@ -1,20 +1,24 @@
 """Taking in a resident's response: the form ticket, the device, keyed hashes, and storing once.
 
-The ticket. When the form is served, the server signs `<wave id>:<uuid4>` with a
+The ticket. When the form is served, the server signs `<wave id>:<uuid4>:<device tag>` with a
 TimestampSigner: the uuid is the idempotency key, the signature's timestamp the start time.
 So the client can neither choose its start time nor reuse a ticket for another wave, and
-the server measures the completion time itself. The ticket is also bound to the device cookie
-it was issued to: the payload carries a keyed hash of the device id, and a ticket posted from
-another device is treated like an expired form (the page comes back with every answer kept and
-a fresh ticket), unless it was already stored, when the retry is thanked as usual. The view's
-device is taken from the request (`device_from_cookie` notes it in `flask.g`), so that
-`new_ticket` and `read_ticket` bind and check without being handed it.
+the server measures the completion time itself. The ticket is bound to the device cookie it was
+issued to: the payload carries a keyed hash of the device id, and a ticket posted without that
+cookie (another phone's, or none) is treated like an expired form (the page comes back with every
+answer kept, a fresh ticket and a cookie), unless it was already stored, when the retry is thanked
+as usual. That binding also makes the ticket the form's CSRF token (docs/security.md "The resident
+form's token"): no Flask session is kept for an anonymous resident. The view's device is taken from
+the request (`device_from_cookie` notes it in `flask.g`), so that `new_ticket` and `read_ticket`
+bind and check without being handed it.
 
-Storing once. A retried POST (double tap, flaky network, reload of the thank-you page)
-carries the same ticket, hence the same idempotency key: if a response with that key is
-stored, nothing new is written; two copies racing each other meet the unique constraint
-(wave_id, idempotency_key) and the loser rolls back. One device answers a wave once: the
-device cookie holds a random id, of which only an HMAC is stored.
+Storing once. `submit` is the resident POST's one service call. A retried POST (double tap, flaky
+network, reload of the thank-you page) carries the same ticket, hence the same idempotency key;
+one device answers a wave once (the device cookie holds a random id, of which only an HMAC is
+stored). Both rules are the table's unique constraints (wave_id, idempotency_key) and (wave_id,
+device_hash), and one `INSERT … ON CONFLICT DO NOTHING RETURNING id` applies them: a row comes
+back, or the constraint said no and a look at the two keys says which (thanked again, or 您已提交).
+Two copies racing each other meet the same constraint; nothing is checked before the INSERT.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from datetime import UTC, datetime
 from flask import current_app, g, has_app_context, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
+from errors import Conflict
 from extensions import db
 from models import Response
 from models.responses import answer_columns
@@ -98,12 +103,13 @@ def read_ticket(value: str | None, wave_id: int, device: str | None = None) -> T
         return None
     ticket = Ticket(idempotency_key=key, started_at=started.astimezone(UTC), device_tag=tag or None)
     if device is None and has_app_context() and g.get("survey_device_new"):
-        # A phone that keeps no cookie (or a cleared one) cannot show its device: the ticket stands
-        # on its own, as before binding; what binding refuses is a form posted under ANOTHER phone's cookie.
-        return ticket
-    device = device or _request_device()
-    if ticket.device_tag and device and device_tag(device) != ticket.device_tag and not _stored(wave_id, key):
-        return None  # another phone's form: like an expired one
+        # The POST came without the device cookie the ticket was issued to (a cross-site form, which
+        # a SameSite=Lax cookie does not follow; another browser; or cleared cookies): not this
+        # ticket's holder, so the ticket is no CSRF token here (docs/security.md).
+        device = ""
+    device = _request_device() if device is None else device
+    if ticket.device_tag and device is not None and device_tag(device) != ticket.device_tag and not _stored(wave_id, key):
+        return None  # another phone's form, or no phone's: like an expired one
     return ticket
 
 
@@ -153,7 +159,6 @@ def device_rate_key() -> str:
 # request cost more CPU than running it (py-spy, bench/load.py --profile).
 _BY_DEVICE = select(Response.id).where(Response.wave_id == bindparam("wave"), Response.device_hash == bindparam("device")).limit(1)
 _BY_KEY = select(Response.id).where(Response.wave_id == bindparam("wave"), Response.idempotency_key == bindparam("key"))
-_INSERT = Response.__table__.insert()
 _REPEAT_OF_TICKET = (
     select(Response.idempotency_key)
     .where(Response.wave_id == bindparam("wave"), Response.idempotency_key == bindparam("key"))
@@ -166,6 +171,13 @@ _REPEAT_OF_TICKET_OR_DEVICE = (
     )
     .limit(2)
 )
+# The one INSERT of a resident's response: a row whose idempotency key or device hash the wave
+# already holds is not written (the unique constraints decide), and RETURNING says whether it was.
+# Both dialects spell it the same; the statement is chosen by the session's dialect.
+_INSERTS = {
+    name: dialect.insert(Response.__table__).on_conflict_do_nothing().returning(Response.__table__.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def device_has_answered(link: Link, device: str) -> bool:
@@ -180,13 +192,14 @@ class Outcome(enum.Enum):
     STORED = "stored"
     ALREADY_STORED = "already_stored"  # the same ticket came again: show the thank-you page, store nothing
     DEVICE_DONE = "device_done"  # this device has answered the wave: 您已提交
+    INVALID = "invalid"  # the answers did not validate, and the POST is no repeat: the form again, nothing stored
 
 
 @dataclass(frozen=True)
 class Submission:
     link: Link
     ticket: Ticket
-    answers: dict[str, str]
+    answers: dict[str, str] | None  # None: the answers did not validate (the form says why)
     device: str
     ip: str | None
     user_agent: str
@@ -199,8 +212,9 @@ def _stored(wave_id: int, idempotency_key: str) -> bool:
 
 
 def check_repeat(link: Link, ticket: Ticket, device: str, new_device: bool = False) -> Outcome | None:
-    """ALREADY_STORED or DEVICE_DONE when this POST must store nothing, else None; checked before
-    the answers, so a retry is thanked again whatever state its answers are in. One query."""
+    """ALREADY_STORED or DEVICE_DONE when this POST must store nothing, else None. One query; `submit`
+    asks it only for answers that did not validate (a retry is thanked whatever state its answers are
+    in): valid answers go straight to the INSERT, whose constraints say the same."""
     params = {"wave": link.wave_id, "key": ticket.idempotency_key}
     if new_device:
         found = db.session.scalars(_REPEAT_OF_TICKET, params).all()
@@ -214,12 +228,19 @@ def check_repeat(link: Link, ticket: Ticket, device: str, new_device: bool = Fal
 
 
 def submit(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome:
-    """Store a validated response with its flags and commit; or say why nothing was stored."""
-    return check_repeat(sub.link, sub.ticket, sub.device, sub.new_device) or store(sub, rules, now)
+    """The resident POST, after its ticket was read and its answers validated: store the response
+    with its flags and commit (STORED), or say why nothing was stored (ALREADY_STORED, DEVICE_DONE,
+    INVALID). The view calls this and renders what it returns."""
+    if sub.answers is None:
+        return check_repeat(sub.link, sub.ticket, sub.device, sub.new_device) or Outcome.INVALID
+    return store(sub, rules, now)
 
 
 def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome:
-    """`submit` for a POST whose repeat check has just been made (the view makes it before validating)."""
+    """Write one resident response: its flags, then one INSERT that the unique constraints may
+    turn down (a repeat of the ticket, or a device that has answered), then commit. The only place
+    a resident's response is written."""
+    assert sub.answers is not None, "store() takes validated answers"
     now = now or utcnow()
     link = sub.link
     duration = max(0.0, (now - sub.ticket.started_at).total_seconds())
@@ -233,13 +254,11 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
         link.wave_id, device_hash, ip_hash, ua_hash, now, rules,
         spec=link.spec, answers=sub.answers, unit_id=link.place.unit_id,
     )
-    for earlier in partners:
-        add_flag(earlier, "burst")
     flags += address
     flags += answer_sheet_flags(link.spec, sub.answers)
 
     # A Core INSERT: the unit of work's bookkeeping for one new row cost as much as the rest of
-    # the submission's SQL (py-spy); the row's defaults (created_at) still apply.
+    # the submission's SQL (py-spy); the row's Python-side defaults (created_at) are given here.
     row = {
         "wave_id": link.wave_id,
         "unit_id": link.place.unit_id,
@@ -257,15 +276,25 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
         "flags": flags,
         "review_status": "flagged" if flags else "clean",
         "screened_out": sub.screened_out,
+        "collector_id": None,
+        "interviewer_id": None,
+        "reviewed_by_id": None,
+        "reviewed_at": None,
+        "review_reason": None,
+        "created_at": now,
     }
-    try:
-        db.session.execute(_INSERT, row)
-        db.session.commit()
-    except IntegrityError:
+    insert = _INSERTS[db.session.get_bind().dialect.name]
+    if db.session.execute(insert, row).first() is None:
+        # A constraint turned the row down: a copy of this POST, or another tab of this phone, was
+        # stored first (maybe a moment ago, by a request racing this one). Which one?
         db.session.rollback()
-        if _stored(link.wave_id, sub.ticket.idempotency_key):  # a simultaneous copy of this POST won the race
+        if _stored(link.wave_id, sub.ticket.idempotency_key):
             return Outcome.ALREADY_STORED
-        if device_has_answered(link, sub.device):  # another tab of the same phone won the race
+        if device_has_answered(link, sub.device):
             return Outcome.DEVICE_DONE
-        raise
+        # The row that conflicted is gone again (deleted in between): rare enough to ask for a retry.
+        raise Conflict("提交未能保存，请再点一次“提交”。", "retry")
+    for earlier in partners:  # the burst also flags the earlier responses of its window
+        add_flag(earlier, "burst")
+    db.session.commit()
     return Outcome.STORED

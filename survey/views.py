@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response as FlaskResponse
 from flask import current_app, redirect, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -25,20 +24,20 @@ from survey.intake import (
     DEVICE_COOKIE,
     Outcome,
     Submission,
-    check_repeat,
     device_from_cookie,
     device_has_answered,
     device_rate_key,
     new_ticket,
     read_ticket,
-    store,
+    submit,
 )
 from survey.integrity import Rules
 from survey.links import Link, read_token, resolve_short_code
 from survey.offices import issuer
 
-# The form validates its own CSRF token (survey.forms.ResidentForm), so that a stale token
-# re-shows the questionnaire with every answer kept instead of a bare error page.
+# No session CSRF token on the residents' pages: the signed ticket, bound to the device cookie it
+# was issued to, is the resident form's token (survey.intake, docs/security.md); a ticket that
+# fails re-shows the questionnaire with every answer kept instead of a bare error page.
 csrf.exempt(bp)
 
 
@@ -140,35 +139,36 @@ def questionnaire(token: str):
             return _page("survey/already.html", link, new_cookie)
         return _form_page(link, None, new_cookie)
 
-    form = form_class(link.spec)()
+    form = form_class(link.spec)(meta={"csrf": False})  # the ticket is the token (survey.intake)
     if form.is_bot:
         # The honeypot was filled: thanked like anyone else, so the bot learns nothing; nothing stored.
         current_app.logger.info("survey: honeypot filled, nothing stored (wave %s)", link.wave_id)
         return _page("survey/thanks.html", link, None)
     valid = form.validate()
     ticket = read_ticket(form.ticket.data, link.wave_id)
-    if ticket is None or form.csrf_token.errors:
+    if ticket is None:
         if new_cookie is None and device_has_answered(link, device):
             return _page("survey/already.html", link, new_cookie)  # this phone has answered: say so first
-        # An old page (its session cookie gone) or a forged one: show it again with every answer kept.
+        # An old page, one posted without its device cookie, or a forged one: shown again with
+        # every answer kept, a fresh ticket and (if the phone had none) a device cookie.
         return _form_page(link, form, new_cookie, expired=True, status=400)
-    outcome = check_repeat(link, ticket, device, new_device=new_cookie is not None)
-    if outcome is None and not valid:
-        return _form_page(link, form, new_cookie, status=422)
-    if outcome is None:
-        submission = Submission(
+    outcome = submit(
+        Submission(
             link=link,
             ticket=ticket,
-            answers=form.answers(),
+            answers=form.answers() if valid else None,
             device=device,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
             new_device=new_cookie is not None,
             screened_out=form.screened_by is not None,
-        )
-        outcome = store(submission, Rules.from_config(current_app.config))
-        if outcome is Outcome.STORED and submission.screened_out:
-            return _page("survey/screened.html", link, new_cookie)
+        ),
+        Rules.from_config(current_app.config),
+    )
+    if outcome is Outcome.INVALID:
+        return _form_page(link, form, new_cookie, status=422)
+    if outcome is Outcome.STORED and form.screened_by is not None:
+        return _page("survey/screened.html", link, new_cookie)
     template = "survey/already.html" if outcome is Outcome.DEVICE_DONE else "survey/thanks.html"
     return _page(template, link, new_cookie)
 
@@ -188,7 +188,6 @@ def _form_page(
         form=form,
         spec=link.spec,
         questions=blank_questions(link.spec) if form is None else None,
-        csrf_token=generate_csrf(),
         ticket=form.ticket.data if form is not None and not expired else new_ticket(link.wave_id),
         errors=form.answer_errors() if form is not None and status == 422 else [],
         expired=expired,

@@ -380,8 +380,8 @@ def test_invalid_utf8_in_cookies_and_headers(site):
     page = client.get(link())
     assert page.status_code == 200
     hidden = hidden_fields(page.get_data(as_text=True))
-    session = client.get_cookie("session").value
-    raw_cookies = [f"pingan_device={RAW}", f"lang={RAW}", f"session={session}; lang={RAW}; pingan_device={RAW}; {RAW}={RAW}",
+    device = client.get_cookie("pingan_device", path="/s").value  # the ticket is bound to it (no session)
+    raw_cookies = [f"pingan_device={RAW}", f"lang={RAW}", f"session={RAW}; lang={RAW}; pingan_device={RAW}; {RAW}={RAW}",
                    f"remember_token={RAW}"]
     for cookie in raw_cookies:
         for path in (link(), "/s", "/admin/login", "/board/x"):
@@ -390,9 +390,9 @@ def test_invalid_utf8_in_cookies_and_headers(site):
             assert_no_stack_trace(response)
     headers = {"HTTP_USER_AGENT": RAW, "HTTP_ACCEPT_LANGUAGE": RAW, "HTTP_ACCEPT": RAW, "HTTP_REFERER": RAW,
                "HTTP_X_FORWARDED_FOR": RAW, "HTTP_ORIGIN": RAW}
-    # A resident's answers with every header garbled: stored, once (the hashes take any bytes).
+    # A resident's answers with every other header and cookie garbled: stored, once (the hashes take any bytes).
     response = client.post(link(), data=form_data(ANSWERS, hidden), environ_overrides={
-        **headers, "HTTP_COOKIE": f"session={session}; pingan_device={RAW}"})
+        **headers, "HTTP_COOKIE": f"session={RAW}; lang={RAW}; pingan_device={device}; {RAW}={RAW}"})
     assert response.status_code == 200 and "提交成功" in response.get_data(as_text=True)
     assert count(Response) == 1
     for path in ("/admin/login", "/api/v1/waves", "/s"):

@@ -93,9 +93,9 @@ def link(unit_code: str = VILLAGE, mode: str = "qr", slug: str = WAVE) -> str:
 
 
 def hidden_fields(page: str) -> dict[str, str]:
-    """csrf_token and ticket of the questionnaire form in `page`."""
+    """The ticket of the questionnaire form in `page` (its only token: no session CSRF token)."""
     fields = {}
-    for name in ("csrf_token", "ticket"):
+    for name in ("ticket",):
         m = re.search(rf'name="{name}" value="([^"]*)"', page)
         assert m, f"no {name} in the page"
         fields[name] = html.unescape(m.group(1))

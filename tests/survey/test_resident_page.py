@@ -59,7 +59,7 @@ def test_the_form_works_without_javascript(resident_app):
     form = re.search(r"<form id=\"survey\" method=\"post\" action=\"([^\"]+)\"", body)
     assert form and form.group(1) == link()
     names = set(re.findall(r'<(?:input|textarea)[^>]* name="([^"]+)"', body))
-    assert names == {"csrf_token", "ticket", "website"} | {f"q_{k}" for k in ANSWERS}  # website: the honeypot, left empty
+    assert names == {"ticket", "website"} | {f"q_{k}" for k in ANSWERS}  # website: the honeypot, left empty
     assert '<button type="submit"' in body
     assert '<p class="progress" id="progress" hidden>' in body  # shown only by the script
     assert "提交成功" in answer(client, link()).get_data(as_text=True)
