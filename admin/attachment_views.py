@@ -38,7 +38,7 @@ def case_attach(case_id: int):
         flash(f"已上传“{outcome.value.filename}”({outcome.value.kind_label})。")
         return redirect(url_for("admin.case", case_id=found.id) + "#attachments")
     message = form.file.errors[0] if form.file.errors else outcome.error
-    return _case_page(found, error=message, status=outcome.status)
+    return _case_page(found.id, error=message, status=outcome.status)
 
 
 @bp.get("/cases/<int:case_id>/attachments/<int:attachment_id>")

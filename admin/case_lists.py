@@ -1,12 +1,18 @@
-"""The cases list as a long list (admin/listing.py): search, county and town, sorting, XLSX."""
+"""The cases list and 重点管理 as long lists (admin/listing.py): search, county and town, sorting,
+XLSX; each page is one service call (`cases_page`, `key_page`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from admin import listing
-from models import InterviewCase, User
-from models.interviews import CASE_STATUS_LABELS, REASON_LABELS, is_overdue
+from admin.cases import CaseCounts, CaseFilter, case_counts, key_management, list_cases
+from admin.waves import get_wave
+from clock import today
+from errors import NotFound
+from models import InterviewCase, User, Wave
+from models.interviews import CASE_STATUS_LABELS, CASE_STATUSES, REASON_LABELS, is_overdue
 
 CASE_SORTS = {
     "unit": listing.Sort("单位名称", lambda c: c.unit.name),
@@ -30,7 +36,37 @@ def case_list(user: User, found: list[InterviewCase], args) -> CaseList:
     return CaseList(listing.apply(found, query, lambda c: c.unit, CASE_SORTS), query, places)
 
 
-def cases_xlsx(shown: CaseList, today) -> bytes:
+@dataclass(frozen=True)
+class CasesPage:
+    shown: CaseList
+    status: str | None  # a status, "open", or None for all
+    overdue: bool
+    wave: Wave | None
+    counts: CaseCounts
+    today: date
+
+    @property
+    def cases(self) -> list[InterviewCase]:
+        return self.shown.cases
+
+
+def cases_page(user: User, args) -> CasesPage:
+    """/admin/cases: the account's cases (?status=open|<status>, ?overdue=1, ?wave=<slug>), searched,
+    filtered and sorted (?q=&county=&town=&sort=), with the counts per status. NotFound for a
+    status that does not exist or a wave the account does not see."""
+    status = args.get("status") or None
+    if status not in (None, "open", *CASE_STATUSES):
+        raise NotFound("没有这种案件状态")
+    wave = get_wave(user, args["wave"]) if args.get("wave") else None
+    overdue = args.get("overdue") == "1"
+    on = today()
+    found = list_cases(user, CaseFilter(status=status, overdue=overdue, wave=wave), on)
+    return CasesPage(case_list(user, found, args), status, overdue, wave, case_counts(user, on), on)
+
+
+def cases_xlsx(page: CasesPage) -> bytes:
+    """The cases as shown on the page, one row each."""
+    shown, today = page.shown, page.today
     header = ["单位代码", "单位名称", "上级", "调查", "原因", "倒数名次", "状态", "逾期", "约谈日期", "整改时限", "责任人"]
     rows = [
         (c.unit.code, c.unit.name, c.unit.parent.name if c.unit.parent is not None else "", c.wave.slug,
@@ -59,6 +95,11 @@ def key_list(user: User, found: list, args) -> KeyList:
     query = listing.ListQuery.from_args(args, KEY_SORTS)
     places = listing.choices(user, query, present=[k.unit for k in found])
     return KeyList(listing.apply(found, query, lambda k: k.unit, KEY_SORTS), query, places)
+
+
+def key_page(user: User, args) -> KeyList:
+    """/admin/key-management: the units in 重点管理 within the account's scope, as a long list."""
+    return key_list(user, key_management(user), args)
 
 
 def key_xlsx(shown: KeyList) -> bytes:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, case_lists, cases, waves
+from admin import bp, case_lists, cases
 from admin.access import permission_required
 from admin.formflow import attempt
 from admin.forms import CASE_FORMS
 from errors import Conflict
-from models.interviews import CASE_STATUSES
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -18,46 +17,33 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @bp.get("/cases")
 @permission_required("read")
 def cases_list():
-    """Cases in scope (?status=open|<status>, ?overdue=1, ?wave=<slug>), overdue ones highlighted."""
-    status = request.args.get("status") or None
-    if status not in (None, "open", *CASE_STATUSES):
-        abort(404)
-    wave_slug = request.args.get("wave") or None
-    wave = waves.get_wave(current_user, wave_slug) if wave_slug else None
-    overdue = request.args.get("overdue") == "1"
-    found = cases.list_cases(current_user, cases.CaseFilter(status=status, overdue=overdue, wave=wave))
-    shown = case_lists.case_list(current_user, found, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
+    """Cases in scope (?status=open|<status>, ?overdue=1, ?wave=<slug>), overdue ones highlighted;
+    ?format=xlsx: the list as shown."""
+    page = case_lists.cases_page(current_user, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
     if request.args.get("format") == "xlsx":
-        return Response(case_lists.cases_xlsx(shown, cases.today()), mimetype=XLSX, headers={
+        return Response(case_lists.cases_xlsx(page), mimetype=XLSX, headers={
             "Content-Disposition": 'attachment; filename="cases.xlsx"', "Cache-Control": "private, no-store"})
     return render_template(
-        "admin/cases.html", cases=shown.cases, shown=shown, case_sorts=case_lists.CASE_SORTS, status=status, overdue=overdue, wave=wave,
-        counts=cases.case_counts(current_user), today=cases.today(), is_overdue=cases.is_overdue,
+        "admin/cases.html", cases=page.cases, shown=page.shown, case_sorts=case_lists.CASE_SORTS, status=page.status,
+        overdue=page.overdue, wave=page.wave, counts=page.counts, today=page.today, is_overdue=cases.is_overdue,
     )
 
 
-def _case_page(case, forms=None, error=None, status=200):
+def _case_page(case_id: int, forms=None, error=None, status=200):
+    page = cases.case_page(current_user, case_id)
     forms = forms or {}
-    for action in cases.next_actions(case, current_user):  # only the steps this account may take
+    for action in page.actions:  # only the steps this account may take
         forms.setdefault(action, CASE_FORMS[action](formdata=None))
     return render_template(
-        "admin/case.html",
-        case=case,
-        forms=forms,
-        steps=cases.STEPS,
-        history=cases.case_history(case),
-        overdue=cases.is_overdue(case),
-        standing=cases.standing(case),
-        waiting=cases.waiting_on(case),
-        today=cases.today(),
-        error=error,
+        "admin/case.html", case=page.case, forms=forms, steps=cases.STEPS, history=page.history, overdue=page.overdue,
+        standing=page.standing, waiting=page.waiting, today=page.today, error=error,
     ), status
 
 
 @bp.get("/cases/<int:case_id>")
 @permission_required("read")
 def case(case_id: int):
-    return _case_page(cases.get_case(current_user, case_id))
+    return _case_page(case_id)
 
 
 def _step(case_id: int, action: str, call):
@@ -69,13 +55,13 @@ def _step(case_id: int, action: str, call):
     try:
         cases.check_step(found, action, current_user)
     except Conflict as refused:  # the wrong step for the case's state, whatever the form holds
-        return _case_page(found, error=refused.message, status=409)
+        return _case_page(found.id, error=refused.message, status=409)
     form = CASE_FORMS[action]()
     outcome = attempt(form, lambda: call(found, form))
     if outcome:
         flash(f"{cases.STEPS[action].label}：已保存。")
         return redirect(url_for("admin.case", case_id=found.id))
-    return _case_page(found, {action: form}, outcome.error, outcome.status)
+    return _case_page(found.id, {action: form}, outcome.error, outcome.status)
 
 
 @bp.post("/cases/<int:case_id>/schedule")
@@ -137,7 +123,7 @@ def case_reopen(case_id: int):
 @permission_required("read")
 def key_management():
     """Units in 重点管理 (on the interview list twice in a row) with their history across waves."""
-    shown = case_lists.key_list(current_user, cases.key_management(current_user), request.args)  # admin/listing.py
+    shown = case_lists.key_page(current_user, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
     if request.args.get("format") == "xlsx":
         return Response(case_lists.key_xlsx(shown), mimetype=XLSX, headers={
             "Content-Disposition": 'attachment; filename="key-management.xlsx"', "Cache-Control": "private, no-store"})

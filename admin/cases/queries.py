@@ -9,12 +9,12 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from admin.cases.steps import OPEN_STATUSES
+from admin.cases.steps import OPEN_STATUSES, next_actions, waiting_on
 from analysis import UnitResult, WaveResult
 from clock import today
 from extensions import db
 from models import AnalysisResult, AuditEntry, InterviewCase, Unit, User, Wave
-from models.interviews import overdue_clause
+from models.interviews import is_overdue, overdue_clause
 from models.units import KIND_SORT
 from policy import check_case, unit_clause, wave_clause
 
@@ -111,3 +111,24 @@ def standing(case: InterviewCase) -> Standing | None:
     if found is None:
         return None
     return Standing(found, any(e.code == case.unit.code for e in result.interview_list))
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """What the case page shows (admin/case.html)."""
+
+    case: InterviewCase
+    actions: list[str]  # the steps this account may take now
+    history: list[AuditEntry]
+    overdue: bool
+    standing: Standing | None
+    waiting: str | None  # whose turn it is, in words
+    today: date
+
+
+def case_page(user: User, case_id: int) -> CasePage:
+    """The case (404 unless the account sees it) with its next steps, history and standing."""
+    case = get_case(user, case_id)
+    on = today()
+    return CasePage(case, next_actions(case, user), case_history(case), is_overdue(case, on), standing(case),
+                    waiting_on(case), on)
