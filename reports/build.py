@@ -65,6 +65,10 @@ def build_report(wave: Wave, kind: str, today: date | None = None, within: Unit 
     """
     html = render_html(wave, kind, today, within, unit, progress)
     progress(60, "生成 PDF")
+    if kind == "posters":
+        from reports.posters import impose_cards, qr_fetch
+
+        return html_to_pdf(html, fetch=qr_fetch, finisher=impose_cards)
     return html_to_pdf(html)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from flask import render_template
 
@@ -209,10 +209,21 @@ def render_board_html(data: ReportData) -> str:
     return render_template("reports/board.html", **common_context(data), **board_context(data.result, data.spec))
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Print HTML to PDF. Only data: URLs are fetched (charts and QR codes are embedded), and a
-    resource that cannot be read stops the build rather than leaving a hole in the page."""
+def html_to_pdf(html: str, fetch: Callable[[str], bytes | None] | None = None,
+                finisher: Callable[[Any, Any], None] | None = None) -> bytes:
+    """Print HTML to PDF. Only data: URLs are fetched (charts and QR codes are embedded), and the
+    URLs `fetch` answers (bytes of an image held in memory; None: not one of its URLs); a resource
+    that cannot be read stops the build rather than leaving a hole in the page. `finisher(document,
+    pdf)` may change the PDF (pydyf) before it is written (reports.posters.impose_cards)."""
     from weasyprint import HTML, URLFetcher
+    from weasyprint.urls import URLFetcherResponse
 
-    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    class Fetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            body = fetch(url) if fetch is not None else None
+            if body is not None:
+                return URLFetcherResponse(url, body, {"Content-Type": "image/png"})
+            return super().fetch(url, headers)
+
+    fetcher = Fetcher(allowed_protocols={"data"}, fail_on_errors=True)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(finisher=finisher)

@@ -38,9 +38,9 @@ def builds(monkeypatch) -> list[str]:
     printed: list[str] = []
     real = reports.build.html_to_pdf
 
-    def counted(html: str) -> bytes:
+    def counted(html: str, **kwargs) -> bytes:
         printed.append(html[:200])
-        return real(html)
+        return real(html, **kwargs)
 
     monkeypatch.setattr(reports.build, "html_to_pdf", counted)
     return printed
