@@ -204,6 +204,23 @@ def test_the_dashboard_summarises_waves_and_cases(city):
     assert "本账号：东城区" in east
 
 
+def test_the_dashboard_says_its_count_is_residents_only(city):
+    """Issue 13: one definition of every total, and departments apart wherever a total excludes them.
+    The dashboard's count is the wave page's count of residents' sheets, not the 有效答卷 with departments."""
+    from reports.model import totals
+
+    admin = client_for(city, "admin")
+    page = admin.get("/admin/").get_data(as_text=True)
+    sums = totals(wave_result(wave(Q2)))
+    assert sums.departments > 0
+    row = page[page.index(f'href="/admin/waves/{Q2}"'):]
+    row = row[:row.index("</tr>")]
+    assert f'<td class="num">{sums.residents}</td>' in row and f'<td class="num">{sums.responses}</td>' not in row
+    assert "辖区居民答卷" in text(admin.get("/admin/")) and "不含部门的答卷" in text(admin.get("/admin/"))
+    wave_page = admin.get(f"/admin/waves/{Q2}").get_data(as_text=True)
+    assert f'<span class="big" data-field="n">{sums.residents}</span>份辖区居民答卷（不含部门' in wave_page
+
+
 def test_collection_dates_are_set_on_the_wave_page_and_printed_on_the_posters(city):
     from reports.build import build_report
 
