@@ -51,8 +51,10 @@ def helpers() -> dict[str, Any]:
 
 
 def common_context(data: ReportData) -> dict[str, Any]:
-    """What every report template gets: the wave, its questionnaire, and the helpers."""
-    return {"info": data.info, "spec": data.spec, **helpers()}
+    """What every report template gets: the wave, its questionnaire, the helpers, and the ranked unit
+    kinds in words ('县（区）、乡镇（街道）、部门'), for the sentences that say who can be listed."""
+    ranked_kinds = "、".join(KIND_LABELS.get(k, k) for k in data.spec.ranking.kinds)
+    return {"info": data.info, "spec": data.spec, "ranked_kinds": ranked_kinds, **helpers()}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def test_interview_list_and_appendix(quarterly, result):
     text = flat("".join(quarterly[0]))
     listed = text[text.index("四、约谈名单"):text.index("五、群众反映的问题")]
     assert f"本期共{len(result.interview_list)}个单位" in listed
+    assert "县（区）、乡镇（街道）、部门各组排名最后3名的单位（参加排名的单位少于6个的组不按名次列入）" in listed
     for entry in result.interview_list:
         unit = result.unit(entry.code)
         interval = interval_text(unit).replace(" ", "")
@@ -211,6 +212,9 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result, demo
     assert interviews[-len(notices):] == notices  # each notice is one page, none spills over
     listing = flat("".join(p for p in interviews if p not in notices))
     assert "约谈名单" in listing and OFFICE in listing
+    # Who can be listed, as the rule is (issue 13): the ranked kinds, groups of min_group or more.
+    assert "县（区）、乡镇（街道）、部门按同一上级、同一类别分组排名" in listing
+    assert "参加排名的单位少于6个的组不按名次列入" in listing and "这些类别中有效答卷不足30份" in listing
     for i, (entry, page) in enumerate(zip(listed, notices), start=1):
         unit = result.unit(entry.code)
         text = flat(page)
@@ -218,7 +222,7 @@ def test_interview_list_then_one_notice_per_listed_unit(interviews, result, demo
         assert f"{unit.name}：" in text
         assert unit.name in listing
         if entry.reason == "bottom_n":
-            assert f"综合指数为{num(unit.composite.estimate)}分(95%置信区间{ci(unit.composite)}" in text
+            assert f"综合指数为{num(unit.composite.estimate)}分（95%置信区间{ci(unit.composite)}" in text
             assert f"参加排名的{unit.group_size}个单位中居倒数第{entry.rank}名" in text
         else:
             assert f"有效答卷仅{unit.n}份，少于参加排名所需的30份" in text
