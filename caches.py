@@ -144,6 +144,15 @@ PLACES = _cache("places", 100, ttl=PLACE_TTL)
 FORM_CLASSES = _cache("form_classes", 64)
 # The questions of a blank resident form as HTML (survey.views.blank_questions): key (spec, language).
 BLANK_QUESTIONS = _cache("blank_questions", 128)
+# A resident's whole blank form page but its ticket (survey.views.blank_page): key the app, the
+# Place (its names and questionnaire version: what the page shows), the link's token and mode,
+# the language and the type size. About 9 KB a page; a city's villages × 2 languages × 2 sizes.
+BLANK_PAGES = _cache("blank_pages", 1024)
+# The slug of the newest published board of a scope, linked from the residents' thank-you page
+# (survey.views._board_url): key the app and the scope unit's id; a board published since shows
+# within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
+BOARD_LINK_TTL = 60.0
+BOARD_LINKS = _cache("board_links", 256, ttl=BOARD_LINK_TTL)
 # The results page's charts (admin.results.charts): key every number, name and colour drawn.
 RESULT_CHARTS = _cache("result_charts", 32)
 # QR symbols and their PNGs (survey.qr): key the URL (and the PNG's scale). A PNG is 1–3 kB.

@@ -10,15 +10,15 @@ from flask import Response as FlaskResponse
 from flask import current_app, redirect, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.exceptions import HTTPException
 
 import caches
 from analysis.spec import QuestionnaireSpec
 from errors import PinganError
-from extensions import csrf, db, limiter
+from extensions import csrf, db, hashed_remote_address, limiter
 from models import Wave
-from survey import bp
+from survey import bp, ratelimits
 from survey.forms import ResidentForm, form_class
 from survey.intake import (
     DEVICE_COOKIE,
@@ -128,10 +128,14 @@ def enter_code():
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["SURVEY_RATE_LIMIT"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["SURVEY_DEVICE_RATE_LIMIT"], methods=["POST"], key_func=device_rate_key)
 def questionnaire(token: str):
     """Show the questionnaire (GET) or take in the answers (POST); see survey.intake."""
+    if request.method == "POST":  # per address and per device cookie, in one round trip (survey.ratelimits)
+        config = current_app.config
+        ratelimits.check([
+            ("post", config["SURVEY_RATE_LIMIT"], hashed_remote_address()),
+            ("device", config["SURVEY_DEVICE_RATE_LIMIT"], device_rate_key()),
+        ])
     link = read_token(token)  # LinkError: a 404, 403 or 410 page
     device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
     if request.method == "GET":
@@ -182,18 +186,48 @@ def _form_page(
     goes with a blank or expired page; a page shown again for its errors keeps its ticket, so that
     a second tap of 提交 is the same submission.
     """
-    html = render(
-        "survey/form.html",
-        link=link,
-        form=form,
-        spec=link.spec,
-        questions=blank_questions(link.spec) if form is None else None,
-        ticket=form.ticket.data if form is not None and not expired else new_ticket(link.wave_id),
-        errors=form.answer_errors() if form is not None and status == 422 else [],
-        expired=expired,
-        action=url_for("survey.questionnaire", token=request.view_args["token"], **_lang_args()),
-    )
+    if form is None:
+        html = blank_page(link).replace(TICKET_SLOT, new_ticket(link.wave_id))
+    else:
+        html = render(
+            "survey/form.html",
+            link=link,
+            form=form,
+            spec=link.spec,
+            questions=None,
+            ticket=form.ticket.data if not expired else new_ticket(link.wave_id),
+            errors=form.answer_errors() if status == 422 else [],
+            expired=expired,
+            action=url_for("survey.questionnaire", token=request.view_args["token"], **_lang_args()),
+        )
     return _with_device_cookie(FlaskResponse(html, status), new_cookie)
+
+
+# Where the ticket goes in a cached blank page: URL-safe characters only, as a ticket's are, so
+# that autoescaping leaves both alone and `str.replace` puts the ticket where the template put this.
+TICKET_SLOT = "PINGAN-TICKET-SLOT-6b1f0c"
+
+
+def blank_page(link: Link) -> str:
+    """The blank questionnaire page with TICKET_SLOT for its ticket, rendered once per place, link,
+    language and type size in each process (caches.BLANK_PAGES); each GET only fills in a fresh ticket."""
+    token = request.view_args["token"]
+    key = (caches.app_scope(current_app), link.place, link.mode, token, _lang(), _big())
+
+    def make() -> str:
+        return render(
+            "survey/form.html",
+            link=link,
+            form=None,
+            spec=link.spec,
+            questions=blank_questions(link.spec),
+            ticket=TICKET_SLOT,
+            errors=[],
+            expired=False,
+            action=url_for("survey.questionnaire", token=token, **_lang_args()),
+        )
+
+    return caches.BLANK_PAGES.get_or_make(key, make)
 
 
 def blank_questions(spec: QuestionnaireSpec) -> Markup:
@@ -216,14 +250,21 @@ def _page(template: str, link: Link, new_cookie: str | None):
 
 def _board_url(link: Link) -> str:
     """The next step after answering: the newest published 公示 board of this wave's scope (the
-    wave itself is still collecting), else the public home page listing every published board."""
-    slug = db.session.scalar(
-        select(Wave.slug)
-        .where(Wave.scope_unit_id == link.place.scope_unit_id, Wave.status == "published")
-        .order_by(Wave.period_start.desc())
-        .limit(1)
-    )
+    wave itself is still collecting), else the public home page listing every published board.
+    Read once a minute per scope and process (caches.BOARD_LINKS): every thank-you page shows it."""
+    def newest() -> str:
+        return db.session.scalar(_NEWEST_BOARD, {"scope": link.place.scope_unit_id}) or ""
+
+    slug = caches.BOARD_LINKS.get_or_make((caches.app_scope(current_app), link.place.scope_unit_id), newest)
     return url_for("board.board", slug=slug) if slug else url_for("board.home")
+
+
+_NEWEST_BOARD = (
+    select(Wave.slug)
+    .where(Wave.scope_unit_id == bindparam("scope"), Wave.status == "published")
+    .order_by(Wave.period_start.desc())
+    .limit(1)
+)
 
 
 def _with_device_cookie(response: FlaskResponse, value: str | None) -> FlaskResponse:

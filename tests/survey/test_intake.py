@@ -465,3 +465,66 @@ def test_submit_refuses_nothing_it_should_not(resident_app):
     assert submit(Submission(**{**sub.__dict__, "ticket": fresh}), Rules()) is Outcome.DEVICE_DONE
     assert submit(sub, Rules()) is Outcome.ALREADY_STORED
     assert len(responses()) == 1
+
+
+# -- the limits in one round trip (survey.ratelimits) ------------------------------------------
+
+
+def _redis(db_number: int = 2):
+    import redis
+
+    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db_number}", socket_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    return client
+
+
+def test_the_post_limits_cost_one_redis_round_trip(make_app, monkeypatch):
+    """Four limits (two per address, two per device) are counted by one script call per POST."""
+    import redis
+
+    _redis().flushdb()
+    app, ctx = open_wave_app(
+        make_app, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/2", SPEEDER_SECONDS=0,
+        SURVEY_RATE_LIMIT="3 per minute; 100 per hour", SURVEY_DEVICE_RATE_LIMIT="10 per minute; 30 per hour",
+    )
+    calls = []
+    real = redis.Redis.execute_command
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[0])
+        return real(self, *args, **kwargs)
+
+    try:
+        answer(app.test_client(), link())  # loads the script once (EVALSHA, NOSCRIPT, SCRIPT LOAD)
+        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        for i in range(2):
+            calls.clear()
+            assert "提交成功" in text(answer(app.test_client(), link(), headers={"User-Agent": f"phone {i}"}))
+            assert calls == ["EVALSHA"]
+        blocked = answer(app.test_client(), link())  # the 4th POST from this address in a minute
+        assert_resident_error_page(blocked, 429, "提交过于频繁")
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+        assert len(responses()) == 3
+        counters = sorted(k.decode() for k in _redis().keys("LIMITER/pingan-survey/*"))
+        assert [k.split("/")[2] for k in counters] == ["device"] * 8 + ["post"] * 2  # 4 devices, 1 address
+    finally:
+        monkeypatch.undo()
+        close_app(ctx)
+        _redis().flushdb()
+
+
+def test_without_redis_the_post_limits_count_in_the_process(make_app):
+    """RATELIMIT_IN_MEMORY_FALLBACK_ENABLED's promise kept: Redis down turns no resident away, and
+    the limits still hold, per process."""
+    app, ctx = open_wave_app(
+        make_app, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0", SPEEDER_SECONDS=0,
+        SURVEY_RATE_LIMIT="2 per minute",
+    )
+    try:
+        assert [answer(app.test_client(), link(), headers={"User-Agent": f"phone {i}"}).status_code for i in range(3)] == [200, 200, 429]
+        assert len(responses()) == 2
+    finally:
+        close_app(ctx)

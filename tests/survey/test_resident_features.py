@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+import caches
 from extensions import db
 from models import Wave
 from survey.progress import wave_progress
@@ -337,6 +338,7 @@ def test_the_thank_you_page_offers_the_board_and_help_numbers(features_app):
     earlier = db.session.scalar(select(Wave).where(Wave.slug == "2026Q2-features"))
     earlier.status = "published"
     db.session.commit()
+    caches.BOARD_LINKS.clear()  # as BOARD_LINK_TTL (a minute) later: each process reads it once a minute
     body = post(features_app.test_client(), SAFE).get_data(as_text=True)
     assert '<a href="/board/2026Q2-features">查看已公布的平安测评结果</a>' in body
 

@@ -116,3 +116,24 @@ def test_chinese_is_the_default_and_unknown_languages_fall_back_to_it(resident_a
     for query in ("", "?lang=fr", "?lang="):
         body = client.get(link() + query).get_data(as_text=True)
         assert '<html lang="zh-CN">' in body and ">提交</button>" in body
+
+
+def test_the_blank_form_is_rendered_once_and_each_get_fills_in_only_its_ticket(resident_app, monkeypatch):
+    """issue 17: the blank page is cached per place, link, language and type size (caches.BLANK_PAGES)."""
+    first = resident_app.test_client().get(link()).get_data(as_text=True)
+    rendered = []
+    real = resident_app.jinja_env.get_template
+    monkeypatch.setattr(resident_app.jinja_env, "get_template", lambda name, *a, **k: rendered.append(name) or real(name, *a, **k))
+    client = resident_app.test_client()
+    second = client.get(link()).get_data(as_text=True)
+    assert rendered == []
+    t1, t2 = hidden_fields(first)["ticket"], hidden_fields(second)["ticket"]
+    assert t1 != t2 and first.replace(t1, "T") == second.replace(t2, "T")
+    assert "PINGAN-TICKET-SLOT" not in second
+    # Another language or type size is a page of its own, rendered once too.
+    english = client.get(link() + "?lang=en").get_data(as_text=True)
+    assert '<html lang="en"' in english and rendered
+    big = client.get(link() + "?size=large").get_data(as_text=True)
+    assert 'class="big"' in big and 'class="big"' not in second
+    # The cached page's ticket works.
+    assert "提交成功" in client.post(link(), data=form_data(ANSWERS, hidden_fields(second))).get_data(as_text=True)
