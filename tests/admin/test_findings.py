@@ -42,6 +42,27 @@ def test_a_unit_page_shows_its_items_against_its_parent_its_concerns_and_its_tre
     assert f"/admin/waves/{Q3}/results/{TOWN}" in client_for(city, "office").get(f"/admin/waves/{Q3}/results?level=town").get_data(as_text=True)
 
 
+def test_a_unit_page_says_why_a_unit_has_no_place(city):
+    """Issue 13, the same words as the reports: a ranked unit has its place and rank interval, a unit under
+    min_n is 样本不足 with no grade, a village (not a ranked kind) is not ranked but keeps its grade."""
+    from reports.model import interval_text, place_text
+
+    result = wave_result(wave(Q3))
+    office = client_for(city, "office")
+
+    def line(code: str) -> str:
+        body = text(office.get(f"/admin/waves/{Q3}/results/{code}"))
+        return body[body.index("有效答卷"):body.index("单位信息")].strip()
+
+    ranked = next(u for u in result.units if u.kind == "town" and u.rank is not None)
+    assert line(ranked.code) == f"有效答卷 {ranked.n} 份；{place_text(ranked)}（{interval_text(ranked)}）；等次 {ranked.grade} 。"
+    short = next(u for u in result.units if u.kind == "town" and u.rank is None and 0 < u.n < 30)
+    assert line(short.code) == f"有效答卷 {short.n} 份；样本不足（少于 30 份），不排名，不评等次。"
+    village = next(u for u in result.units if u.kind == "village" and u.n >= 30 and u.grade)
+    assert line(village.code) == f"有效答卷 {village.n} 份；村（社区）不参加排名；等次 {village.grade} 。"
+    assert "样本不足" not in line(village.code)
+
+
 def _text(app, key: str) -> str:
     from models import Wave
 
