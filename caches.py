@@ -151,6 +151,10 @@ BLANK_PAGES = _cache("blank_pages", 1024)
 # The slug of the newest published board of a scope, linked from the residents' thank-you page
 # (survey.views._board_url): key the app and the scope unit's id; a board published since shows
 # within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
+# A wave's status as a resident's GET reads it (survey.links.wave_status): key the app and the
+# wave's id; a POST always reads it from the database, and survey.waves clears this on a change.
+WAVE_STATUS_TTL = 5.0
+WAVE_STATUS = _cache("wave_status", 256, ttl=WAVE_STATUS_TTL)
 BOARD_LINK_TTL = 60.0
 BOARD_LINKS = _cache("board_links", 256, ttl=BOARD_LINK_TTL)
 # The results page's charts (admin.results.charts): key every number, name and colour drawn.

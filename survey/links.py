@@ -160,11 +160,24 @@ def link_url(base_url: str, wave: Wave, unit: Unit, mode: str = "qr") -> str:
 _WAVE_STATUS = select(Wave.status).where(Wave.id == bindparam("wave"))  # built once: read on every request
 
 
-def read_token(token: str) -> Link:
+def wave_status(wave_id: int, exact: bool = True) -> str | None:
+    """The wave's status: read from the database (`exact`, what every POST does: nothing is stored
+    in a wave that is not open), or as read by this process within caches.WAVE_STATUS_TTL seconds
+    (a blank form's GET: the page then costs no database round trip at all). A status changed in
+    this process clears the cache (survey.waves); another worker shows the old page a few seconds
+    at most, and the POST from it is refused."""
+    key = (caches.app_scope(current_app), wave_id)
+    if exact:
+        return caches.WAVE_STATUS.put(key, db.session.scalar(_WAVE_STATUS, {"wave": wave_id}))
+    return caches.WAVE_STATUS.get_or_make(key, lambda: db.session.scalar(_WAVE_STATUS, {"wave": wave_id}))
+
+
+def read_token(token: str, exact: bool = True) -> Link:
     """The wave, unit and mode of a token.
 
     LinkError 404 (code "link_invalid") when the token is tampered with or names nothing;
     403 ("wave_not_started") for a draft wave; 410 ("wave_ended") for a closed or published one.
+    `exact=False` (a GET) may take the wave's status from a few seconds ago (`wave_status`).
     """
     invalid = LinkError("链接无效:请检查链接是否完整,或重新扫描二维码。", "link_invalid", 404)
     try:
@@ -180,7 +193,7 @@ def read_token(token: str) -> Link:
     ):
         raise invalid
     found = place(payload[0], payload[1])
-    status = db.session.scalar(_WAVE_STATUS, {"wave": payload[0]}) if found else None
+    status = wave_status(payload[0], exact) if found else None
     if status is None:
         raise invalid
     if status == "draft":

@@ -136,7 +136,9 @@ def questionnaire(token: str):
             ("post", config["SURVEY_RATE_LIMIT"], hashed_remote_address()),
             ("device", config["SURVEY_DEVICE_RATE_LIMIT"], device_rate_key()),
         ])
-    link = read_token(token)  # LinkError: a 404, 403 or 410 page
+    # LinkError: a 404, 403 or 410 page. A GET may take the wave's status from a few seconds ago
+    # (survey.links.wave_status); the POST reads it, so nothing is stored in a wave that closed.
+    link = read_token(token, exact=request.method == "POST")
     device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
     if request.method == "GET":
         if new_cookie is None and device_has_answered(link, device):  # a new cookie has answered nothing

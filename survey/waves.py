@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 import audit
+import caches
 from errors import Conflict, NotFound, PinganError
 from extensions import db
 from models import Unit, Wave
@@ -174,6 +175,7 @@ def transition(wave: Wave, action: str) -> Wave:
         after["short_links_created"] = _add_short_links(wave)
     audit.record(f"wave.{action}", "wave", wave.slug, before, after)
     db.session.commit()
+    caches.WAVE_STATUS.clear()  # the residents' pages of this process see the new status at once
     return wave
 
 
@@ -215,6 +217,7 @@ def reopen_wave(wave: Wave, reason: str) -> Wave:
     wave.closed_at = None
     audit.record("wave.reopen", "wave", wave.slug, before, {**wave_state(wave), "reason": reason})
     db.session.commit()
+    caches.WAVE_STATUS.clear()
     return wave
 
 
