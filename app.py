@@ -83,6 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # JOBS_IMMEDIATE runs each job inside the call that enqueues it (Huey's immediate mode: tests).
         JOBS_DIR=os.environ.get("JOBS_DIR"),
         JOBS_IMMEDIATE=False,
+        # The results page's charts are drawn right after an analysis run (jobs.charts.warm); the
+        # tests turn it off, as the page then draws what it shows (tests/jobs turn it on again).
+        JOBS_WARM_CHARTS=True,
         REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
         # 网格员 (docs/security.md "Collectors"): POSTs per collector account, and the hourly pace
         # from which a collector's sheet is flagged `collector_pace`.

@@ -157,7 +157,8 @@ WAVE_STATUS_TTL = 5.0
 WAVE_STATUS = _cache("wave_status", 256, ttl=WAVE_STATUS_TTL)
 BOARD_LINK_TTL = 60.0
 BOARD_LINKS = _cache("board_links", 256, ttl=BOARD_LINK_TTL)
-# The results page's charts (admin.results.charts): key every number, name and colour drawn.
+# The results page's charts (jobs.charts.level_charts, in front of their files): key the sha256 of
+# every number, name and colour drawn.
 RESULT_CHARTS = _cache("result_charts", 32)
 # QR symbols and their PNGs (survey.qr): key the URL (and the PNG's scale). A PNG is 1–3 kB.
 QR_SYMBOLS = _cache("qr_symbols", 4096)

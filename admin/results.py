@@ -11,32 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-import caches
 import policy
 from admin.cases import wave_cases
 from admin.waves import covers_wave
 from analysis import InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from jobs import service as jobs
+from jobs.charts import level_charts
 from models import AnalysisResult, InterviewCase, Job, User, Wave
 from models.units import KIND_LABELS, KIND_ORDER
 from reports import data as report_data, model
-from reports.model import PeerGroup
+from reports.levels import Level, default_level, levels_of, listed_lines
 from survey.results import DEFAULT_WEIGHT_CAP, stored_result
 
-
-
-@dataclass(frozen=True)
-class Level:
-    """The peer groups of one kind (reports.model's one peer-group model), within the scope."""
-
-    kind: str
-    label: str
-    groups: tuple[PeerGroup, ...]
-
-    @property
-    def count(self) -> int:
-        return sum(len(g.units) for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -79,27 +66,6 @@ def scoped_result(result: WaveResult, user: User) -> WaveResult:
     return report_data.scoped_result(result, user.scope)
 
 
-def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
-    """The levels of the scoped result: the peer groups of the whole wave (titles and order from
-    reports.model) restricted to the units the account sees; the wave's top unit as a level of its own."""
-    visible = {u.code for u in scoped.units}
-    out = []
-    if full.root.code in visible:
-        root = full.root
-        out.append(Level(root.kind, KIND_LABELS[root.kind], (model.PeerGroup(root.kind, root, KIND_LABELS[root.kind], (root,)),)))
-    for section in model.sections(model.scoped_groups(full, visible)):
-        out.append(Level(section.kind, section.label, section.groups))
-    return tuple(out)
-
-
-def default_level(levels: tuple[Level, ...]) -> str | None:
-    """The first level below the top with ranked units, else the first level."""
-    for level in levels:
-        if any(u.rank is not None for g in level.groups for u in g.units):
-            return level.kind
-    return levels[0].kind if levels else None
-
-
 def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsView | None:
     """What the results page shows; None when the wave has not been analysed."""
     stored = stored_result(wave)
@@ -111,15 +77,10 @@ def results_view(user: User, wave: Wave, level: str | None = None) -> ResultsVie
     chosen = level if any(lv.kind == level for lv in levels) else default_level(levels)
     shown = next((lv for lv in levels if lv.kind == chosen), None)
     cases = {code: c for code, c in wave_cases(wave).items() if c.status != "withdrawn"}
-    groups = model.peer_groups(full)
-    lines = {x.entry.code: x for x in model.interview_list(full, groups, wave.period)}
     listed_by_kind: dict[str, list[Listed]] = {}
-    for entry in scoped.interview_list:
-        line = lines.get(entry.code)
-        if line is None:  # a unit without respondents (results stored before docs/method.md said so)
-            continue
+    for line in listed_lines(full, scoped, wave.period):  # none for a unit without respondents
         listed_by_kind.setdefault(line.unit.kind, []).append(
-            Listed(entry, line.unit, line.group.title, cases.get(entry.code), line)
+            Listed(line.entry, line.unit, line.group.title, cases.get(line.entry.code), line)
         )
     interview = tuple(ListedLevel(k, KIND_LABELS[k], tuple(listed_by_kind[k])) for k in KIND_ORDER if k in listed_by_kind)
     visible_codes = {u.code for u in scoped.units}
@@ -157,41 +118,13 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
     return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
 
 
-# Charts drawn for the results page are kept per process (caches.RESULT_CHARTS): matplotlib takes
-# 0.3–0.8 s a chart, and the page is opened again and again between two analysis runs
-# (bench/console.py, docs/performance.md).
-
-
-def _charts_key(view: ResultsView) -> tuple:
-    """Everything the charts are drawn from (reports.charts.ranked_dot_plot): per group of the level
-    within the scope, its title and each unit's code, name, rank, n, colour and composite with its
-    interval; the listed units; the grade bands; min_n (which mark an unranked unit gets). A re-run,
-    a renamed unit or another scope draws anew."""
-    groups = tuple(
-        (g.title, tuple((u.code, u.name, u.rank, u.n, u.color, u.composite.estimate, u.composite.ci_low,
-                         u.composite.ci_high) for u in g.units))
-        for g in view.level.groups
-    )
-    grades = tuple((g.min, g.label, g.color) for g in view.spec.grades)
-    return (groups, view.listed_codes, grades, view.spec.ranking.min_n)
-
-
 def charts(view: ResultsView) -> list:
     """The composite with its 95% CI per unit of the level shown, on the grade bands
-    (reports.charts), the interview list in red; split into charts of at most 42 rows.
-    Drawn once per stored analysis, level and scope in each process."""
+    (reports.charts), the interview list in red; split into charts of at most 42 rows. Drawn by the
+    analysis job beforehand and read from their file (jobs.charts); drawn here only when missing."""
     if view.level is None:
         return []
-    return caches.RESULT_CHARTS.get_or_make(_charts_key(view), lambda: _draw_charts(view))
-
-
-def _draw_charts(view: ResultsView) -> list:
-    from reports.charts import composite_range, dot_plot_blocks, ranked_dot_plot  # matplotlib: loaded on first use
-
-    groups = [(g.title, g.units) for g in view.level.groups]
-    x_range = composite_range([u for g in view.level.groups for u in g.units])  # one axis for every panel
-    min_n = view.spec.ranking.min_n
-    return [ranked_dot_plot(blocks, view.spec.grades, view.listed_codes, x_range, min_n) for blocks in dot_plot_blocks(groups)]
+    return level_charts(view.level, view.spec, view.listed_codes)
 
 
 def rerun_confirmation(user: User, wave: Wave):

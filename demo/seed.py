@@ -172,12 +172,15 @@ def analyse_and_publish(waves: list[Wave]) -> None:
     previous wave's *issued* list (docs/method.md "Interview list"), so issuing each list before the
     next wave is analysed is what gives the demo's second wave its 重点管理 units."""
     from admin.cases import issue_interview_list
+    from jobs.charts import warm
     from survey.results import run_analysis
 
     closed = sorted((w for w in waves if w.status == "closed"), key=lambda w: w.period_start)
     for wave in closed:
         run_analysis(wave)
         issue_interview_list(wave, None)
+        if current_app.config.get("JOBS_WARM_CHARTS", True):
+            warm(wave)  # the results page's charts, as the analysis job draws them
     accept_flagged(closed[0])  # publishing waits for the review (survey.waves.transition)
     transition(closed[0], "publish")
 

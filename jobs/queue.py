@@ -1,4 +1,7 @@
-"""The queue: one Huey instance and one task, `run_job(job_id)` (docs/jobs.md).
+"""The queue: one Huey instance and its task `run_job(job_id)` (docs/jobs.md).
+
+A second task, `warm_charts(wave_id)`, draws the results page's charts after an analysis run
+(jobs.charts).
 
 Storage: `JOBS_QUEUE_URL` — `redis://host:6379/0` in production (several gunicorn machines, one
 queue), otherwise an SQLite file (default instance/jobs-queue.db; no extra service). The queue
@@ -71,6 +74,20 @@ def run_job(job_id: int, task=None) -> None:
 
 def enqueue(job_id: int) -> None:
     run_job(job_id)
+
+
+@huey.task()
+def warm_charts(wave_id: int) -> None:
+    """Draw the results page's charts of a wave just analysed (jobs.charts.warm). Not a job of the
+    `jobs` table: nobody waits for it, and when it is lost the page draws what it needs itself."""
+    from extensions import db
+    from jobs.charts import warm
+    from models import Wave
+
+    with _app_for_task().app_context():
+        wave = db.session.get(Wave, wave_id)
+        if wave is not None:
+            warm(wave)
 
 
 def pending_ids() -> set[int]:

@@ -18,6 +18,7 @@ import os
 import socket
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 import audit
@@ -81,6 +82,11 @@ def execute(job_id: int, retries_left: int = 0) -> None:
         return
     _set(job_id, status="done", progress=100, step="完成", summary=summary, filename=filename,
          result_path=result_path, finished_at=clock.now())
+    if job.kind == "analysis" and current_app.config.get("JOBS_WARM_CHARTS", True):
+        try:  # the results page's charts, drawn now rather than on its first view
+            queue.warm_charts(job.wave_id)
+        except Exception:  # noqa: BLE001 — a chart not drawn now is drawn by the page
+            log.exception("drawing the charts of wave %s failed", job.wave_id)
 
 
 def _wave(job: Job) -> Wave:

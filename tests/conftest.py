@@ -33,6 +33,7 @@ def _config(url: str, instance: Path) -> dict:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "RATELIMIT_ENABLED": False,
         "JOBS_IMMEDIATE": True,  # Huey's immediate mode: a job runs as it is enqueued (tests/jobs: a real worker)
+        "JOBS_WARM_CHARTS": False,  # no chart drawn after each analysis run (tests/jobs: drawn)
     }
 
 

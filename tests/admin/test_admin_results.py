@@ -175,19 +175,24 @@ def test_the_analyst_reads_but_cannot_run(city):
 
 
 def test_the_charts_are_drawn_once_per_analysis_level_and_scope(city, monkeypatch):
-    """The dot plots are kept per process (admin.results.charts): opening the page again draws
-    nothing; another level, another scope or a re-run with other weights draws anew."""
-    from admin import results as admin_results
+    """The dot plots are drawn once for what they show and kept (jobs.charts: a file, and this
+    process's memory): opening the page again draws nothing, nor does another process (the memory
+    cleared) that finds the file; another level, another scope or a re-run with other weights draws anew."""
+    from jobs import charts as job_charts
 
     caches.RESULT_CHARTS.clear()
     drawn = []
-    real = admin_results._draw_charts
-    monkeypatch.setattr(admin_results, "_draw_charts", lambda view: drawn.append(view.level.kind) or real(view))
+    real = job_charts.draw
+    monkeypatch.setattr(job_charts, "draw", lambda level, *args: drawn.append(level.kind) or real(level, *args))
     office = client_for(city, "office")
     first = office.get(f"/admin/waves/{Q3}/results?level=town")
     again = office.get(f"/admin/waves/{Q3}/results?level=town")
     assert first.status_code == again.status_code == 200 and drawn == ["town"]
     assert re.findall(r"<svg|data:image/svg", text(first)) == re.findall(r"<svg|data:image/svg", text(again))
+    caches.RESULT_CHARTS.clear()  # another web process: the file is there
+    other = office.get(f"/admin/waves/{Q3}/results?level=town")
+    assert drawn == ["town"] and re.findall(r'src="(data:image/svg[^"]+)"', text(other)) == re.findall(
+        r'src="(data:image/svg[^"]+)"', text(first))
     office.get(f"/admin/waves/{Q3}/results?level=county")
     assert drawn == ["town", "county"]
     client_for(city, "east").get(f"/admin/waves/{Q3}/results?level=town")  # a county's own towns
@@ -195,3 +200,28 @@ def test_the_charts_are_drawn_once_per_analysis_level_and_scope(city, monkeypatc
     assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "3", "confirmed": "1"}).status_code == 302
     office.get(f"/admin/waves/{Q3}/results?level=town")
     assert drawn == ["town", "county", "town", "town"]
+
+
+def test_the_analysis_job_draws_the_charts_before_the_page_is_opened(city, monkeypatch):
+    """After a run, the job draws every level's charts for every scope that may read the wave
+    (jobs.charts.warm); no account's first view of any level draws one."""
+    from jobs import charts as job_charts
+
+    city.config["JOBS_WARM_CHARTS"] = True  # off for the other tests (tests/conftest.py)
+    caches.RESULT_CHARTS.clear()
+    drawn = []
+    real = job_charts.draw
+    monkeypatch.setattr(job_charts, "draw", lambda level, *args: drawn.append(level.kind) or real(level, *args))
+    office, east = client_for(city, "office"), client_for(city, "east")
+    assert post(office, f"/admin/waves/{Q3}/analysis", {"weight_cap": "3", "confirmed": "1"}).status_code == 302
+    assert {"county", "town"} <= set(drawn), drawn  # the city's levels, and the county's own towns
+    warmed = len(drawn)
+    caches.RESULT_CHARTS.clear()  # the web process is not the worker: only the files are shared
+    opened = 0
+    for client in (office, east):
+        page = client.get(f"/admin/waves/{Q3}/results")
+        for level in sorted(set(re.findall(r"\?level=(\w+)", page.get_data(as_text=True)))):
+            shown = client.get(f"/admin/waves/{Q3}/results?level={level}")
+            assert shown.status_code == 200 and "data:image/svg" in shown.get_data(as_text=True), level
+            opened += 1
+    assert opened >= 4 and len(drawn) == warmed, drawn[warmed:]
