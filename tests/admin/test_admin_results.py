@@ -113,6 +113,9 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     assert ("+" if d.estimate > 0 else "−") + f"{abs(d.estimate):.1f}" in row
     assert "<img src=\"data:image/svg+xml;base64," in html  # the dot plot of reports.charts
     assert re.search(r'<tr class="listed">\s*<td><a [^>]*>高岭乡</a>', html)  # listed for 样本不足
+    gaoling = re.search(r'<tr class="listed">\s*<td><a [^>]*>高岭乡</a>.*?</tr>', html, re.S).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", gaoling, re.S)
+    assert '<span class="muted">样本不足</span>' in cells  # its grade cell, as in the reports and the XLSX (issue 13)
     assert "样本不足" in body and "不排名" in body
     # The interview list, grouped by level, with 重点管理 marked.
     assert f"约谈名单({len(listed(result))})" in body
