@@ -76,11 +76,54 @@ class _StratumMoments:
     V: dict[tuple[int, int], np.ndarray]
 
 
-def _stratum_moments(design: Design, H: int, Y: np.ndarray, comp: list[int], flagged: np.ndarray) -> _StratumMoments:
-    """The respondent- and PSU-level work, done once (see the module's docstring)."""
-    K = Y.shape[1]
-    w, h, p, ph = design.weights, design.stratum, design.psu, design.psu_stratum
-    P = len(ph)
+@dataclass(frozen=True, eq=False)
+class PsuSums:
+    """Per PSU (P rows) and column k: A = Σ w y, B = Σ w 1[y present], N = Σ 1[y present]. Every
+    estimate below needs the respondents only through these sums (and the composite's deff)."""
+
+    A: np.ndarray  # (P, K)
+    B: np.ndarray
+    N: np.ndarray
+
+
+def psu_sums(design: Design, Y: np.ndarray) -> PsuSums:
+    """The PSU sums of the columns of Y (n, K), NaN = missing."""
+    P, K = len(design.psu_stratum), Y.shape[1]
+    A, B, N = np.zeros((P, K)), np.zeros((P, K)), np.zeros((P, K))
+    for k in range(K):
+        m = ~np.isnan(Y[:, k])
+        wm = np.where(m, design.weights, 0.0)
+        A[:, k] = _bc(design.psu, wm * np.where(m, Y[:, k], 0.0), P)
+        B[:, k] = _bc(design.psu, wm, P)
+        N[:, k] = _bc(design.psu, m.astype(float), P)
+    return PsuSums(A, B, N)
+
+
+def choice_counts(design: Design, slot: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P, k + 1) weighted and unweighted counts of each PSU's respondents by `slot` (0..k): one pass
+    over the respondents for every column that is a function of one choice item's answer."""
+    P = len(design.psu_stratum)
+    key = design.psu * (k + 1) + slot
+    weighted = np.bincount(key, weights=design.weights, minlength=P * (k + 1)).reshape(P, k + 1)
+    counted = np.bincount(key, minlength=P * (k + 1)).reshape(P, k + 1).astype(float)
+    return weighted, counted
+
+
+def value_sums(weighted: np.ndarray, counted: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A, B, N of the column whose value is values[slot] (NaN = missing), from `choice_counts`."""
+    present = ~np.isnan(values)
+    return weighted[:, present] @ values[present], weighted[:, present].sum(axis=1), counted[:, present].sum(axis=1)
+
+
+def _stratum_moments(
+    design: Design, H: int, Y: np.ndarray | None, comp: list[int], flagged: np.ndarray, sums: PsuSums | None = None
+) -> _StratumMoments:
+    """The respondent- and PSU-level work, done once (see the module's docstring). The stratum sums are
+    the sums of the PSU sums (PSUs nest in strata)."""
+    if sums is None:
+        sums = psu_sums(design, Y)
+    K = sums.A.shape[1]
+    w, h, ph = design.weights, design.stratum, design.psu_stratum
     nh = design.n_psu.astype(float)
     nh_safe = np.maximum(nh, 1)
     W_h = np.zeros((H, K))
@@ -89,26 +132,22 @@ def _stratum_moments(design: Design, H: int, Y: np.ndarray, comp: list[int], fla
     c_h = np.zeros((H, K))
     alpha: list[np.ndarray] = []
     beta: list[np.ndarray] = []
-    present: list[np.ndarray] = []
+    present: dict[int, np.ndarray] = {}
     yt: dict[int, np.ndarray] = {}
     for k in range(K):
-        m = ~np.isnan(Y[:, k])
-        y0 = np.where(m, Y[:, k], 0.0)
-        wm = np.where(m, w, 0.0)
-        wy = wm * y0
-        W_h[:, k] = _bc(h, wm, H)
-        SY_h[:, k] = _bc(h, wy, H)
-        N_h[:, k] = _bc(h, m.astype(float), H)
+        A, B = sums.A[:, k], sums.B[:, k]
+        W_h[:, k] = _bc(ph, B, H)
+        SY_h[:, k] = _bc(ph, A, H)
+        N_h[:, k] = _bc(ph, sums.N[:, k], H)
         c_h[:, k] = np.divide(SY_h[:, k], W_h[:, k], out=np.zeros(H), where=W_h[:, k] > 0)
-        A = _bc(p, wy, P)
-        B = _bc(p, wm, P)
         al = A - c_h[ph, k] * B
         al -= (_bc(ph, al, H) / nh_safe)[ph]
         be = B - (_bc(ph, B, H) / nh_safe)[ph]
         alpha.append(al)
         beta.append(be)
-        present.append(m)
         if k in comp:
+            m = ~np.isnan(Y[:, k])
+            present[k] = m
             yt[k] = np.where(m, Y[:, k] - c_h[h, k], 0.0)
 
     Saa: dict[tuple[int, int], np.ndarray] = {}
@@ -168,21 +207,25 @@ def estimate_domains(
     design: Design,
     domains: np.ndarray,
     depth: np.ndarray,
-    Y: np.ndarray,
+    Y: np.ndarray | None,
     composite_weights: np.ndarray,
     flagged: np.ndarray,
+    sums: PsuSums | None = None,
 ) -> DomainEstimates:
     """Estimates for every unit's domain.
 
     `domains[h, L]`: the unit at depth L whose domain holds stratum h (-1: none); `depth[u]`: depth of unit u;
     `Y`: (n, K) indicator values with NaN = missing; `composite_weights`: (K,) a_k summing to 1, 0 for
-    indicators outside the composite.
+    indicators outside the composite. `sums`: the PSU sums of Y's columns when the caller has them
+    (analysis.items builds them from the answers' counts); Y is then needed only for a composite.
     """
     H = U = domains.shape[0]
-    K = Y.shape[1]
+    K = Y.shape[1] if sums is None else sums.A.shape[1]
     a = np.asarray(composite_weights, dtype=float)
     comp = [k for k in range(K) if a[k] > 0]
-    s = _stratum_moments(design, H, Y, comp, flagged)
+    if comp and Y is None:
+        raise ValueError("a composite needs the respondents' values Y")
+    s = _stratum_moments(design, H, Y, comp, flagged, sums)
     out = DomainEstimates(
         n=np.zeros(U), n_flagged=np.zeros(U), n_eff=np.full(U, np.nan), estimate=np.full((U, K), np.nan),
         se=np.full((U, K), np.nan), n_value=np.zeros((U, K)), composite=np.full(U, np.nan),

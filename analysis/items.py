@@ -25,13 +25,12 @@ import pandas as pd
 from statsmodels.regression import linear_model as sm
 
 from .design import Design
-from .estimates import estimate_domains
+from .estimates import PsuSums, choice_counts, estimate_domains, psu_sums, value_sums
 from .hierarchy import Hierarchy
 from .intervals import Z95, domain_degf, score_interval, share_interval
 from .responses import CodedResponses
 from .results import Estimate
 from .spec import Item, QuestionnaireSpec
-from .variance import linearised_variance
 
 WEAK_MAX = 3
 DRIVER_KINDS = ("county",)
@@ -54,13 +53,9 @@ def share_items(spec: QuestionnaireSpec) -> list[Item]:
     ]
 
 
-def item_scores(coded: CodedResponses, items: Sequence[Item]) -> np.ndarray:
-    """(n, J) respondent scores, NaN = not answered or an unscored option (说不清)."""
-    S = np.full((coded.n, len(items)), np.nan)
-    for j, it in enumerate(items):
-        table = np.array([np.nan if o.score is None else float(o.score) for o in it.options] + [np.nan])
-        S[:, j] = table[coded.answers[it.key]]
-    return S
+def _scores(item: Item) -> np.ndarray:
+    """The item's score by answer slot (0 = not answered, i + 1 = option i), NaN = no score (说不清)."""
+    return np.array([np.nan] + [np.nan if o.score is None else float(o.score) for o in item.options])
 
 
 def _domain_sum(hierarchy: Hierarchy, x_h: np.ndarray) -> np.ndarray:
@@ -95,10 +90,15 @@ def item_results(
     flagged = coded.flagged
 
     # -- items ------------------------------------------------------------------------------------
+    # Every column below is a function of one item's answer: each PSU's respondents are counted by
+    # answer once per item (`choice_counts`), and the columns' PSU sums follow from those counts.
     scored = scored_items(spec)
-    S = item_scores(coded, scored)
     if scored:
-        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, S, np.zeros(len(scored)), flagged)
+        sums = PsuSums(*(np.column_stack(c) for c in zip(*(
+            value_sums(*choice_counts(design, coded.answers[it.key].astype(np.int64) + 1, len(it.options)), _scores(it))
+            for it in scored
+        ))))
+        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, None, np.zeros(len(scored)), flagged, sums)
         lo, hi = score_interval(table.estimate, table.se)
         for u in range(U):
             items = out[u]["items"]
@@ -109,7 +109,7 @@ def item_results(
                     items[it.key] = Estimate.missing(n=n_j)
                 else:
                     items[it.key] = Estimate(float(est), float(table.se[u, j]), float(lo[u, j]), float(hi[u, j]), n=n_j)
-        weak = _weak_items(hierarchy, design, S, scored, table.estimate, table.se, ranked)
+        weak = _weak_items(hierarchy, design, sums, scored, table.estimate, table.se, ranked)
         for u, w in weak.items():
             out[u]["weak_items"] = w
 
@@ -117,16 +117,21 @@ def item_results(
     shares = share_items(spec)
     if shares:
         columns: list[tuple[Item, int]] = []
-        blocks, masks = [], []
+        blocks: list[PsuSums] = []
+        masks = []
         for it in shares:
             ok = coded.applies(spec, it.key) & coded.answered(it.key)
             k = len(it.options)
-            chosen = coded.chosen[it.key] if it.is_multiple else coded.answers[it.key][:, None] == np.arange(k)
-            blocks.append(np.where(ok[:, None], 100.0 * chosen, np.nan))
+            if it.is_multiple:
+                blocks.append(psu_sums(design, np.where(ok[:, None], 100.0 * coded.chosen[it.key], np.nan)))
+            else:  # option i: 100 if chosen, 0 if another, missing where the item did not apply or was not answered
+                counts = choice_counts(design, np.where(ok, coded.answers[it.key].astype(np.int64) + 1, 0), k)
+                parts = [value_sums(*counts, np.array([np.nan] + [100.0 * (o == i) for o in range(k)])) for i in range(k)]
+                blocks.append(PsuSums(*(np.column_stack(c) for c in zip(*parts))))
             masks.append(ok)
             columns.extend((it, i) for i in range(k))
-        V = np.hstack(blocks)
-        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, V, np.zeros(V.shape[1]), flagged)
+        sums = PsuSums(*(np.hstack(c) for c in zip(*((b.A, b.B, b.N) for b in blocks))))
+        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, None, np.zeros(len(columns)), flagged, sums)
         df_item = domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, np.column_stack(masks))
         item_col = {it.key: i for i, it in enumerate(shares)}
         df = df_item[:, [item_col[it.key] for it, _ in columns]]
@@ -143,7 +148,7 @@ def item_results(
                 options.setdefault(it.key, {})[it.options[i].code] = value
 
     # -- drivers ----------------------------------------------------------------------------------
-    for u, drivers in _drivers(spec, hierarchy, coded, design, Y, scored, S).items():
+    for u, drivers in _drivers(spec, hierarchy, coded, design, Y).items():
         out[u]["drivers"] = drivers
     return out
 
@@ -151,7 +156,7 @@ def item_results(
 def _weak_items(
     hierarchy: Hierarchy,
     design: Design,
-    S: np.ndarray,
+    sums: PsuSums,
     items: Sequence[Item],
     estimate: np.ndarray,
     se: np.ndarray,
@@ -169,22 +174,17 @@ def _weak_items(
     ranked = [u for u in range(hierarchy.size) if ranked_mask[u] and hierarchy.parent[u] >= 0]
     if not ranked:
         return {}
-    H, J = len(design.n_psu), S.shape[1]
-    w, h, p, ph = design.weights, design.stratum, design.psu, design.psu_stratum
-    P = len(ph)
+    H, J = len(design.n_psu), sums.A.shape[1]
+    ph = design.psu_stratum
     nh = design.n_psu.astype(float)
     f = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
     W_h, c_h = np.zeros((H, J)), np.zeros((H, J))
     Saa, Sab, Sbb = np.zeros((H, J)), np.zeros((H, J)), np.zeros((H, J))
     for j in range(J):
-        m = ~np.isnan(S[:, j])
-        wm = np.where(m, w, 0.0)
-        wy = wm * np.where(m, S[:, j], 0.0)
-        W_h[:, j] = np.bincount(h, weights=wm, minlength=H)
-        SY = np.bincount(h, weights=wy, minlength=H)
+        A, B = sums.A[:, j], sums.B[:, j]  # PSU sums of w y and w over the present values
+        W_h[:, j] = np.bincount(ph, weights=B, minlength=H)
+        SY = np.bincount(ph, weights=A, minlength=H)
         c_h[:, j] = np.divide(SY, W_h[:, j], out=np.zeros(H), where=W_h[:, j] > 0)
-        A = np.bincount(p, weights=wy, minlength=P)
-        B = np.bincount(p, weights=wm, minlength=P)
         al = A - c_h[ph, j] * B
         al -= (np.bincount(ph, weights=al, minlength=H) / np.maximum(nh, 1))[ph]
         be = B - (np.bincount(ph, weights=B, minlength=H) / np.maximum(nh, 1))[ph]
@@ -261,77 +261,106 @@ def _drivers(
     coded: CodedResponses,
     design: Design,
     Y: np.ndarray,
-    scored: Sequence[Item],
-    S: np.ndarray,
 ) -> dict[int, dict[str, Any] | None]:
     """Root and counties → {"n", "coef": {name: {"estimate", "se"}}}, None when the regression cannot
-    be fitted (no other items, fewer complete respondents than coefficients, collinear scores)."""
+    be fitted (no other items, fewer complete respondents than coefficients, collinear scores).
+
+    Respondents with the same scores share a row of the design matrix (a pattern): WLS on the patterns,
+    weighted by their weight totals, with the weighted mean of y, has the same normal equations (X'WX,
+    X'Wy) as WLS on the respondents, so the same coefficients. The targets of one depth (the counties)
+    hold disjoint sets of whole strata, so they are fitted from one count per (target, pattern), and
+    their variances follow from one pass of PSU totals of the influence functions: each PSU belongs to
+    the one target whose domain holds its stratum (`linearised_variance`'s sum, for all of them at once).
+    """
     targets = [0] + [u for u in range(1, hierarchy.size) if hierarchy.kinds[u] in DRIVER_KINDS]
     keys = driver_items(spec)
     result: dict[int, dict[str, Any] | None] = dict.fromkeys(targets)
     if not keys or coded.n == 0:
         return result
-    col = {it.key: j for j, it in enumerate(scored)}
-    y_all = Y[:, 0]
-    S_x = S[:, [col[k] for k in keys]]
-    complete = np.flatnonzero(~np.isnan(y_all) & ~np.isnan(S_x).any(axis=1))
     names = [INTERCEPT] + keys
-    # Everything below works on the complete respondents only, in respondent order.
-    X_c = np.ones((len(complete), len(names)))
-    X_c[:, 1:] = S_x[complete]
-    y_c, w_c = y_all[complete], design.weights[complete]
-    # Respondents with the same scores share a row of the design matrix: WLS on those rows, weighted by
-    # their weight totals, with the weighted mean of y, has the same normal equations (X'WX, X'Wy) as
-    # WLS on the respondents, so the same coefficients, at the cost of a few hundred rows.
-    radix = [len(spec.item(k).options) + 1 for k in keys]
+    m = len(names)
+    tables = [_scores(spec.item(k)) for k in keys]
+    slots = [coded.answers[k].astype(np.int64) + 1 for k in keys]
+    ok = ~np.isnan(Y[:, 0])
+    for table, slot in zip(tables, slots):
+        ok &= ~np.isnan(table)[slot]
+    complete = np.flatnonzero(ok)
+    y_c, w_c = Y[complete, 0], design.weights[complete]
+    radix = [len(t) for t in tables]
     if math.prod(radix) < 2**62:
-        pattern = np.zeros(len(complete), dtype=np.int64)
-        for k, r in zip(keys, radix):
-            pattern = pattern * r + coded.answers[k][complete]
-        pattern = pd.factorize(pattern)[0]
+        raw = np.zeros(len(complete), dtype=np.int64)
+        for slot, r in zip(slots, radix):
+            raw = raw * r + slot[complete]
+        pattern, uniques = pd.factorize(raw)
+        digits = np.empty((len(uniques), len(keys)), dtype=np.int64)
+        rest = np.asarray(uniques, dtype=np.int64)
+        for j in range(len(keys) - 1, -1, -1):
+            rest, digits[:, j] = np.divmod(rest, radix[j])
     else:  # very many items: number the patterns one item at a time
         pattern = np.zeros(len(complete), dtype=np.int64)
-        for k, r in zip(keys, radix):
-            pattern = pd.factorize(pattern * r + coded.answers[k][complete])[0]
-    n_pattern = int(pattern.max()) + 1 if len(pattern) else 0
-    pattern_x = np.zeros((n_pattern, len(names)))
-    pattern_x[pattern] = X_c
-    # the complete respondents of each target's domain (positions in `complete`), one sort per depth;
-    # a domain holding every complete respondent (the root's, usually) needs no sort and no copy
-    members: dict[int, np.ndarray | slice] = {}
+        for slot, r in zip(slots, radix):
+            pattern = pd.factorize(pattern * r + slot[complete])[0]
+        first = np.unique(pattern, return_index=True)[1]
+        digits = np.column_stack([slot[complete][first] for slot in slots])
+    n_pattern = len(digits)
+    pattern_x = np.ones((n_pattern, m))
+    for j, table in enumerate(tables):
+        pattern_x[:, j + 1] = table[digits[:, j]]
+    psu_c = design.psu[complete]
+    P, H = len(design.psu_stratum), len(design.n_psu)
+    ph = design.psu_stratum
+    nh = design.n_psu.astype(float)
+    f = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
     unit_c = coded.unit[complete]
     for L in sorted({int(hierarchy.depth[u]) for u in targets}):
-        at = [u for u in targets if hierarchy.depth[u] == L]
-        dom = hierarchy.domains[unit_c, L]
-        if len(at) == 1 and (dom == at[0]).all():
-            members[at[0]] = slice(None)
+        at = np.array([u for u in targets if hierarchy.depth[u] == L])
+        T = len(at)
+        slot_of = np.full(hierarchy.size + 1, -1, dtype=np.int64)  # unit → its place in `at`; -1 (and -1 → -1)
+        slot_of[at] = np.arange(T)
+        t_c = slot_of[hierarchy.domains[unit_c, L]]
+        sel = t_c >= 0
+        t_s, g_s, w_s, y_s = t_c[sel], pattern[sel], w_c[sel], y_c[sel]
+        cell = t_s * n_pattern + g_s
+        W_tg = np.bincount(cell, weights=w_s, minlength=T * n_pattern).reshape(T, n_pattern)
+        WY_tg = np.bincount(cell, weights=w_s * y_s, minlength=T * n_pattern).reshape(T, n_pattern)
+        n_t = np.bincount(t_s, minlength=T)
+        betas = np.full((T, m), np.nan)
+        inverses: dict[int, np.ndarray] = {}
+        for t in range(T):
+            if n_t[t] <= m:
+                continue
+            used = np.flatnonzero(W_tg[t] > 0)
+            X_g, W_g = pattern_x[used], W_tg[t, used]
+            y_g = WY_tg[t, used] / W_g
+            xtwx = X_g.T @ (X_g * W_g[:, None])
+            if np.linalg.matrix_rank(xtwx) < m:
+                continue
+            betas[t] = np.asarray(sm.WLS(y_g, X_g, weights=W_g).fit().params)
+            inverses[t] = np.linalg.inv(xtwx)
+        if not inverses:
             continue
-        order = np.argsort(dom, kind="stable")
-        bounds = np.searchsorted(dom[order], [(u, u + 1) for u in at])
-        for u, (lo, hi) in zip(at, bounds):
-            members[u] = order[lo:hi]  # a stable sort keeps them in respondent order
-    for u in targets:
-        pos = members[u]
-        n_rows = len(complete) if isinstance(pos, slice) else len(pos)
-        if n_rows <= len(names):
-            continue
-        X, y, w, g = X_c[pos], y_c[pos], w_c[pos], pattern[pos]
-        W_g = np.bincount(g, weights=w, minlength=n_pattern)
-        used = np.flatnonzero(W_g > 0)
-        X_g, W_g = pattern_x[used], W_g[used]
-        y_g = np.bincount(g, weights=w * y, minlength=n_pattern)[used] / W_g
-        xtwx = X_g.T @ (X_g * W_g[:, None])
-        if np.linalg.matrix_rank(xtwx) < len(names):
-            continue
-        beta = np.asarray(sm.WLS(y_g, X_g, weights=W_g).fit().params)
-        resid = y - X.dot(beta)
-        # The influence functions are h_i = w_i r_i x_iᵀ (X'WX)⁻¹; the variance is linear in them, so
-        # Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹, without forming the tall product.
-        a_inv = np.linalg.inv(xtwx)
-        cov = a_inv.T @ linearised_variance(design, (w * resid)[:, None] * X, rows=complete[pos]) @ a_inv
-        se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-        result[u] = {
-            "n": int(n_rows),
-            "coef": {name: {"estimate": float(beta[i]), "se": float(se[i])} for i, name in enumerate(names)},
-        }
+        # influence functions h_i = w_i r_i x_i (X'WX)⁻¹ of each target's own fit; Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹
+        fitted = (pattern_x @ np.nan_to_num(betas).T)[g_s, t_s]
+        z = w_s * (y_s - fitted)
+        totals = np.empty((P, m))
+        for j in range(m):
+            totals[:, j] = np.bincount(psu_c[sel], weights=z * pattern_x[g_s, j], minlength=P)
+        mean = np.empty((H, m))
+        for j in range(m):
+            mean[:, j] = np.bincount(ph, weights=totals[:, j], minlength=H) / np.maximum(nh, 1)
+        dev = totals - mean[ph]
+        t_p = slot_of[hierarchy.domains[ph, L]]  # each PSU's target (through its stratum), -1: none
+        keep = t_p >= 0
+        fd = (f[ph] * keep)[:, None] * dev
+        var = np.empty((T, m, m))
+        for i in range(m):
+            for j in range(i, m):
+                var[:, i, j] = var[:, j, i] = np.bincount(t_p[keep], weights=(fd[:, i] * dev[:, j])[keep], minlength=T)
+        for t, a_inv in inverses.items():
+            cov = a_inv.T @ var[t] @ a_inv
+            se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+            result[int(at[t])] = {
+                "n": int(n_t[t]),
+                "coef": {name: {"estimate": float(betas[t, i]), "se": float(se[i])} for i, name in enumerate(names)},
+            }
     return result

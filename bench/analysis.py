@@ -253,11 +253,13 @@ def generate(n_responses: int, n_towns: int, seed: int, out: Path) -> dict:
     rev = status != "clean"
     pd.DataFrame({"response_id": ids[rev], "status": status[rev]}).to_csv(out / "review.csv", index=False)
 
-    # the frames `load_wave_data` hands to `analyse_wave`: not-rejected responses, in import order
+    # the frames `load_wave_data` hands to `analyse_wave`: not-rejected responses, in import order, each choice
+    # item a Categorical of its option codes (survey.results decodes the packed answers so, analysis.packing)
     keep = status != "rejected"
     frame = {"response_id": ids[keep], "unit_code": unit_code[keep], "psu": psu[keep],
              "flagged": status[keep] == "flagged"}
-    frame.update({k: v[keep] for k, v in answers.items()})
+    options = {it["key"]: [o["code"] for o in it.get("options", ())] for it in spec_data["items"]}
+    frame.update({k: pd.Categorical(v[keep], categories=options[k]) for k, v in answers.items()})
     choice_keys = SCORED + ["victim", "sex", "age_group"]
     frames = {
         "units": pd.DataFrame(units, columns=["code", "name", "kind", "parent_code"]).replace({"parent_code": {"": None}}),
