@@ -66,8 +66,14 @@ def code_responses(spec: QuestionnaireSpec, hierarchy: Hierarchy, responses: pd.
 
     ids = responses["response_id"] if "response_id" in responses.columns else pd.Series(np.arange(1, n + 1))
 
-    unit_codes = _text_column(responses["unit_code"])
-    unit = pd.Index(list(hierarchy.codes)).get_indexer(unit_codes)
+    unit = None
+    if isinstance(responses["unit_code"].dtype, pd.CategoricalDtype):  # through its categories (survey.results)
+        col = responses["unit_code"]
+        table = np.append(pd.Index(list(hierarchy.codes)).get_indexer(col.cat.categories), -1)
+        unit = table[col.cat.codes.to_numpy()]
+    if unit is None or (unit < 0).any():  # (a unit outside the scope: named below)
+        unit_codes = _text_column(responses["unit_code"])
+        unit = pd.Index(list(hierarchy.codes)).get_indexer(unit_codes)
     if (unit < 0).any():
         bad = pd.unique(unit_codes[unit < 0].astype(str))
         raise AnalysisError("unknown_unit", f"答卷所属单位不在本次测评范围内:{_sample(bad)}")

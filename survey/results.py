@@ -138,11 +138,11 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
         try:
             cursor.execute(str(compiled), params)
             while chunk := cursor.fetchmany(LOAD_CHUNK):
-                k, u, p, s, t, m, c, x, a = zip(*chunk)
-                if "rejected" in s:
-                    keep = [i for i, status in enumerate(s) if status != "rejected"]
-                    n_rejected += len(s) - len(keep)
-                    k, u, p, s, t, m, c, x, a = ([column[i] for i in keep] for column in (k, u, p, s, t, m, c, x, a))
+                rows = [row for row in chunk if row[3] != "rejected"]  # one pass, not one per column
+                n_rejected += len(chunk) - len(rows)
+                if not rows:
+                    continue
+                k, u, p, s, t, m, c, x, a = zip(*rows)
                 if any(a):
                     c, x = list(c), list(x)
                     for i, text in enumerate(a):
@@ -175,7 +175,9 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
             columns[key] = col
     frame = pd.DataFrame({it.key: columns[it.key] for it in spec.items}, index=pd.RangeIndex(n))
     frame.insert(0, "response_id", keys)
-    frame.insert(1, "unit_code", [unit_codes[u] for u in unit_ids])
+    # a Categorical of the scope's unit codes: analysis.responses codes it through its categories
+    position = pd.Index(list(unit_codes)).get_indexer(np.fromiter(unit_ids, dtype=np.int64, count=n))
+    frame.insert(1, "unit_code", pd.Categorical.from_codes(position, categories=list(unit_codes.values())))
     frame.insert(2, "psu", psus)
     frame.insert(3, "flagged", [s in ("flagged", "accepted") for s in statuses])  # flagged, not rejected
     frame["submitted_at"] = pd.to_datetime(pd.Series(times, dtype=object), utc=True, format="ISO8601") if times else None
