@@ -280,17 +280,18 @@ def _drivers(
     names = [INTERCEPT] + keys
     m = len(names)
     tables = [_scores(spec.item(k)) for k in keys]
-    slots = [coded.answers[k].astype(np.int64) + 1 for k in keys]
     ok = ~np.isnan(Y[:, 0])
-    for table, slot in zip(tables, slots):
-        ok &= ~np.isnan(table)[slot]
+    for k, table in zip(keys, tables):
+        ok &= np.append(~np.isnan(table[1:]), False)[coded.answers[k]]  # answer -1 (none) → the last entry
     complete = np.flatnonzero(ok)
     y_c, w_c = Y[complete, 0], design.weights[complete]
+    slots = [coded.answers[k][complete].astype(np.int64) + 1 for k in keys]  # the complete respondents' only
     radix = [len(t) for t in tables]
     if math.prod(radix) < 2**62:
         raw = np.zeros(len(complete), dtype=np.int64)
         for slot, r in zip(slots, radix):
-            raw = raw * r + slot[complete]
+            raw *= r
+            raw += slot
         pattern, uniques = pd.factorize(raw)
         digits = np.empty((len(uniques), len(keys)), dtype=np.int64)
         rest = np.asarray(uniques, dtype=np.int64)
@@ -299,9 +300,9 @@ def _drivers(
     else:  # very many items: number the patterns one item at a time
         pattern = np.zeros(len(complete), dtype=np.int64)
         for slot, r in zip(slots, radix):
-            pattern = pd.factorize(pattern * r + slot[complete])[0]
+            pattern = pd.factorize(pattern * r + slot)[0]
         first = np.unique(pattern, return_index=True)[1]
-        digits = np.column_stack([slot[complete][first] for slot in slots])
+        digits = np.column_stack([slot[first] for slot in slots])
     n_pattern = len(digits)
     pattern_x = np.ones((n_pattern, m))
     for j, table in enumerate(tables):
@@ -319,7 +320,10 @@ def _drivers(
         slot_of[at] = np.arange(T)
         t_c = slot_of[hierarchy.domains[unit_c, L]]
         sel = t_c >= 0
-        t_s, g_s, w_s, y_s = t_c[sel], pattern[sel], w_c[sel], y_c[sel]
+        if sel.all():  # the root's depth, usually: no copies
+            t_s, g_s, w_s, y_s, psu_s = t_c, pattern, w_c, y_c, psu_c
+        else:
+            t_s, g_s, w_s, y_s, psu_s = t_c[sel], pattern[sel], w_c[sel], y_c[sel], psu_c[sel]
         cell = t_s * n_pattern + g_s
         W_tg = np.bincount(cell, weights=w_s, minlength=T * n_pattern).reshape(T, n_pattern)
         WY_tg = np.bincount(cell, weights=w_s * y_s, minlength=T * n_pattern).reshape(T, n_pattern)
@@ -342,9 +346,11 @@ def _drivers(
         # influence functions h_i = w_i r_i x_i (X'WX)⁻¹ of each target's own fit; Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹
         fitted = (pattern_x @ np.nan_to_num(betas).T)[g_s, t_s]
         z = w_s * (y_s - fitted)
+        zx = pattern_x[g_s]
+        zx *= z[:, None]
         totals = np.empty((P, m))
         for j in range(m):
-            totals[:, j] = np.bincount(psu_c[sel], weights=z * pattern_x[g_s, j], minlength=P)
+            totals[:, j] = np.bincount(psu_s, weights=zx[:, j], minlength=P)
         mean = np.empty((H, m))
         for j in range(m):
             mean[:, j] = np.bincount(ph, weights=totals[:, j], minlength=H) / np.maximum(nh, 1)
