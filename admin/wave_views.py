@@ -244,11 +244,11 @@ def wave_qr(wave_slug: str):
     mode = request.args.get("mode", "qr")
     if mode not in ("qr", "door"):
         abort(404)
-    data = waves.qr_zip(current_user, wave, mode)  # every refusal first (scope, short codes)
+    found = waves.qr_codes(current_user, wave, mode)  # every refusal first (scope, short codes), nothing drawn
     confirm = _loopback_confirmation(wave, "入户卡片二维码" if mode == "door" else "二维码")
     if confirm is not None:
         return confirm
-    return _download(data, waves.qr_zip_name(wave, mode), "application/zip")
+    return _download(waves.qr_zip(found), waves.qr_zip_name(wave, mode), "application/zip")
 
 
 @bp.get("/waves/<wave_slug>/reports/<kind>.pdf")

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -22,13 +20,14 @@ from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from jobs import service as jobs
 from models import Job, Questionnaire, Unit, User, Wave
-from cells import safe_cell, safe_dict, safe_workbook
+from cells import safe_row, safe_workbook
 from survey.periods import next_period, parse_period
 from models.accounts import ROLE_LABELS
 from models.units import KIND_LABELS
 from models.waves import MODE_LABELS, RESPONSE_MODES
 from survey.progress import Breakdown, UnitProgress, breakdown, wave_progress
-from survey.qr import export_wave_qr
+from survey.links import link_url, short_codes
+from survey.qr import INDEX_COLUMNS, collection_units, public_base_url, qr_png
 from survey.results import stored_result
 from survey.waves import (
     TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, set_collection_dates, transition,
@@ -283,28 +282,41 @@ def progress_list(user: User, wave: Wave, args) -> ProgressList:
 # -- downloads -------------------------------------------------------------------------------------
 
 
-def qr_zip(user: User, wave: Wave, mode: str = "qr") -> bytes:
-    """A zip of one PNG per collecting unit and index.csv (survey.qr.export_wave_qr), holding only
-    the units within the account's scope."""
-    # index.csv holds codes as written for spreadsheets (cells.py): "-A1" reads "'-A1" there.
-    visible = {safe_cell(code): code for code in db.session.scalars(select(Unit.code).where(unit_clause(user)))}
-    with tempfile.TemporaryDirectory(prefix="pingan-qr-") as tmp:
-        export_wave_qr(wave.slug, tmp, mode=mode)
-        directory = Path(tmp)
-        with open(directory / "index.csv", encoding="utf-8-sig", newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["unit_code"] in visible]
-        if not rows:
-            raise PinganError("您的管辖范围内没有可填报的单位", code="no_units")
-        index = io.StringIO()
-        writer = csv.DictWriter(index, fieldnames=list(rows[0]), lineterminator="\r\n")
-        writer.writeheader()
-        writer.writerows(safe_dict(r) for r in rows)  # safe already (export_wave_qr); idempotent
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("index.csv", "\ufeff" + index.getvalue())
-            for row in rows:
-                code = visible[row["unit_code"]]
-                archive.write(directory / f"{code}.png", f"{code}.png")
+@dataclass(frozen=True)
+class QrCode:
+    code: str
+    name: str
+    url: str
+    short_code: str
+
+
+def qr_codes(user: User, wave: Wave, mode: str = "qr") -> list[QrCode]:
+    """The collecting units within the account's scope with their links and short codes: every
+    refusal of the QR download (no unit, a unit without its short code) before any code is drawn,
+    and only the account's own units (a county draws its own, not the whole city's)."""
+    units = collection_units(wave)
+    if not units:
+        raise PinganError(f"调查 “{wave.slug}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)")
+    units = [u for u in units if policy.within(user, u)]
+    if not units:
+        raise PinganError("您的管辖范围内没有可填报的单位", code="no_units")
+    codes = short_codes(wave, units, mode)
+    base = public_base_url()
+    return [QrCode(u.code, u.name, link_url(base, wave, u, mode), codes[u.id]) for u in units]
+
+
+def qr_zip(found: list[QrCode]) -> bytes:
+    """A zip of one PNG per unit (survey.qr.qr_png) and index.csv (unit_code,name,url,short_code;
+    UTF-8 with a BOM for Excel; codes as written for spreadsheets, cells.py: "-A1" reads "'-A1")."""
+    index = io.StringIO()
+    writer = csv.writer(index, lineterminator="\r\n")
+    writer.writerow(INDEX_COLUMNS)
+    writer.writerows(safe_row((q.code, q.name, q.url, q.short_code)) for q in found)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.csv", "\ufeff" + index.getvalue())
+        for q in found:
+            archive.writestr(f"{q.code}.png", qr_png(q.url))
     return out.getvalue()
 
 
