@@ -363,7 +363,9 @@ def grade_rows(secs: list[Section], spec: QuestionnaireSpec) -> list[GradeRow]:
                 len(units),
                 {g.label: sum(1 for u in units if u.grade == g.label) for g in spec.grades},
                 {c: sum(1 for u in units if u.color == c) for c in ("blue", "yellow", "red")},
-                sum(1 for u in units if "insufficient_sample" in u.flags),
+                # under min_n in every kind: a village short of answers has no grade either, though
+                # only ranked kinds carry the insufficient_sample flag (it is what lists a unit)
+                sum(1 for u in units if 0 < u.n < spec.ranking.min_n),
             )
         )
     return rows

@@ -116,6 +116,9 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     gaoling = re.search(r'<tr class="listed">\s*<td><a [^>]*>高岭乡</a>.*?</tr>', html, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", gaoling, re.S)
     assert '<span class="muted">样本不足</span>' in cells  # its grade cell, as in the reports and the XLSX (issue 13)
+    villages = text(office.get(f"/admin/waves/{Q3}/results?level=village"))
+    assert "城关街道各村（社区） · 不参加排名" in villages and "参评排名 0 个" not in villages
+    assert "东城区各乡镇（街道） · 参评排名 6 个" in body
     assert "样本不足" in body and "不排名" in body
     # The interview list, grouped by level, with 重点管理 marked.
     assert f"约谈名单({len(listed(result))})" in body

@@ -72,6 +72,30 @@ def test_a_unit_without_respondents_has_no_row_and_the_warnings(pdfs):
     assert '<divclass="grade">样本不足</div>' in tile and "样本不足，未排名" in tile
 
 
+def test_village_groups_are_not_ranked_and_count_only_their_short_units(pdfs):
+    """Issue 13: a group of villages says 不参加排名 and counts as 样本不足 only its units under min_n
+    (was "参加排名 0 个，样本不足 3 个" with one of three short); the grade table's 样本不足 column counts
+    the villages under min_n too, so that every unit of a row is in one column."""
+    result = wave_result(get_wave(W2))
+    text = flat("".join(pdfs["quarterly"]))
+    villages = [u for u in result.units if u.kind == "village"]
+    by_town: dict[str, list] = {}
+    for v in villages:
+        by_town.setdefault(v.parent_code, []).append(v)
+    for town, units in by_town.items():
+        short = sum(1 for v in units if v.n < 30)
+        words = "不参加排名" + (f"；样本不足{short}个" if short else "")
+        assert f"{result.unit(town).name}各村（社区）（{words}）" in text, town
+    assert any(v.n < 30 for v in villages) and any(v.n >= 30 for v in villages)
+    assert "参加排名0个" not in text
+    graded = {g: sum(1 for v in villages if v.grade == g) for g in ("优秀", "良好", "合格", "不合格")}
+    short = sum(1 for v in villages if v.n < 30)
+    assert sum(graded.values()) + short == len(villages)
+    row = f"村（社区）{len(villages)}" + "".join(str(graded[g]) for g in ("优秀", "良好", "合格", "不合格"))
+    blue, yellow, red = (sum(1 for v in villages if v.color == c) for c in ("blue", "yellow", "red"))
+    assert f"{row}{blue}{yellow}{red}{short}" in text
+
+
 def test_no_notice_for_a_unit_without_respondents_and_no_none_anywhere(pdfs):
     result = wave_result(get_wave(W2))
     assert EMPTY_VILLAGE not in {u.code for u in result.units}
