@@ -115,7 +115,12 @@ def is_speeder(duration_s: float, rules: Rules, items_shown: int = 0) -> bool:
     return threshold > 0 and duration_s < threshold
 
 
-_FROM_ADDRESS = select(Response).where(  # built once, as the statements of survey.intake
+# Built once, as the statements of survey.intake. Columns, not the Response entity: setting up the
+# ORM's row processor for the whole (wide) row cost a third of a submission's CPU even when no row
+# came back (py-spy, docs/performance.md); the burst's partners are loaded as entities only when flagged.
+_FROM_ADDRESS = select(
+    Response.id, Response.submitted_at, Response.ua_hash, Response.device_hash, Response.answers
+).where(
     Response.wave_id == bindparam("wave"), Response.ip_hash == bindparam("ip"), Response.submitted_at >= bindparam("since")
 )
 _REFERENCE_IN_UNIT = (
@@ -180,7 +185,7 @@ def address_flags(
     if not windows:
         return [], []
     params = {"wave": wave_id, "ip": ip_hash, "since": now - timedelta(minutes=max(windows))}
-    recent = db.session.scalars(_FROM_ADDRESS, params).all()
+    recent = db.session.execute(_FROM_ADDRESS, params).all()
     flags: list[str] = []
     partners: list[Response] = []
     if burst_on:
@@ -193,7 +198,7 @@ def address_flags(
             and burst_is_alike(spec, [*(r.answers for r in window), dict(answers)], wave_id, unit_id or -1, ip_hash, rules)
         ):
             flags.append("burst")
-            partners = window
+            partners = list(db.session.scalars(select(Response).where(Response.id.in_([r.id for r in window]))))
     since = now - timedelta(minutes=rules.repeat_device_minutes)
     if any(r.ua_hash == ua_hash and r.device_hash != device_hash and r.submitted_at >= since for r in recent):
         flags.append("repeat_device")
