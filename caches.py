@@ -151,6 +151,9 @@ BLANK_PAGES = _cache("blank_pages", 1024)
 # The slug of the newest published board of a scope, linked from the residents' thank-you page
 # (survey.views._board_url): key the app and the scope unit's id; a board published since shows
 # within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
+# The residents' thank-you, 您已提交 and screened-out pages (survey.views._page): key the app, the
+# template, the Place, the link's token, language, type size and the board link the page offers.
+RESIDENT_PAGES = _cache("resident_pages", 1024)
 # A wave's status as a resident's GET reads it (survey.links.wave_status): key the app and the
 # wave's id; a POST always reads it from the database, and survey.waves clears this on a change.
 WAVE_STATUS_TTL = 5.0

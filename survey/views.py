@@ -245,8 +245,11 @@ def blank_questions(spec: QuestionnaireSpec) -> Markup:
 
 def _page(template: str, link: Link, new_cookie: str | None):
     """The thank-you page, the closing page of a screened-out sheet or the 您已提交 page (all 200:
-    the resident did nothing wrong)."""
-    html = render(template, link=link, board_url=_board_url(link))
+    the resident did nothing wrong); the same for everyone who answers through this link, so rendered
+    once per place, link, language, type size and board link in each process (caches.RESIDENT_PAGES)."""
+    board_url = _board_url(link)
+    key = (caches.app_scope(current_app), template, link.place, request.view_args["token"], _lang(), _big(), board_url)
+    html = caches.RESIDENT_PAGES.get_or_make(key, lambda: render(template, link=link, board_url=board_url))
     return _with_device_cookie(FlaskResponse(html), new_cookie)
 
 
