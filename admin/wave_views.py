@@ -5,20 +5,17 @@ from __future__ import annotations
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, calls, waves
+from admin import bp, waves
 from admin.access import permission_required
 import policy
-from policy import manages_wave
 from admin.formflow import attempt
 from admin.job_views import job_response
 from admin.forms import ActionForm, ReopenForm, WaveCollectionForm, WaveForm, WaveTitleForm, choices
 from errors import PinganError
-from extensions import db
 from models.accounts import ROLE_LABELS
 from models.waves import MODE_LABELS
 from survey.qr import loopback_base
-from survey.results import stored_result
-from survey.waves import ACTION_LABELS, create_short_links
+from survey.waves import ACTION_LABELS
 
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,37 +62,26 @@ def wave_new():
                            error=outcome.error if outcome is not None else None), status
 
 
-def _shown_rows(progress, shown, behind_only: bool):
-    """The progress rows the page lists: searched, filtered and sorted (shown), only those under half
-    their target with ?behind=1."""
-    if not behind_only:
-        return shown.rows
-    behind = {r.code for r in waves.behind_rows(progress)}
-    return [r for r in shown.rows if r.code in behind]
-
-
 def _wave_page(wave, error: str | None = None, status: int = 200, title_form=None, reopen_form=None,
                collection_form=None):
-    progress = waves.progress(current_user, wave)
-    behind_only = request.args.get("behind") == "1"
-    shown = waves.progress_list(current_user, wave, request.args)  # ?q=&county=&town=&sort= (admin/listing.py)
+    page = waves.wave_page(current_user, wave, request.args)  # ?q=&county=&town=&sort= (admin/listing.py), ?behind=1
     return render_template(
         "admin/wave.html",
         wave=wave,
-        progress=progress,
-        rows=_shown_rows(progress, shown, behind_only),
-        shown=shown,
+        progress=page.progress,
+        rows=page.rows,
+        shown=page.shown,
         progress_sorts=waves.PROGRESS_SORTS,
-        behind_only=behind_only,
-        parts=waves.progress_breakdown(current_user, wave),
-        loopback=loopback_base(),
+        behind_only=page.behind_only,
+        parts=page.parts,
+        loopback=page.loopback,
         mode_labels=MODE_LABELS,
         role_labels=ROLE_LABELS,
-        analysed=stored_result(wave) is not None,
-        manages=manages_wave(current_user, wave),
-        covers=waves.covers_wave(current_user, wave),
-        phone_rates=calls.wave_rates(current_user, wave),
-        period=waves.period_label(wave),
+        analysed=page.analysed,
+        manages=page.manages,
+        covers=page.covers,
+        phone_rates=page.phone_rates,
+        period=page.period,
         form=ActionForm(),
         title_form=title_form or WaveTitleForm(formdata=None, data={"title": wave.title}),
         reopen_form=reopen_form or ReopenForm(formdata=None),
@@ -179,7 +165,6 @@ def wave_reopen(wave_slug: str):
     if outcome:
         flash(f"“{wave.title}”已重新开放，居民可以继续填写。")
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
-    db.session.rollback()
     return _wave_page(wave, error=outcome.error, status=outcome.status, reopen_form=form)
 
 
@@ -193,7 +178,6 @@ def wave_title(wave_slug: str):
     if outcome:
         flash(f"调查名称已改为“{wave.title}”。")
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
-    db.session.rollback()
     return _wave_page(wave, error=outcome.error, status=outcome.status, title_form=form)
 
 
@@ -209,7 +193,6 @@ def wave_collection(wave_slug: str):
         start, end = wave.collection_dates
         flash(f"收集时间已设为 {start} 至 {end}。")
         return redirect(url_for("admin.wave", wave_slug=wave.slug))
-    db.session.rollback()
     return _wave_page(wave, error=outcome.error, status=outcome.status, collection_form=form)
 
 
@@ -220,10 +203,8 @@ def wave_short_links(wave_slug: str):
     wave = waves.get_wave(current_user, wave_slug)
     if not ActionForm().validate():
         abort(400)
-    if not manages_wave(current_user, wave):
-        abort(403)
     try:
-        created = create_short_links(wave)
+        created = waves.add_short_links(current_user, wave)
     except PinganError as e:
         return _wave_page(wave, error=e.message, status=e.status)
     flash(f"已为 {created // 2} 个单位生成短码。" if created else "所有填报单位都已有短码。")

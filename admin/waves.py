@@ -26,11 +26,13 @@ from models.accounts import ROLE_LABELS
 from models.units import KIND_LABELS
 from models.waves import MODE_LABELS, RESPONSE_MODES
 from survey.progress import Breakdown, UnitProgress, breakdown, wave_progress
+from survey.calls import WaveRates, wave_rates
 from survey.links import link_url, short_codes
-from survey.qr import INDEX_COLUMNS, collection_units, public_base_url, qr_png
+from survey.qr import INDEX_COLUMNS, collection_units, loopback_base, public_base_url, qr_png
 from survey.results import stored_result
 from survey.waves import (
-    TRANSITIONS, awaiting_review, create_wave, open_siblings, rename_wave, reopen_wave, set_collection_dates, transition,
+    TRANSITIONS, awaiting_review, create_short_links, create_wave, open_siblings, rename_wave, reopen_wave,
+    set_collection_dates, transition,
 )
 
 BEHIND_SHARE = 0.5  # a collecting unit under half its target is "behind"
@@ -340,6 +342,48 @@ def behind_rows(progress: Progress) -> list[UnitProgress]:
 def progress_breakdown(user: User, wave: Wave) -> Breakdown:
     """Sheets by channel, by day and by collector, over the units the account can see."""
     return breakdown(wave, unit_clause(user))
+
+
+@dataclass(frozen=True)
+class WavePage:
+    """What the wave's page shows besides its forms (admin/wave.html)."""
+
+    progress: Progress
+    shown: ProgressList  # the long list: searched, filtered, sorted
+    rows: list[UnitProgress]  # the rows listed: `shown`, only those behind target with ?behind=1
+    behind_only: bool
+    parts: Breakdown
+    analysed: bool
+    manages: bool  # the account may open, close, publish and rename it
+    covers: bool  # the whole wave lies within the account's scope
+    phone_rates: WaveRates | None
+    period: str
+    loopback: str | None  # PUBLIC_BASE_URL points at this machine (survey.qr.loopback_base)
+
+
+def wave_page(user: User, wave: Wave, args) -> WavePage:
+    """The wave's page: progress per unit within the account's scope as a long list (?q=&county=&town=
+    &sort=, ?behind=1), the sheets by channel, day and collector, and what the account may do."""
+    shown = progress_list(user, wave, args)
+    behind_only = args.get("behind") == "1"
+    rows = shown.rows
+    if behind_only:
+        behind = {r.code for r in behind_rows(shown.progress)}
+        rows = [r for r in rows if r.code in behind]
+    return WavePage(
+        progress=shown.progress, shown=shown, rows=rows, behind_only=behind_only,
+        parts=progress_breakdown(user, wave), analysed=stored_result(wave) is not None,
+        manages=policy.manages_wave(user, wave), covers=covers_wave(user, wave),
+        phone_rates=wave_rates(wave, user), period=period_label(wave), loopback=loopback_base(),
+    )
+
+
+def add_short_links(user: User, wave: Wave) -> int:
+    """"生成短码": the short codes units added since the wave was created (or opened) still lack
+    (survey.waves.create_short_links); 403 unless the account manages the wave. Returns how many
+    codes were made (two a unit: QR and door to door)."""
+    policy.require(user, "waves.manage", wave)
+    return create_short_links(wave)
 
 
 def progress_xlsx(user: User, wave: Wave, behind_only: bool = False, args=None) -> bytes:
