@@ -124,6 +124,7 @@ def test_the_results_show_every_level_with_cis_ranks_grades_and_changes(city):
     assert f"约谈名单({len(listed(result))})" in body
     assert body.count("重点管理") >= sum(1 for e in result.interview_list if e.escalation)
     assert "下发约谈名单" in body
+    assert "县（区）、乡镇（街道）、部门每个同级组排名最后 3 名的单位（参加排名的单位少于 6 个的组不按名次列入）" in body
 
 
 def test_the_xlsx_holds_every_level_and_the_interview_list(city):

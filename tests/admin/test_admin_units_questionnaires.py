@@ -93,6 +93,9 @@ def test_questionnaire_upload_versions_and_preview(admin):
     page = admin.get("/admin/questionnaires/safety/1")
     assert "公众安全感和满意度调查" in text(page) and "安全感指数" in text(page) and "说不清" in text(page)
     assert "已导入" in text(page)
+    # who is listed, as the rule is (issue 13): ranked kinds only, groups of min_group or more
+    assert ("县（区）、乡镇（街道）、部门每个同级组排名最后 3 名的单位（参加排名的单位少于 6 个的组不按名次列入），"
+            "以及这些类别中样本少于 30 份、不能排名的单位，列入约谈名单；其他类别的单位不排名") in text(page)
     same = upload(admin, "/admin/questionnaires/upload", file=(QUESTIONNAIRE.encode(), "safety.yaml"))
     assert "内容未变" in text(admin.get(same.headers["Location"]))
     v2 = QUESTIONNAIRE.replace("version: 1", "version: 2").replace("title: 公众安全感和满意度调查", "title: 第二版调查")
