@@ -13,7 +13,7 @@ from typing import Callable
 from errors import PinganError
 from models import Unit, Wave
 from reports import data as report_data
-from reports.render import html_to_pdf, render_board_html, render_interviews_html, render_quarterly_html
+from reports.render import cycle_collection_paused, html_to_pdf, render_board_html, render_interviews_html, render_quarterly_html
 
 KINDS = ("quarterly", "interviews", "board", "posters")
 KIND_LABELS = {
@@ -63,13 +63,14 @@ def build_report(wave: Wave, kind: str, today: date | None = None, within: Unit 
 
     Conflict (code `no_results`) when the wave has not been analysed, except for posters.
     """
-    html = render_html(wave, kind, today, within, unit, progress)
-    progress(60, "生成 PDF")
-    if kind == "posters":
-        from reports.posters import impose_cards, qr_fetch
+    with cycle_collection_paused():
+        html = render_html(wave, kind, today, within, unit, progress)
+        progress(60, "生成 PDF")
+        if kind == "posters":
+            from reports.posters import impose_cards, qr_fetch
 
-        return html_to_pdf(html, fetch=qr_fetch, finisher=impose_cards)
-    return html_to_pdf(html)
+            return html_to_pdf(html, fetch=qr_fetch, finisher=impose_cards)
+        return html_to_pdf(html)
 
 
 def report_filename(wave: Wave, kind: str, within: Unit | None = None, unit: str | None = None) -> str:

@@ -7,9 +7,12 @@ app's template folder) but never touch the database.
 
 from __future__ import annotations
 
+import gc
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from flask import render_template
 
@@ -209,6 +212,38 @@ def render_board_html(data: ReportData) -> str:
     """The public 公示 board (blue/yellow/red), for print."""
     assert data.result is not None, "the board needs results"
     return render_template("reports/board.html", **common_context(data), **board_context(data.result, data.spec))
+
+
+_GC_LOCK = threading.Lock()
+_gc_paused = {"builds": 0, "by_us": False}
+
+
+@contextmanager
+def cycle_collection_paused() -> Iterator[None]:
+    """Python's cycle collector off while a document is built (reports.build.build_report), one
+    collection after.
+
+    Matplotlib and WeasyPrint allocate hundreds of thousands of objects (boxes, styles, PDF
+    operators), and the collector runs every 700 allocations, walking the young objects each time
+    and, every so often, all of them: a fifth of a build's CPU time or more (docs/performance.md
+    "Issue 17"). Nothing a build makes needs collecting before it ends, so the collector waits until then;
+    the peak memory of a build hardly grows (docs/performance.md). It is the whole process's
+    collector: while two threads build, it stays off until the last one is done."""
+    with _GC_LOCK:
+        if _gc_paused["builds"] == 0:
+            _gc_paused["by_us"] = gc.isenabled()
+            gc.disable()
+        _gc_paused["builds"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_paused["builds"] -= 1
+            last = _gc_paused["builds"] == 0 and _gc_paused["by_us"]
+            if last:
+                gc.enable()
+        if last:
+            gc.collect(0)  # what the build made is all in the youngest generation, still uncollected
 
 
 def html_to_pdf(html: str, fetch: Callable[[str], bytes | None] | None = None,

@@ -7,6 +7,8 @@ strata, …) are in test_reference_reports.py.
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -306,6 +308,32 @@ def test_posters_one_page_per_unit_then_a_sheet_of_cards(town_wave, tmp_path):
         assert f"输入问卷号码{format_code(codes[(unit.code, 'qr')])}" in text and "pingan.example.cn/s" in text
         assert cards.count(format_code(codes[(unit.code, "door")])) == 10
         assert cards.count(unit.name) >= 10
+
+
+def test_a_sheet_draws_its_one_card_ten_times_and_no_card_page_is_left(town_wave):
+    """reports.posters.impose_cards: the card laid out once is a form XObject drawn ten times on its
+    sheet, in the ten cells of 90 × 52 mm; every page left is A4 and the unit's card is on its sheet."""
+    from pypdf import PdfReader
+
+    from reports.posters import CARD_MM, PT_PER_MM
+
+    reader = PdfReader(io.BytesIO(build_report(town_wave, "posters", ISSUED)))
+    units = town_wave.scope.subtree()
+    assert len(reader.pages) == 2 * len(units)
+    for page in reader.pages:
+        assert [round(float(x)) for x in page.mediabox] == [0, 0, 595, 842]
+    forms = []
+    for sheet in reader.pages[len(units):]:
+        content = sheet.get_contents().get_data().decode("latin-1")
+        placed = re.findall(r"1 0 0 -1 ([\d.]+) ([\d.]+) cm\n/(card\d+) Do", content)
+        assert len(placed) == 10 and len({name for _, _, name in placed}) == 1
+        xs = sorted({round(float(x) / PT_PER_MM, 1) for x, _, _ in placed})
+        ys = sorted({round(float(y) / PT_PER_MM, 1) for _, y, _ in placed})
+        assert xs == [15.0, 15.0 + CARD_MM[0]] and len(ys) == 5 and ys[1] - ys[0] == CARD_MM[1]
+        form = sheet["/Resources"]["/XObject"]["/" + placed[0][2]].get_object()
+        assert form["/Subtype"] == "/Form" and [round(float(x) / PT_PER_MM) for x in form["/BBox"]] == [0, 0, 90, 52]
+        forms.append(placed[0][2])
+    assert len(set(forms)) == len(units)  # one card per unit, its own
 
 
 def test_poster_qr_codes_carry_the_signed_link_of_their_unit_and_mode(town_wave):

@@ -1,0 +1,80 @@
+"""reports.build: the cycle collector is paused while a document is built, and always back after."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+import reports.build
+from reports.build import build_report
+from reports.render import cycle_collection_paused
+from survey.waves import get_wave
+from tests.reports.conftest import ISSUED
+
+
+@pytest.fixture
+def restore_gc():
+    enabled = gc.isenabled()
+    yield
+    (gc.enable if enabled else gc.disable)()
+
+
+def test_the_collector_is_off_during_a_build_and_on_after(demo, monkeypatch, restore_gc):
+    gc.enable()
+    seen = []
+    real = reports.build.html_to_pdf
+
+    def printing(html, **kwargs):
+        seen.append(gc.isenabled())
+        return real(html, **kwargs)
+
+    monkeypatch.setattr(reports.build, "html_to_pdf", printing)
+    assert build_report(get_wave("2026Q3-city"), "board", ISSUED).startswith(b"%PDF-")
+    assert seen == [False] and gc.isenabled()
+
+
+def test_the_collector_is_back_after_a_failed_build(demo, monkeypatch, restore_gc):
+    gc.enable()
+
+    def failing(html, **kwargs):
+        raise RuntimeError("no printer")
+
+    monkeypatch.setattr(reports.build, "html_to_pdf", failing)
+    with pytest.raises(RuntimeError):
+        build_report(get_wave("2026Q3-city"), "board", ISSUED)
+    assert gc.isenabled()
+
+
+def test_a_collector_turned_off_by_the_caller_stays_off(restore_gc):
+    gc.disable()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_two_threads_building_keep_it_off_until_the_last_is_done(restore_gc):
+    gc.enable()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    states = {}
+
+    def first():
+        with cycle_collection_paused():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with cycle_collection_paused():
+            second_in.set()
+            first_out.wait(5)
+            states["after the first ended"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert states == {"after the first ended": False} and gc.isenabled()
