@@ -86,6 +86,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # The results page's charts are drawn right after an analysis run (jobs.charts.warm); the
         # tests turn it off, as the page then draws what it shows (tests/jobs turn it on again).
         JOBS_WARM_CHARTS=True,
+        # Only the worker (worker.py) turns this on: loading a wave's responses then pauses the garbage
+        # collector (survey.results.bulk_loading). The web process never switches it: it holds for
+        # the whole process, every thread.
+        PAUSE_GC_WHILE_LOADING=False,
         REPEAT_DEVICE_MINUTES=30,  # flag `repeat_device`: same IP and User-Agent hashes, new cookie, within this
         # 网格员 (docs/security.md "Collectors"): POSTs per collector account, and the hourly pace
         # from which a collector's sheet is flagged `collector_pace`.

@@ -10,5 +10,8 @@ from app import create_app
 from jobs.queue import huey
 
 app = create_app()
+# The worker is not a web server: loading a wave's responses may pause the garbage collector
+# (survey.results.bulk_loading); the web process leaves PAUSE_GC_WHILE_LOADING off.
+app.config["PAUSE_GC_WHILE_LOADING"] = True
 
 __all__ = ["app", "huey"]

@@ -481,7 +481,8 @@ def worker_stages(d: Path) -> dict:
     WaveResult.to_dict = timed("result → JSON payload (to_dict)", to_dict)
     with app.app_context():
         t = time.perf_counter()
-        stored = sr.run_analysis(get_wave(SLUG))
+        with sr.bulk_loading():  # as `flask analysis run` and the worker load
+            stored = sr.run_analysis(get_wave(SLUG))
         t_run = time.perf_counter() - t
         n = stored.n_responses
     timings["store (payload, audit, commit)"] = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from contextlib import nullcontext
 from datetime import timedelta
 
 from flask import current_app
@@ -96,11 +97,14 @@ def _wave(job: Job) -> Wave:
 
 
 def _analysis(job: Job) -> str:
-    from survey.results import run_analysis
+    from survey.results import bulk_loading, run_analysis
 
     wave = _wave(job)
     _progress(job.id)(10, "读取答卷并计算")
-    with audit.acting_as(job.requested_by_id, job.requested_by_name):
+    # Only the worker's own process (worker.py) pauses the collector while loading; a job run in the
+    # web process (Huey's immediate mode) never does.
+    loading = bulk_loading() if current_app.config["PAUSE_GC_WHILE_LOADING"] else nullcontext()
+    with audit.acting_as(job.requested_by_id, job.requested_by_name), loading:
         stored = run_analysis(wave, float(job.inputs["weight_cap"]))
     return f"分析完成：{stored.n_responses} 份答卷计入指数，剔除 {stored.n_rejected} 份。"
 

@@ -211,10 +211,11 @@ def responses_import(wave_slug: str, file: str) -> None:
 @reports_errors
 def analysis_run(wave_slug: str, weight_cap: float) -> None:
     """Weight, estimate, rank and list; replaces the wave's stored results."""
-    from survey.results import run_analysis
+    from survey.results import bulk_loading, run_analysis
     from survey.waves import get_wave
 
-    stored = run_analysis(get_wave(wave_slug), weight_cap=weight_cap)
+    with bulk_loading():  # a process of its own: the collector may pause while the responses load
+        stored = run_analysis(get_wave(wave_slug), weight_cap=weight_cap)
     payload = stored.payload
     root = payload["units"][0]
     composite = root["composite"]["estimate"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +69,23 @@ def load_wave_data(wave: Wave) -> WaveData:
 
 
 LOAD_CHUNK = 50_000  # rows fetched at a time
+_BULK_LOADING: ContextVar[bool] = ContextVar("bulk_loading", default=False)
+
+
+@contextmanager
+def bulk_loading():
+    """Inside, loading a wave's responses pauses Python's cyclic garbage collector (`_load_responses`).
+
+    Only for a process that is not the web server: `flask analysis run` (survey/cli.py), the worker
+    (worker.py sets PAUSE_GC_WHILE_LOADING, jobs/runner.py enters this) and bench/analysis.py.
+    `gc.disable()` holds for the whole process, so in the web server its other threads would run
+    without a collector until the load ends: the web process never enters this, and inside a
+    request the collector is not paused even here."""
+    token = _BULK_LOADING.set(True)
+    try:
+        yield
+    finally:
+        _BULK_LOADING.reset(token)
 
 
 def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, str]) -> tuple[pd.DataFrame, int]:
@@ -79,11 +98,10 @@ def _load_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     four times slower), through the DB-API cursor (plain tuples, no SQLAlchemy rows). The choice answers
     come packed (`answer_codes`, analysis.packing): the wave's rows are joined into one buffer that
     numpy decodes at once; only the few free texts are JSON. A row without packed answers (a writer
-    that left them out) is packed here from its JSON. Outside a request (`flask analysis run`, the
-    benchmark) the cyclic garbage collector is paused meanwhile: the million new tuples would
-    otherwise trigger it over and over. Never inside a request: `gc.disable()` holds for the whole
-    process, so the web server's other threads would run without a collector until the load ends."""
-    pause = gc.isenabled() and not has_request_context()
+    that left them out) is packed here from its JSON. Within `bulk_loading()` (entered by `flask
+    analysis run`, the worker and the benchmark, never by the web process) the cyclic garbage
+    collector is paused meanwhile: the million new tuples would otherwise trigger it over and over."""
+    pause = _BULK_LOADING.get() and gc.isenabled() and not has_request_context()
     if pause:
         gc.disable()
     try:
