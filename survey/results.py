@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from flask import has_request_context
-from sqlalchemy import Text, and_, case, cast, delete, func, or_, select
+from sqlalchemy import Text, case, cast, delete, func, or_, select
 
 import audit
 from analysis import DEFAULT_WEIGHT_CAP, WaveResult, analyse_wave
@@ -131,8 +131,7 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     if lo is not None:
         # `wave_id + 0` keeps SQLite's planner off the wave_id index, so it scans the id range.
         in_wave = (table.c.wave_id + 0 if connection.dialect.name == "sqlite" else table.c.wave_id) == wave.id
-        rejected = table.c.review_status == "rejected"
-        packed = and_(table.c.answer_codes.is_not(None), func.length(table.c.answer_codes) == pk.width)
+        unpacked_row = or_(table.c.answer_codes.is_(None), func.length(table.c.answer_codes) != pk.width)
         query = (
             select(
                 table.c.response_key,
@@ -141,9 +140,9 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
                 table.c.review_status,
                 table.c.submitted_at,
                 table.c.mode,
-                case((rejected, None), else_=table.c.answer_codes),  # rejected: not needed
-                case((rejected, None), else_=table.c.answer_texts),
-                case((or_(rejected, packed), None), else_=cast(table.c.answers, Text)),
+                table.c.answer_codes,
+                table.c.answer_texts,
+                case((unpacked_row, cast(table.c.answers, Text)), else_=None),  # the JSON only where it is needed
             )
             .where(table.c.id.between(lo, hi), in_wave, table.c.screened_out.is_(False))  # screened out: never in results
             .order_by(table.c.id)

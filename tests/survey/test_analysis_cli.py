@@ -191,3 +191,24 @@ def test_weight_cap_zero_turns_trimming_off(two_waves):
     a = next(u for u in capped_off["units"] if u["code"] == town)
     b = next(u for u in capped["units"] if u["code"] == town)
     assert a["n_eff"] < b["n_eff"]
+
+
+def test_rows_without_packed_answers_load_from_their_json(two_waves):
+    """The loader reads the packed answers (analysis.packing); a row a writer left unpacked is packed from its
+    JSON on the way, to the same frame; one whose JSON holds a code that is no option is refused by name."""
+    from pandas.testing import assert_frame_equal
+    from sqlalchemy import update
+
+    from survey.results import load_wave_data
+
+    wave = db.session.scalar(select(Wave).where(Wave.slug == "2026Q3-city"))
+    packed = load_wave_data(wave).responses
+    assert isinstance(packed["safety"].dtype, __import__("pandas").CategoricalDtype)
+    db.session.execute(update(Response).where(Response.wave_id == wave.id).values(answer_codes=None, answer_texts=None))
+    db.session.commit()
+    assert_frame_equal(load_wave_data(wave).responses, packed)
+    one = db.session.scalars(select(Response).where(Response.wave_id == wave.id).order_by(Response.id).limit(1)).one()
+    one.answers = {**one.answers, "safety": "Z"}  # as no writer stores it: answer_columns would not pack it either
+    db.session.commit()
+    result = two_waves.invoke(args=["analysis", "run", "--wave", "2026Q3-city"])
+    assert result.exit_code != 0 and "“safety” 的答案代码不在选项中:Z" in result.output
