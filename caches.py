@@ -121,11 +121,6 @@ def all_caches() -> list[BoundedCache]:
     return list(_ALL.values())
 
 
-def clear_all() -> None:
-    for cache in _ALL.values():
-        cache.clear()
-
-
 def app_scope(app: Any) -> str:
     """A token of this application instance (and so of its database), the first part of every key
     made from database rows."""

@@ -37,11 +37,6 @@ def safe_row(values: Iterable[Any]) -> list[Any]:
     return [safe_cell(v) for v in values]
 
 
-def safe_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """A csv.DictWriter row with every value through `safe_cell`."""
-    return {k: safe_cell(v) for k, v in row.items()}
-
-
 def safe_workbook(workbook: Any) -> None:
     """Pass every cell of an openpyxl workbook through `safe_cell`, in place, just before saving.
 

@@ -15,10 +15,6 @@ from flask_login import current_user
 
 import policy
 from errors import Forbidden
-# Re-exported for views written before policy.py existed; new code imports `policy` itself.
-from policy import can, check_unit, check_wave, manages_wave, sees_unit, sees_wave, unit_clause  # noqa: F401
-
-PERMISSIONS = policy.permissions()
 
 
 def permission_required(permission: str) -> Callable:

@@ -14,7 +14,7 @@ from flask import current_app, request
 
 import clock
 from admin import audit_text
-from admin.access import can
+from policy import can
 from models.interviews import CASE_STATUS_LABELS, ESCALATION_LABELS, REASON_LABELS
 from models.responses import FLAG_LABELS as RESPONSE_FLAG_LABELS
 from models.units import KIND_LABELS

@@ -6,7 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp, review, waves
-from admin.access import can, permission_required
+from admin.access import permission_required
+from policy import can
 from admin.formflow import attempt
 from admin.forms import ReviewForm
 from errors import NotFound

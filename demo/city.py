@@ -118,10 +118,6 @@ class Town:
     population: dict[str, dict[str, int]]  # dimension → category → adults
     villages: list[Village] = field(default_factory=list)
 
-    @property
-    def adults(self) -> int:
-        return sum(self.population["sex"].values())
-
     def share(self, dimension: str) -> np.ndarray:
         categories = SEXES if dimension == "sex" else AGE_GROUPS
         counts = np.array([self.population[dimension][c] for c in categories], dtype=float)

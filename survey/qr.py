@@ -68,13 +68,6 @@ def _png(url: str, scale: int) -> bytes:
     return out.getvalue()
 
 
-def qr_svg(url: str, title: str | None = None) -> bytes:
-    """A scalable SVG of `url`, for print shops and posters (no XML declaration, so it can be inlined)."""
-    out = io.BytesIO()
-    _qr(url).save(out, kind="svg", scale=10, border=4, xmldecl=False, title=title)
-    return out.getvalue()
-
-
 def public_base_url(base_url: str | None = None) -> str:
     url = (base_url or current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     if not url.startswith(("http://", "https://")):
