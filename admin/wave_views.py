@@ -220,16 +220,17 @@ def _download(data: bytes, name: str, mimetype: str) -> Response:
 @bp.get("/waves/<wave_slug>/qr.zip")
 @permission_required("read")
 def wave_qr(wave_slug: str):
-    """A zip of one QR PNG per collecting unit in the account's scope, with index.csv (?mode=door: door-to-door cards)."""
+    """A zip of one QR PNG per collecting unit in the account's scope, with index.csv (?mode=door:
+    door-to-door cards), built by a background job like the posters (docs/jobs.md)."""
     wave = waves.get_wave(current_user, wave_slug)
     mode = request.args.get("mode", "qr")
     if mode not in ("qr", "door"):
         abort(404)
-    found = waves.qr_codes(current_user, wave, mode)  # every refusal first (scope, short codes), nothing drawn
+    waves.qr_check(current_user, wave, mode)  # every refusal first (scope, short codes); nothing asked yet
     confirm = _loopback_confirmation(wave, "入户卡片二维码" if mode == "door" else "二维码")
     if confirm is not None:
         return confirm
-    return _download(waves.qr_zip(found), waves.qr_zip_name(wave, mode), "application/zip")
+    return job_response(waves.qr_zip(current_user, wave, mode))  # the file when built, else its job's page
 
 
 @bp.get("/waves/<wave_slug>/reports/<kind>.pdf")

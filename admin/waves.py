@@ -5,9 +5,7 @@ the downloads of QR codes (survey.qr) and reports (reports.build).
 
 from __future__ import annotations
 
-import csv
 import io
-import zipfile
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,20 +13,19 @@ from sqlalchemy import select
 import policy
 from admin import listing
 from admin.errors import FieldError, beside_fields
-from errors import Conflict, NotFound, PinganError
+from errors import Conflict, NotFound
 from policy import check_wave, sees_wave, unit_clause
 from extensions import db
 from jobs import service as jobs
 from models import Job, Questionnaire, Unit, User, Wave
-from cells import safe_row, safe_workbook
+from cells import safe_workbook
 from survey.periods import next_period, parse_period
 from models.accounts import ROLE_LABELS
 from models.units import KIND_LABELS
 from models.waves import MODE_LABELS, RESPONSE_MODES
 from survey.progress import Breakdown, UnitProgress, breakdown, wave_progress
 from survey.calls import WaveRates, wave_rates
-from survey.links import link_url, short_codes
-from survey.qr import INDEX_COLUMNS, collection_units, loopback_base, public_base_url, qr_png
+from survey.qr import loopback_base
 from survey.results import stored_result
 from survey.waves import (
     TRANSITIONS, awaiting_review, create_short_links, create_wave, open_siblings, rename_wave, reopen_wave,
@@ -284,46 +281,16 @@ def progress_list(user: User, wave: Wave, args) -> ProgressList:
 # -- downloads -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QrCode:
-    code: str
-    name: str
-    url: str
-    short_code: str
+def qr_check(user: User, wave: Wave, mode: str = "qr") -> None:
+    """Every refusal of the QR download (scope, no unit, a unit without its short code), before
+    anything is asked or drawn: the loopback confirmation comes after it."""
+    jobs.qr_zip_part(user, wave, mode)
 
 
-def qr_codes(user: User, wave: Wave, mode: str = "qr") -> list[QrCode]:
-    """The collecting units within the account's scope with their links and short codes: every
-    refusal of the QR download (no unit, a unit without its short code) before any code is drawn,
-    and only the account's own units (a county draws its own, not the whole city's)."""
-    units = collection_units(wave)
-    if not units:
-        raise PinganError(f"调查 “{wave.slug}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)")
-    units = [u for u in units if policy.within(user, u)]
-    if not units:
-        raise PinganError("您的管辖范围内没有可填报的单位", code="no_units")
-    codes = short_codes(wave, units, mode)
-    base = public_base_url()
-    return [QrCode(u.code, u.name, link_url(base, wave, u, mode), codes[u.id]) for u in units]
-
-
-def qr_zip(found: list[QrCode]) -> bytes:
-    """A zip of one PNG per unit (survey.qr.qr_png) and index.csv (unit_code,name,url,short_code;
-    UTF-8 with a BOM for Excel; codes as written for spreadsheets, cells.py: "-A1" reads "'-A1")."""
-    index = io.StringIO()
-    writer = csv.writer(index, lineterminator="\r\n")
-    writer.writerow(INDEX_COLUMNS)
-    writer.writerows(safe_row((q.code, q.name, q.url, q.short_code)) for q in found)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("index.csv", "\ufeff" + index.getvalue())
-        for q in found:
-            archive.writestr(f"{q.code}.png", qr_png(q.url))
-    return out.getvalue()
-
-
-def qr_zip_name(wave: Wave, mode: str) -> str:
-    return f"{wave.slug}-{'qr' if mode == 'qr' else 'door'}-codes.zip"
+def qr_zip(user: User, wave: Wave, mode: str = "qr") -> Job:
+    """The QR codes of the account's collecting units as a zip of PNGs with index.csv
+    (survey.qr.qr_zip), built by the worker (docs/jobs.md)."""
+    return jobs.request_qr_zip(user, wave, mode)
 
 
 def report_pdf(user: User, wave: Wave, kind: str, unit: str | None = None) -> Job:

@@ -124,10 +124,15 @@ def _document(job: Job) -> tuple[str, str]:
         scope = db.session.scalar(select(Unit).where(Unit.code == job.inputs["scope"]))
         if scope is None:
             raise NotFound(f"没有代码为 {job.inputs['scope']} 的单位")
+    qr_zip = job.kind == "posters" and job.inputs.get("format") == "zip"
     if sheets:
         from reports import answer_sheets
 
         name, ext = answer_sheets.filename(wave, scope, "xlsx"), "xlsx"
+    elif qr_zip:
+        from survey import qr
+
+        name, ext = qr.zip_name(wave, job.inputs["mode"], within), "zip"
     elif job.kind == "xlsx":
         name = f"{wave.slug}-results.xlsx" if scope is None else f"{wave.slug}-{scope.code}-results.xlsx"
         ext = "xlsx"
@@ -140,6 +145,9 @@ def _document(job: Job) -> tuple[str, str]:
     if sheets:
         progress(10, "读取答卷并生成表格")
         data = answer_sheets.to_xlsx(answer_sheets.rows(wave, scope))
+    elif qr_zip:
+        progress(10, "生成二维码")
+        data = qr.qr_zip(wave, qr.zip_units(wave, within), job.inputs["mode"])
     elif job.kind == "xlsx":
         data = _xlsx(wave, job.inputs.get("scope"), progress)
     else:

@@ -37,13 +37,17 @@ KIND_LABELS = {
     "xlsx": "测评结果（XLSX）",
 }
 TABLE_LABELS = {"answer_sheets": "答卷明细（XLSX）"}  # an `xlsx` job of another table than the results
-MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+ZIP_LABELS = {"qr": "扫码二维码图片（ZIP）", "door": "入户卡片二维码图片（ZIP）"}  # a `posters` job of format zip
+MIMETYPES = {"pdf": "application/pdf", "zip": "application/zip", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 PUBLIC = "公众"  # who asked for a public board's PDF
 
 
 def label(job: Job) -> str:
     """What the job builds, as the console names it."""
-    return TABLE_LABELS.get((job.inputs or {}).get("table"), KIND_LABELS[job.kind])
+    inputs = job.inputs or {}
+    if inputs.get("format") == "zip":
+        return ZIP_LABELS[inputs.get("mode", "qr")]
+    return TABLE_LABELS.get(inputs.get("table"), KIND_LABELS[job.kind])
 
 
 def files_dir() -> Path:
@@ -176,6 +180,28 @@ def _check_short_codes(wave: Wave, unit: str | None, within: str | None) -> None
         raise NotFound(f"单位 {unit} 不是“{wave.title}”的填报单位，没有扫码海报", code="not_collecting")
     for mode in ("qr", "door"):  # the poster's link and the door cards'
         short_codes(wave, units, mode)
+
+
+def qr_zip_part(account: Any, wave: Wave, mode: str) -> str | None:
+    """The refusals of a QR zip (access; no collecting unit; a unit without its short code of this
+    mode), in the request; the part of the wave it holds (None: the whole wave)."""
+    from survey.links import short_codes
+    from survey.qr import zip_units
+
+    within = part_of(account, wave)
+    check_access(account, "posters", wave, None, within)
+    units = zip_units(wave, _unit_in_wave(wave, within) if within is not None else None)
+    short_codes(wave, units, mode)
+    return within
+
+
+def request_qr_zip(account: Any, wave: Wave, mode: str = "qr") -> Job:
+    """The QR codes of the wave's collecting units (the account's part) as PNGs in a zip: a
+    `posters` job of format zip, as it prints what the posters print and depends on the same state
+    (the units, the short codes, PUBLIC_BASE_URL: jobs.state)."""
+    within = qr_zip_part(account, wave, mode)
+    inputs = {"wave": wave.slug, "unit": None, "within": within, "format": "zip", "mode": mode}
+    return submit("posters", inputs, wave, account)
 
 
 def request_board(wave: Wave, published_on: date) -> Job:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -122,3 +123,40 @@ def export_wave_qr(wave_slug: str, out_dir: str | Path, base_url: str | None = N
     except OSError as e:
         raise PinganError(f"无法写入目录 {out}:{e.strerror}") from None
     return ExportSummary(wave=wave.slug, directory=out, files=len(units))
+
+
+def zip_units(wave: Wave, within: Unit | None = None) -> list[Unit]:
+    """The collecting units of the wave a QR zip holds: all of them, or those within `within` (a
+    county's part); PinganError when there are none."""
+    units = collection_units(wave)
+    if not units:
+        raise PinganError(f"调查 “{wave.slug}” 的范围内没有可填报的单位(乡镇、村社区、网格或部门)")
+    if within is not None:
+        units = [u for u in units if u.is_within(within)]
+        if not units:
+            raise PinganError("您的管辖范围内没有可填报的单位", code="no_units")
+    return units
+
+
+def zip_name(wave: Wave, mode: str, within: Unit | None = None) -> str:
+    part = "" if within is None else f"-{within.code}"
+    return f"{wave.slug}{part}-{'qr' if mode == 'qr' else 'door'}-codes.zip"
+
+
+def qr_zip(wave: Wave, units: list[Unit], mode: str = "qr", base_url: str | None = None) -> bytes:
+    """A zip of `<unit code>.png` per unit and index.csv (unit_code,name,url,short_code; UTF-8 with
+    a BOM for Excel; every cell through cells.safe_row), written in memory. Encoding a code is
+    15–40 ms of pure Python (segno's mask choice): for a city a job's work (jobs.service.request_qr_zip)."""
+    codes = short_codes(wave, units, mode)
+    base = public_base_url(base_url)
+    index = io.StringIO()
+    writer = csv.writer(index, lineterminator="\r\n")
+    writer.writerow(INDEX_COLUMNS)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for unit in units:
+            url = link_url(base, wave, unit, mode)
+            archive.writestr(f"{unit.code}.png", qr_png(url))
+            writer.writerow(safe_row((unit.code, unit.name, url, codes[unit.id])))
+        archive.writestr("index.csv", "\ufeff" + index.getvalue())
+    return out.getvalue()

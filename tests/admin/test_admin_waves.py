@@ -171,18 +171,21 @@ def test_qr_codes_download_as_a_zip_of_pngs_with_an_index(city):
 
 
 def test_the_qr_download_draws_the_accounts_own_codes_and_none_before_it_is_confirmed(city, monkeypatch):
-    """The loopback confirmation (the tests serve 127.0.0.1) is shown before any QR code is drawn,
-    and a county's zip draws its own units' codes, not the whole wave's."""
-    from admin import waves as admin_waves
+    """The loopback confirmation (the tests serve 127.0.0.1) is shown before any QR code is drawn or
+    any job asked for, and a county's zip draws its own units' codes, not the whole wave's."""
+    import survey.qr
+    from models import Job
 
     drawn: list[str] = []
-    real = admin_waves.qr_png
-    monkeypatch.setattr(admin_waves, "qr_png", lambda url, *args: drawn.append(url) or real(url, *args))
+    real = survey.qr.qr_png
+    monkeypatch.setattr(survey.qr, "qr_png", lambda url, *args: drawn.append(url) or real(url, *args))
     west = client_for(city, "west")
     asked = west.get(f"/admin/waves/{Q3}/qr.zip")
     assert asked.status_code == 200 and asked.mimetype == "text/html" and "仍然下载" in text(asked) and drawn == []
-    mine = zipfile.ZipFile(io.BytesIO(west.get(f"/admin/waves/{Q3}/qr.zip?loopback=1").data))
-    pngs = [n for n in mine.namelist() if n.endswith(".png")]
+    assert db.session.scalar(select(Job.id).limit(1)) is None
+    mine = west.get(f"/admin/waves/{Q3}/qr.zip?loopback=1")  # a job, run at once in the tests (JOBS_IMMEDIATE)
+    assert mine.headers["Content-Disposition"] == f'attachment; filename="{Q3}-{WEST}-qr-codes.zip"'
+    pngs = [n for n in zipfile.ZipFile(io.BytesIO(mine.data)).namelist() if n.endswith(".png")]
     assert pngs and len(drawn) == len(pngs) < 26 and all(n.startswith(WEST) for n in pngs)
 
 

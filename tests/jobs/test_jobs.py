@@ -342,3 +342,24 @@ def test_a_resolved_paper_keying_changes_the_sheets_fingerprint(city):
     paper.status, paper.resolved_by_id, paper.resolved_at = "resolved", admin.id, db.func.current_timestamp()
     db.session.commit()
     assert fingerprint("xlsx", inputs, q3) != keyed
+
+
+def test_the_qr_codes_zip_is_built_by_the_worker(city, real_queue):
+    import csv
+    import zipfile
+
+    admin = client_for(city, "admin")
+    door = f"/admin/waves/{Q3}/qr.zip?mode=door&loopback=1"
+    job_id = job_id_of(admin.get(door))  # queued: no code drawn in the request
+    assert status(job_id) == "queued" and fresh(job_id).kind == "posters"
+    assert "入户卡片二维码图片（ZIP）" in text(admin.get(f"/admin/jobs/{job_id}"))
+    other = job_id_of(admin.get(f"/admin/waves/{Q3}/qr.zip?loopback=1"))  # the residents' codes: another job
+    assert other != job_id
+    with ThreadWorker():
+        wait_for(lambda: status(job_id) == "done" and status(other) == "done")
+    done = admin.get(door)
+    assert done.status_code == 200 and done.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(done.data))
+    rows = list(csv.DictReader(io.StringIO(archive.read("index.csv").decode("utf-8-sig"))))
+    assert len(rows) == 26 and all(archive.read(f"{r['unit_code']}.png").startswith(b"\x89PNG") for r in rows)
+    assert all("/s/" in r["url"] for r in rows)
