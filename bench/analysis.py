@@ -474,7 +474,7 @@ def worker_stages(d: Path) -> dict:
                 timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
         return wrapper
 
-    sr._load_responses = timed("load: responses (query, JSON, frame)", sr._load_responses)
+    sr._load_responses = timed("load: responses (query, packed answers, frame)", sr._load_responses)
     sr.load_wave_data = timed("load: all (units, margins, responses)", sr.load_wave_data)
     sr.analyse_wave = timed("analyse_wave", sr.analyse_wave)
     to_dict = WaveResult.to_dict
