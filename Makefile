@@ -77,6 +77,8 @@ r-reference: install
 	$(PY) tests/fixtures/analysis/make_dataset.py
 	Rscript tests/fixtures/analysis/make_reference.R
 	Rscript tests/fixtures/analysis/make_reference.R practice
+	$(PY) tests/fixtures/items/make_dataset.py
+	Rscript tests/fixtures/items/make_reference.R
 
 clean:
 	rm -rf $(VENV) .pytest_cache
