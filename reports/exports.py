@@ -81,7 +81,7 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str, rejected: i
         summary.append(["其中部门", sums.departments])
     if rejected is not None:
         summary.append(["审核剔除", rejected])
-    summary.append([f"样本 n({root.name},不含部门)" if sums.departments else "样本 n", root.n])
+    summary.append([f"样本 n（{root.name}，不含部门）" if sums.departments else "样本 n", root.n])
     summary.append(["综合指数", _round(root.composite.estimate)])
     for ind in spec.indicators:
         summary.append([ind.label, _round(root.indicators[ind.key].estimate)])

@@ -66,7 +66,7 @@ def test_running_the_analysis_from_the_page(city):
     assert said in text(page) and said in wave_page
     # The live progress counts the residents (departments apart), and says so.
     assert f"{sums.residents} 份辖区居民答卷（不含部门、不含已剔除）" in wave_page
-    assert f"样本 n(辖区居民，不含部门) {sums.residents}" in text(page)
+    assert f"样本 n（辖区居民，不含部门） {sums.residents}" in text(page)
 
 
 @pytest.mark.parametrize("cap, message", [("abc", "应为数字"), ("-1", "0 到 1000"), ("", "应为数字")])
@@ -135,6 +135,9 @@ def test_the_xlsx_holds_every_level_and_the_interview_list(city):
     book = load_workbook(io.BytesIO(response.data))
     assert book.sheetnames == ["概况", "市", "县（区）", "乡镇（街道）", "村（社区）", "部门", "约谈名单", "名词解释"]
     assert book["约谈名单"].max_row == 1 + len(listed(wave_result(wave(Q3))))
+    summary = {row[0]: row[1] for row in book["概况"].iter_rows(values_only=True) if row[0]}
+    result = wave_result(wave(Q3))
+    assert summary["样本 n（示例市，不含部门）"] == result.root.n  # full-width, as on the results page
 
 
 def pdf_text(data: bytes) -> str:
