@@ -229,7 +229,7 @@ def answer_sheets_part(user: User, wave: Wave) -> Unit | None:
 
 def answer_sheets_csv(user: User, wave: Wave) -> tuple[bytes, str]:
     """Every answer sheet within the account's scope as CSV (reports.answer_sheets), built here: the
-    csv module writes the demo's 5,000 sheets in a tenth of a second. The XLSX is a job (`answer_sheets_xlsx`)."""
+    csv module writes the demo's 6,400 sheets in about 0.12 s of CPU. The XLSX is a job (`answer_sheets_xlsx`)."""
     policy.require(user, "read", wave)
     part = answer_sheets_part(user, wave)
     return answer_sheets.to_csv(answer_sheets.rows(wave, part)), answer_sheets.filename(wave, part, "csv")
