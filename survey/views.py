@@ -108,6 +108,14 @@ def _small_bodies() -> None:
     request.max_form_memory_size = current_app.config["SURVEY_MAX_BODY"]
 
 
+@limiter.request_filter
+def _limited_by_survey_ratelimits() -> bool:
+    """Flask-Limiter skips the questionnaire's requests at once: their limits are counted by
+    survey.ratelimits (one round trip), and its per-request bookkeeping cost 8% of a submission's
+    CPU under py-spy with no limit of its own to apply."""
+    return request.endpoint == "survey.questionnaire"
+
+
 @bp.get("/s")
 @limiter.limit(
     lambda: current_app.config["SURVEY_CODE_RATE_LIMIT"], exempt_when=lambda: "code" not in request.args
