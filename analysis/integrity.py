@@ -93,6 +93,10 @@ def unit_integrity(
     if coded.n == 0:
         return out
     sheets = _sheets(spec, coded, responses, values)
+    # Each pattern key numbered once (0..D-1): every depth below then counts (unit, pattern) pairs from
+    # these numbers, mostly with a bincount, instead of hashing a million keys again per depth.
+    near_ids = [_numbered(k) for k in sheets.near_keys]
+    text_ids = [_numbered(sheets.text_key)] if sheets.text_key is not None else None
     groups = _peer_groups(hierarchy)
     depth_of = hierarchy.depth
     # The unit at each depth that holds each sheet in its domain (-1: none).
@@ -109,13 +113,13 @@ def unit_integrity(
         if not inside.any():
             continue
         el = inside & sheets.eligible
-        has_partner = _has_partner(a, el, sheets.near_keys)
+        has_partner = _has_partner(a, el, near_ids)
         nd_unit += np.bincount(a[has_partner], minlength=U)
-        if sheets.text_key is not None:
+        if text_ids is not None:
             tx = inside & (sheets.text_key != 0)
-            same = _has_partner(a, tx, [sheets.text_key])
+            same = _has_partner(a, tx, text_ids)
             st_unit += np.bincount(a[same], minlength=U)
-        _near_expected(a, el, sheets.near_keys, groups, depth_of, d, elig_unit, near_null)
+        _near_expected(a, el, near_ids, groups, depth_of, d, elig_unit, near_null)
 
     # -- answer-pattern concentration and same text: funnels against the peers ----------------
     near = _funnel(groups, nd_unit, elig_unit, near_null)
@@ -280,20 +284,32 @@ def _peer_groups(hierarchy: Hierarchy) -> list[np.ndarray]:
     return [np.array(g, dtype=np.int64) for g in groups.values()]
 
 
-def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
-    """Sheets in `mask` sharing any of `keys` with another sheet of the same `anc` unit."""
+def _numbered(key: np.ndarray) -> tuple[np.ndarray, int]:
+    """A key's values numbered 0..D-1 (hashing, once), and D."""
+    ids, uniques = pd.factorize(key)
+    return ids.astype(np.int64), len(uniques)
+
+
+def _pair_counts(group: np.ndarray, n_groups: int, ids: np.ndarray, n_ids: int) -> np.ndarray:
+    """For each row, how many rows share its (group, id) pair: a bincount over the pairs when there are
+    not too many of them (a depth of few units, a few peer groups), else hashing the pairs."""
+    pair = group * n_ids + ids
+    if n_groups * n_ids <= max(4 * len(pair), 1 << 20):
+        return np.bincount(pair, minlength=n_groups * n_ids)[pair]
+    inverse, _ = pd.factorize(pair)
+    return np.bincount(inverse)[inverse]
+
+
+def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Sheets in `mask` sharing any of `keys` (numbered, `_numbered`) with another sheet of the same `anc` unit."""
     out = np.zeros(len(anc), dtype=bool)
     rows = np.flatnonzero(mask)
     if len(rows) < 2:
         return out
-    salt = np.uint64(0x9E3779B97F4A7C15)
-    unit_part = (anc[rows].astype(np.uint64) + np.uint64(1)) * salt
+    unit = anc[rows].astype(np.int64)
     found = np.zeros(len(rows), dtype=bool)
-    for key in keys:
-        with np.errstate(over="ignore"):
-            k = key[rows] ^ unit_part
-        inverse, _ = pd.factorize(k)  # hashing, O(n)
-        found |= np.bincount(inverse)[inverse] >= 2
+    for ids, n_ids in keys:
+        found |= _pair_counts(unit, int(unit.max()) + 1, ids[rows], n_ids) >= 2
     out[rows] = found
     return out
 
@@ -301,7 +317,7 @@ def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[np.ndarray]) -> n
 def _near_expected(
     anc: np.ndarray,
     eligible: np.ndarray,
-    keys: list[np.ndarray],
+    keys: list[tuple[np.ndarray, int]],
     groups: list[np.ndarray],
     depth: np.ndarray,
     d: int,
@@ -323,14 +339,7 @@ def _near_expected(
     rows, gid = rows[keep], gid[keep]
     if not len(rows):
         return
-    salt = np.uint64(0xD1B54A32D192ED03)
-    gpart = (gid.astype(np.uint64) + np.uint64(1)) * salt
-    counts = []
-    for key in keys:
-        with np.errstate(over="ignore"):
-            k = key[rows] ^ gpart
-        inverse, _ = pd.factorize(k)
-        counts.append(np.bincount(inverse)[inverse].astype(np.int64))
+    counts = [_pair_counts(gid, len(level), ids[rows], n_ids).astype(np.int64) for ids, n_ids in keys]
     m_masks = len(keys) - 1
     if m_masks:
         union = sum(counts[1:]) - (m_masks - 1) * counts[0]
