@@ -7,7 +7,6 @@ import re
 
 import pytest
 from openpyxl import load_workbook
-from pypdf import PdfReader
 from sqlalchemy import delete, select
 
 import caches
@@ -15,6 +14,7 @@ from extensions import db
 from models import AnalysisResult, AuditEntry
 from reports.formatting import num
 from survey.results import wave_result
+from tests.pdf import pdf_text
 from tests.admin.console import (  # noqa: F401  (fixtures)
     Q2,
     Q3,
@@ -138,11 +138,6 @@ def test_the_xlsx_holds_every_level_and_the_interview_list(city):
     summary = {row[0]: row[1] for row in book["概况"].iter_rows(values_only=True) if row[0]}
     result = wave_result(wave(Q3))
     assert summary["样本 n（示例市，不含部门）"] == result.root.n  # full-width, as on the results page
-
-
-def pdf_text(data: bytes) -> str:
-    """Every page's text read back (pypdf), without spaces or line breaks."""
-    return "".join("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
 
 
 def test_the_quarterly_report_downloads_as_a_pdf(city):

@@ -7,12 +7,12 @@ import io
 import re
 import zipfile
 
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from extensions import db
 from models import AuditEntry, Response, Unit
 from survey.results import wave_result
+from tests.pdf import pdf_pages, pdf_text
 from tests.admin.console import (  # noqa: F401  (fixtures)
     CITY,
     EAST,
@@ -195,9 +195,7 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     assert "扫码海报和入户卡片（PDF）" in text(admin.get("/admin/waves/2026Q4-city"))
     response = admin.get("/admin/waves/2026Q4-city/reports/posters.pdf?loopback=1")  # 127.0.0.1: confirmed
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
-    pages = [
-        "".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(response.data)).pages
-    ]
+    pages = pdf_pages(response.data)
     collecting = db.session.scalars(
         select(Unit.name).where(Unit.kind.in_(("town", "village", "grid", "department"))).order_by(Unit.path)
     ).all()
@@ -209,6 +207,12 @@ def test_posters_are_a_pdf_of_the_whole_wave(city):
     assert len(set(codes)) >= len(collecting)
     west = client_for(city, "west").get("/admin/waves/2026Q4-city/reports/posters.pdf?loopback=1")  # its own posters only
     assert west.status_code == 200 and 'filename="2026Q4-city-510702-posters.pdf"' in west.headers["Content-Disposition"]
+    county = db.session.scalar(select(Unit).where(Unit.code == "510702"))
+    own = set(db.session.scalars(select(Unit.name).where(
+        Unit.kind.in_(("town", "village", "grid", "department")), county.subtree_clause())))
+    west_text = pdf_text(west.data)
+    assert own and all(name in west_text for name in own)
+    assert not [name for name in set(collecting) - own if name in west_text]  # no poster of another county
     ended = admin.get(f"/admin/waves/{Q2}/reports/posters.pdf")
     assert ended.status_code == 409 and "已结束" in text(ended)
 
@@ -258,7 +262,7 @@ def test_collection_dates_are_set_on_the_wave_page_and_printed_on_the_posters(ci
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.collection_dates"))
     assert entry.after == {"collection_start": "2026-10-08", "collection_end": "2026-10-31"}
     pdf = build_report(wave("2026Q4-city"), "posters")
-    first = "".join((PdfReader(io.BytesIO(pdf)).pages[0].extract_text() or "").split())
+    first = pdf_pages(pdf)[0]
     assert "调查时间:2026年10月8日至2026年10月31日" in first.replace("：", ":")
     post(admin, url, {"collection_start": "", "collection_end": ""})  # both empty: the whole period again
     assert wave("2026Q4-city").collection_dates == (wave("2026Q4-city").period_start, wave("2026Q4-city").period_end)

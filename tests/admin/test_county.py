@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import AuditEntry
+from tests.pdf import pdf_text
 from tests.admin.console import (  # noqa: F401  (fixtures)
     CITY,
     EAST,
@@ -144,14 +145,6 @@ def test_the_api_gives_a_county_its_standing_and_leaks_nothing_of_the_other_coun
 
 
 # -- a county prints its own part of a city-wide wave --------------------------------------------------
-
-
-def pdf_text(data: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    return "".join("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
 
 
 def test_a_county_prints_its_own_report_notices_and_board_of_the_city_wide_wave(city):

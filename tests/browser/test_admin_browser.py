@@ -19,6 +19,7 @@ from survey.results import wave_result
 from survey.waves import get_wave
 from tests.admin.console import FIXTURES, Q2, Q3, invoke, load_city, load_wave, make_accounts, PASSWORD
 from tests.browser.server import DOCS, chromium, needs_chromium, serve
+from tests.pdf import pdf_text
 
 pytestmark = needs_chromium
 DESKTOP = {"width": 1280, "height": 860}
@@ -121,7 +122,7 @@ def test_a_quarter_in_the_browser(office_server, browser, tmp_path):
     path = tmp_path / "quarterly.pdf"
     download.value.save_as(path)
     assert download.value.suggested_filename == f"{Q3}-quarterly.pdf"
-    assert path.read_bytes().startswith(b"%PDF-")
+    assert path.read_bytes().startswith(b"%PDF-") and "综合指数" in pdf_text(path.read_bytes())
 
     # Issue the list and record an interview.
     page.get_by_role("link", name="下发约谈名单").click()  # preview, confirm (tests/browser/test_issue_browser.py)

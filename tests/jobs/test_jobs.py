@@ -8,7 +8,6 @@ import io
 import re
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 import reports.build
@@ -28,6 +27,7 @@ from tests.admin.console import (  # noqa: F401  (fixtures)
     wave,
 )
 from tests.jobs.conftest import ProcessWorker, ThreadWorker, wait_for
+from tests.pdf import pdf_pages, pdf_text
 
 QUARTERLY = f"/admin/waves/{Q3}/reports/quarterly.pdf"
 
@@ -63,9 +63,6 @@ def job_id_of(response) -> int:
     return int(m.group(1))
 
 
-def pdf_text(data: bytes) -> str:
-    return "".join("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages).split())
-
 
 def test_a_real_worker_builds_the_report_while_the_console_follows_it(city, real_queue, builds):
     office = client_for(city, "office")
@@ -88,6 +85,7 @@ def test_a_real_worker_builds_the_report_while_the_console_follows_it(city, real
     assert "http-equiv" not in done.get_data(as_text=True) and f"下载 {Q3}-quarterly.pdf" in text(done)
     file = office.get(f"/admin/jobs/{job_id}/file")
     assert file.status_code == 200 and file.mimetype == "application/pdf" and file.data.startswith(b"%PDF-")
+    assert "综合指数" in pdf_text(file.data)
     assert f'filename="{Q3}-quarterly.pdf"' in file.headers["Content-Disposition"]
     # Asked again: the built file at once, no new job, no new build.
     again = office.get(QUARTERLY)
@@ -157,6 +155,7 @@ def test_no_document_is_built_twice_for_the_same_inputs(city, builds):
     office, admin = client_for(city, "office"), client_for(city, "admin")
     first = office.get(QUARTERLY)
     assert first.status_code == 200 and first.data.startswith(b"%PDF-") and len(builds) == 1
+    assert "青山镇" in pdf_text(first.data) and "青山镇(新)" not in pdf_text(first.data)
     assert office.get(QUARTERLY).data == first.data and admin.get(QUARTERLY).data == first.data
     assert len(builds) == 1 and db.session.scalar(select(func.count()).select_from(Job)) == 1
     # The units change (a town renamed): the cached file no longer fits, a new one is built.
@@ -212,7 +211,7 @@ def test_one_units_poster_and_cards_from_its_row_on_the_wave_page(city):
     response = admin.get(url.replace("&amp;", "&") + "&loopback=1")
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     assert f'filename="{slug}-{code}-posters.pdf"' in response.headers["Content-Disposition"]
-    pages = PdfReader(io.BytesIO(response.data)).pages
+    pages = pdf_pages(response.data)
     assert len(pages) == 2  # its poster and its sheet of door cards
     words = pdf_text(response.data)
     assert name in words and other not in words and "问卷号码" in words

@@ -11,6 +11,7 @@ import reports.build
 from reports.build import build_report
 from reports.render import cycle_collection_paused
 from survey.waves import get_wave
+from tests.pdf import pdf_text
 from tests.reports.conftest import ISSUED
 
 
@@ -31,7 +32,8 @@ def test_the_collector_is_off_during_a_build_and_on_after(demo, monkeypatch, res
         return real(html, **kwargs)
 
     monkeypatch.setattr(reports.build, "html_to_pdf", printing)
-    assert build_report(get_wave("2026Q3-city"), "board", ISSUED).startswith(b"%PDF-")
+    pdf = build_report(get_wave("2026Q3-city"), "board", ISSUED)
+    assert pdf.startswith(b"%PDF-") and "结果公示" in pdf_text(pdf)
     assert seen == [False] and gc.isenabled()
 
 

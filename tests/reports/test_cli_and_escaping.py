@@ -38,7 +38,8 @@ def test_build_needs_results_except_for_posters(loaded, tmp_path):
     assert not out.exists()
     invoke(loaded, "wave", "open", "w2")
     invoke(loaded, "report", "build", "--wave", "w2", "--kind", "posters", "--out", str(out))
-    assert out.read_bytes().startswith(b"%PDF-")
+    posters = flat("".join(pdf_pages(out.read_bytes(), tmp_path)))
+    assert out.read_bytes().startswith(b"%PDF-") and "扫码" in posters and "青山镇" in posters
 
 
 def test_unknown_wave_kind_and_ended_wave(loaded, tmp_path):
