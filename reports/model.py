@@ -222,8 +222,8 @@ class PeerRow:
 
 @dataclass(frozen=True)
 class Standing:
-    """What an account scoped below a wave's top may know of the rest of the wave (DESIGN §6 in
-    docs/security.md): its own row among its peers (the other units of its peer group: composite,
+    """What an account scoped below a wave's top may know of the rest of the wave (docs/security.md
+    "Cross-county access"): its own row among its peers (the other units of its peer group: composite,
     place and grade only, unnamed) and the headline of the wave's top unit."""
 
     group_title: str

@@ -109,3 +109,11 @@ def test_the_package_lists_every_top_level_module_and_package():
     patched = [str(p.relative_to(ROOT)) for top in ("bench", "scripts", "tests", "demo") for p in (ROOT / top).rglob("*.py")
                if "sys.path" in p.read_text(encoding="utf-8") and p != Path(__file__).resolve()]
     assert patched == []
+
+
+def test_the_code_cites_the_projects_docs_not_the_design_reference():
+    """Docstrings and comments cite docs/method.md, docs/security.md … (the project's own words),
+    never the design reference outside the repository."""
+    cited = [f"{path.relative_to(ROOT)}:{n}" for top in TOP for path in _files(top)
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "DESIGN" in line]
+    assert cited == []
