@@ -4,8 +4,9 @@ Each cache below is bounded (past `max_entries` the least recently used entry is
 share between the threads of a worker, and keyed by content: a key names what its value is made
 from — the questionnaire's content, a row's id together with its version stamp, the URL a QR code
 encodes, every number a chart draws — so a replaced row, another database or a re-run analysis makes
-another key, and a stale value is never served; it only ages out. The one exception is a wave's
-places (`PLACES`), which can only be known by reading them: they are kept for `ttl` seconds.
+another key, and a stale value is never served; it only ages out. The exceptions are what can only
+be known by reading it — a wave's places (`PLACES`), a wave's status as a resident's GET sees it
+(`WAVE_STATUS`), the newest board of a scope (`BOARD_LINKS`) —: each is kept for its `ttl` seconds.
 
 Keys made from database rows start with `app_scope(app)`, a token of the application instance:
 tests build many apps in one process, each on its own database, whose ids repeat.
@@ -15,9 +16,10 @@ Hand-written rather than taken from cachetools: its caches are not thread-safe e
 the arguments (a version id and the session) that produce the value. An OrderedDict under a lock
 is all an LRU needs. Pure Python: no Flask, no database.
 
-Not here, on purpose: memos of pure functions that cannot go stale — `analysis.integrity._t_quantile`
-(a t quantile; analysis/ imports nothing of the product) and `admin.accounts._dummy_hash` (one
-value made once).
+Not here, on purpose: memos of pure functions that cannot go stale, in analysis/ (which imports
+nothing of the product) — `analysis.integrity._t_quantile` (a t quantile), `analysis.packing.packer`
+(keyed by the spec itself, compared by content) — and `admin.accounts._dummy_hash` (one value
+made once).
 """
 
 from __future__ import annotations
@@ -143,9 +145,6 @@ BLANK_QUESTIONS = _cache("blank_questions", 128)
 # Place (its names and questionnaire version: what the page shows), the link's token and mode,
 # the language and the type size. About 9 KB a page; a city's villages × 2 languages × 2 sizes.
 BLANK_PAGES = _cache("blank_pages", 1024)
-# The slug of the newest published board of a scope, linked from the residents' thank-you page
-# (survey.views._board_url): key the app and the scope unit's id; a board published since shows
-# within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
 # The residents' thank-you, 您已提交 and screened-out pages (survey.views._page): key the app, the
 # template, the Place, the link's token, language, type size and the board link the page offers.
 RESIDENT_PAGES = _cache("resident_pages", 1024)
@@ -153,6 +152,9 @@ RESIDENT_PAGES = _cache("resident_pages", 1024)
 # wave's id; a POST always reads it from the database, and survey.waves clears this on a change.
 WAVE_STATUS_TTL = 5.0
 WAVE_STATUS = _cache("wave_status", 256, ttl=WAVE_STATUS_TTL)
+# The slug of the newest published board of a scope, linked from the residents' thank-you page
+# (survey.views._board_url): key the app and the scope unit's id; a board published since shows
+# within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
 BOARD_LINK_TTL = 60.0
 BOARD_LINKS = _cache("board_links", 256, ttl=BOARD_LINK_TTL)
 # The results page's charts (jobs.charts.level_charts, in front of their files): key the sha256 of
