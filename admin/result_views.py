@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from admin import bp, cases, results, review, waves
+from admin import bp, cases, results, waves
 from admin.access import permission_required
 from admin.formflow import attempt
 from admin.job_views import job_response
@@ -13,15 +13,15 @@ from admin.forms import ActionForm, AnalysisForm
 from errors import PinganError
 
 def _results_page(wave, analysis_form=None, error=None, status=200):
-    view = results.results_view(current_user, wave, request.args.get("level"))
+    page = results.results_page(current_user, wave, request.args.get("level"))
     return render_template(
         "admin/results.html",
         wave=wave,
-        view=view,
-        charts=results.charts(view) if view else [],
-        hints=review.integrity_hints(wave, current_user) if view else [],
-        covers=waves.covers_wave(current_user, wave),
-        period=waves.period_label(wave),
+        view=page.view,
+        charts=page.charts,
+        hints=page.hints,
+        covers=page.covers,
+        period=page.period,
         analysis_form=analysis_form or AnalysisForm(formdata=None),
         form=ActionForm(),
         error=error,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import policy
 from admin.cases import wave_cases
-from admin.waves import covers_wave
+from admin.waves import covers_wave, period_label
 from analysis import InterviewEntry, UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
 from jobs import service as jobs
@@ -116,6 +116,27 @@ def wave_totals(user: User, wave: Wave) -> model.Totals | None:
     if stored is None:
         return None
     return model.totals(scoped_result(WaveResult.from_dict(stored.payload), user), stored.n_rejected)
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    """What the results page shows besides its forms (admin/results.html)."""
+
+    view: ResultsView | None  # None when the wave has not been analysed
+    charts: list
+    hints: list  # admin.review.IntegrityHint: units whose answer sheets look unlike their peers'
+    covers: bool  # the whole wave lies within the account's scope
+    period: str
+
+
+def results_page(user: User, wave: Wave, level: str | None = None) -> ResultsPage:
+    """The results page of one level (?level=town) within the account's scope: the indices, the
+    charts, the integrity hints, and whether the account covers the whole wave."""
+    from admin.review import integrity_hints
+
+    view = results_view(user, wave, level)
+    return ResultsPage(view, charts(view) if view else [], integrity_hints(wave, user) if view else [],
+                       covers_wave(user, wave), period_label(wave))
 
 
 def charts(view: ResultsView) -> list:

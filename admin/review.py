@@ -311,3 +311,24 @@ def integrity_hints(wave: Wave, user: User) -> list[IntegrityHint]:
         if lines:
             hints.append(IntegrityHint(unit.code, unit.name, lines))
     return hints
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """What the review queue page shows (admin/review.html)."""
+
+    page: ReviewPage
+    queue: str  # flagged, accepted, rejected or all
+    collector: int | None
+    groups: list[Group]
+    hints: list[IntegrityHint]
+
+
+def queue_page(user: User, wave: Wave, args) -> QueuePage:
+    """The review queue of a wave within the account's scope (?queue=flagged|accepted|rejected|all,
+    ?page=, ?collector=), with the groups awaiting review and the integrity hints."""
+    queue = args.get("queue", "flagged")
+    queue = queue if queue in QUEUES else "flagged"
+    collector = args.get("collector", type=int)
+    return QueuePage(review_queue(wave, user, queue, args.get("page", 1, type=int), collector), queue, collector,
+                     flagged_groups(wave, user), integrity_hints(wave, user))

@@ -18,13 +18,10 @@ from errors import NotFound
 def review_queue(wave_slug: str):
     """Flagged responses with their reasons (?queue=flagged|accepted|rejected|all, ?page=)."""
     wave = waves.get_wave(current_user, wave_slug)
-    queue = request.args.get("queue", "flagged")
-    collector = request.args.get("collector", type=int)
-    page = review.review_queue(wave, current_user, queue, request.args.get("page", 1, type=int), collector)
+    shown = review.queue_page(current_user, wave, request.args)
     return render_template(
-        "admin/review.html", wave=wave, page=page, queue=queue if queue in review.QUEUES else "flagged",
-        collector=collector, groups=review.flagged_groups(wave, current_user),
-        hints=review.integrity_hints(wave, current_user),
+        "admin/review.html", wave=wave, page=shown.page, queue=shown.queue, collector=shown.collector,
+        groups=shown.groups, hints=shown.hints,
     )
 
 
