@@ -13,7 +13,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 import clock
@@ -197,6 +196,8 @@ def unit_comments(user: User, wave: Wave, code: str, search: str = "", page: int
 
 
 def comments_xlsx(user: User, wave: Wave, code: str, search: str = "") -> tuple[bytes, str]:
+    from openpyxl import Workbook  # openpyxl: imported on first use, not at app start
+
     listing = unit_comments(user, wave, code, search, per_page=None)
     book = Workbook()
     sheet = book.active

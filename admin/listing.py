@@ -12,9 +12,6 @@ import io
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 import policy
@@ -122,6 +119,10 @@ def apply(rows: Sequence[Any], query: ListQuery, unit_of: Callable[[Any], Unit |
 
 def xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], note: str | None = None) -> bytes:
     """One sheet: the header in bold, the rows, a note under them; cells never formulas (cells.py)."""
+    from openpyxl import Workbook  # openpyxl: imported on first use, not at app start
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]

@@ -38,8 +38,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
-from scipy.stats import t as student_t
 
 from .hierarchy import Hierarchy
 from .responses import CodedResponses, indicator_values
@@ -167,6 +165,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def _t_quantile(p: float, df: int) -> float:
+    from scipy.stats import t as student_t  # scipy.stats: imported on first use, not at app start
+
     return float(student_t.ppf(p, df))
 
 
@@ -426,6 +426,8 @@ def _rare_funnel(
     judged = (totals >= MIN_N) & np.isfinite(rate)
     p99 = np.full(len(hits), np.nan)
     if judged.any():
+        from scipy.stats import binom  # imported on first use, not at app start
+
         p99[judged] = binom.ppf(0.99, totals[judged], rate[judged]) / totals[judged]
     out: list[tuple[float | None, float | None, bool]] = []
     for u in range(len(hits)):

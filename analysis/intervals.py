@@ -17,7 +17,6 @@ Vectorised: every argument may be an array (one value per unit), NaN where undef
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 Z95 = 1.959964
 ALPHA = 0.05
@@ -32,6 +31,8 @@ def score_interval(estimate, se) -> tuple[np.ndarray, np.ndarray]:
 
 def clopper_pearson(x, n) -> tuple[np.ndarray, np.ndarray]:
     """Exact binomial interval (as proportions) for x successes of n, x possibly non-integer."""
+    from scipy import stats  # imported on first use, not at app start (docs/performance.md)
+
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -44,6 +45,8 @@ def clopper_pearson(x, n) -> tuple[np.ndarray, np.ndarray]:
 def share_interval(estimate, se, n, df) -> tuple[np.ndarray, np.ndarray]:
     """Korn–Graubard 95% interval of a share given in percent, with the Clopper–Pearson fallback;
     returns percentages, NaN where the estimate is undefined (n = 0)."""
+    from scipy import stats  # imported on first use, not at app start (docs/performance.md)
+
     est = np.atleast_1d(np.asarray(estimate, dtype=float))
     p = est / 100.0
     var = (np.atleast_1d(np.asarray(se, dtype=float)) / 100.0) ** 2

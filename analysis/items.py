@@ -22,7 +22,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression import linear_model as sm
 
 from .design import Design
 from .estimates import PsuSums, choice_counts, estimate_domains, psu_sums, value_sums
@@ -272,6 +271,8 @@ def _drivers(
     their variances follow from one pass of PSU totals of the influence functions: each PSU belongs to
     the one target whose domain holds its stratum (`linearised_variance`'s sum, for all of them at once).
     """
+    from statsmodels.regression import linear_model as sm  # imported on first use, not at app start
+
     targets = [0] + [u for u in range(1, hierarchy.size) if hierarchy.kinds[u] in DRIVER_KINDS]
     keys = driver_items(spec)
     result: dict[int, dict[str, Any] | None] = dict.fromkeys(targets)

@@ -14,7 +14,6 @@ import io
 from collections.abc import Iterator
 from datetime import datetime
 
-from openpyxl import Workbook
 from sqlalchemy import select
 
 import clock
@@ -85,6 +84,8 @@ def to_csv(sheets: Iterator[list]) -> bytes:
 def to_xlsx(sheets: Iterator[list]) -> bytes:
     """One sheet 答卷 (openpyxl's write-only mode: rows are streamed from the query, not kept as
     cell objects; no progress is committed while the query's cursor is open)."""
+    from openpyxl import Workbook  # openpyxl: imported on first use, not at app start
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("答卷")
     for row in sheets:

@@ -22,20 +22,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Sequence
 
-import matplotlib
+from analysis import Estimate, UnitResult
+from analysis.spec import Grade
+from reports.formatting import COLOR_HEX, COLOR_TINT, GREY
 
-matplotlib.use("Agg")
-
-from matplotlib import rc_context  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
-
-from analysis import Estimate, UnitResult  # noqa: E402
-from analysis.spec import Grade  # noqa: E402
-from reports.formatting import COLOR_HEX, COLOR_TINT, GREY  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FONT_FAMILY = "Noto Sans CJK SC"
 RC = {
@@ -82,16 +77,45 @@ class Chart:
         return round(self.height_in * 25.4, 1)
 
 
+_MPL: SimpleNamespace | None = None  # matplotlib's pieces, once imported
+
+
+def _matplotlib() -> SimpleNamespace:
+    """matplotlib, imported on the first chart (under `_RENDERING`), not when the app starts: it is
+    ~0.3 s of CPU that the web's and every CLI command's start would otherwise pay (docs/performance.md).
+    The Agg backend is chosen once, here, for the whole process."""
+    global _MPL
+    if _MPL is None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import rc_context
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.transforms import blended_transform_factory
+
+        _MPL = SimpleNamespace(
+            rc_context=rc_context,
+            FigureCanvasAgg=FigureCanvasAgg,
+            Figure=Figure,
+            blended_transform_factory=blended_transform_factory,
+        )
+    return _MPL
+
+
 @contextmanager
-def _styled() -> Iterator[None]:
-    """The report style for one chart, built and saved while no other thread changes rcParams."""
-    with _RENDERING, rc_context(RC):
-        yield
+def _styled() -> Iterator[SimpleNamespace]:
+    """The report style for one chart, built and saved while no other thread changes rcParams;
+    yields matplotlib's pieces (`_matplotlib`)."""
+    with _RENDERING:
+        mpl = _matplotlib()
+        with mpl.rc_context(RC):
+            yield mpl
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
+def _figure(mpl: SimpleNamespace, width: float, height: float) -> Figure:
+    fig = mpl.Figure(figsize=(width, height))
+    mpl.FigureCanvasAgg(fig)
     return fig
 
 
@@ -184,12 +208,12 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
     interview list). `x_range`: the axis shared by every panel (`composite_range` of all the units
     shown); by default the range of this panel's units. A legend names every mark drawn, and no other.
     """
-    with _styled():
+    with _styled() as mpl:
         rows = sum(len(b.units) + 1 for b in blocks)
         names = [u.name for b in blocks for u in b.units]
         label_in = min(2.6, max((_text_width_in(n, 7.5) for n in names), default=1.0) + 0.15)
         height = rows * ROW_IN + 0.55 + LEGEND_IN
-        fig = _figure(WIDTH_IN, height)
+        fig = _figure(mpl, WIDTH_IN, height)
         left, right = label_in / WIDTH_IN, 1 - 0.2 / WIDTH_IN
         bottom, top = (0.42 + LEGEND_IN) / height, 1 - 0.13 / height
         ax = fig.add_axes((left, bottom, right - left, top - bottom))
@@ -200,7 +224,7 @@ def ranked_dot_plot(blocks: Sequence[DotBlock], grades: Sequence[Grade], highlig
 
         _grade_bands(ax, grades, x_lo, x_hi)
 
-        label = blended_transform_factory(ax.transAxes, ax.transData)
+        label = mpl.blended_transform_factory(ax.transAxes, ax.transData)
         y = 0
         series: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
         for block in blocks:
@@ -270,6 +294,8 @@ def _dot_legend(fig, grades: Sequence[Grade], listed: bool, marks: set[str]) -> 
 
 def _grade_bands(ax, grades: Sequence[Grade], x_lo: float, x_hi: float) -> None:
     """Tint the background by grade colour and name each grade at the top of its band."""
+    from matplotlib.transforms import blended_transform_factory  # drawn under `_styled`: already imported
+
     ordered = sorted(grades, key=lambda g: g.min)
     for i, g in enumerate(ordered):
         start = max(g.min, x_lo)
@@ -290,8 +316,8 @@ def _grade_bands(ax, grades: Sequence[Grade], x_lo: float, x_hi: float) -> None:
 def trend_chart(labels: Sequence[str], composite: Sequence[Estimate], indicators: dict[str, Sequence[Estimate | None]]) -> Chart:
     """The composite over the periods, with its 95% interval as a band (or bars for a single period),
     and the component indicators as thin lines."""
-    with _styled():
-        fig = _figure(WIDTH_IN, 2.3)
+    with _styled() as mpl:
+        fig = _figure(mpl, WIDTH_IN, 2.3)
         ax = fig.add_axes((0.08, 0.32, 0.9, 0.6))
         x = list(range(len(labels)))
         est = [e.estimate for e in composite]
@@ -350,11 +376,11 @@ def _score_color(score: float | None) -> str:
 
 def distribution_chart(options: Sequence[OptionShare], scored: bool) -> Chart:
     """One question: a bar per option (in questionnaire order) with its weighted share and count."""
-    with _styled():
+    with _styled() as mpl:
         width = 3.15
         label_in = min(1.4, max((_text_width_in(o.label, 7.5) for o in options), default=0.6) + 0.12)
         height = len(options) * 0.2 + 0.2
-        fig = _figure(width, height)
+        fig = _figure(mpl, width, height)
         ax = fig.add_axes((label_in / width, 0.08 / height, 1 - label_in / width - 0.02, 1 - 0.16 / height))
         shares = [100 * (o.share or 0.0) for o in options]
         ys = list(range(len(options)))

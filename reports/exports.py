@@ -5,12 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from typing import TYPE_CHECKING, Any
 
 from analysis import UnitResult, WaveResult
 from analysis.spec import QuestionnaireSpec
@@ -19,6 +14,9 @@ from models.units import KIND_LABELS
 from cells import safe_row, safe_workbook
 from reports import model
 from reports.formatting import COLOR_MEANINGS, COLOR_NAMES, FLAG_LABELS, TERMS, WARNING_LABELS, explain, term
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 COLOR_LABELS = {c: f"{COLOR_NAMES[c]}({COLOR_MEANINGS[c]})" for c in COLOR_NAMES}
 COLOR_FILLS = {"blue": "D6E4F5", "yellow": "FFF2C2", "red": "F8D0CC"}
@@ -66,6 +64,9 @@ def to_xlsx(result: WaveResult, spec: QuestionnaireSpec, title: str, rejected: i
     everywhere people read them (reports.model): 第 k 名 / 共 G 名 with 1 the best, the rank interval
     in the same order, 倒数第 k on the list; units without respondents have no row. `full`: the whole
     wave's result when `result` is an account's part of it (peer groups keep their titles and places)."""
+    from openpyxl import Workbook  # openpyxl: imported on first use, not at app start
+    from openpyxl.styles import Font
+
     workbook = Workbook()
     summary = workbook.active
     summary.title = "概况"
@@ -116,6 +117,8 @@ TERM_HEADERS = {"设计效应": "deff", "位次区间(1=最高)": "rank_interval
 
 
 def _explain_headers(sheet, bottom_n: int) -> None:
+    from openpyxl.comments import Comment
+
     for cell in sheet[1]:
         key = TERM_HEADERS.get(cell.value) or ("p_bottom" if cell.value == term("p_bottom", bottom_n) else None)
         if key:
@@ -123,6 +126,8 @@ def _explain_headers(sheet, bottom_n: int) -> None:
 
 
 def _terms_sheet(workbook: Workbook, bottom_n: int) -> None:
+    from openpyxl.styles import Font
+
     sheet = workbook.create_sheet("名词解释")
     sheet.append(["名词", "说明"])
     for cell in sheet[1]:
@@ -134,6 +139,9 @@ def _terms_sheet(workbook: Workbook, bottom_n: int) -> None:
 
 
 def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup | None, UnitResult]], spec: QuestionnaireSpec) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     sheet = workbook.create_sheet(name)
     header = ["单位代码", "单位名称", "同级组", "样本量", "有效样本量"]
     for ind in spec.indicators:
@@ -173,6 +181,8 @@ def _level_sheet(workbook: Workbook, name: str, rows: list[tuple[model.PeerGroup
 
 
 def _interview_sheet(workbook: Workbook, listed: list[model.Listed], bottom_n: int) -> None:
+    from openpyxl.styles import Font
+
     sheet = workbook.create_sheet("约谈名单")
     sheet.append(["单位代码", "单位名称", "类型", "同级组", "原因", "名次", "综合指数", "处理", "位次区间(1=最高)", "说明"])
     for cell in sheet[1]:
