@@ -51,11 +51,10 @@ def _step(case_id: int, action: str, call):
     404 outside the account's scope, 403 when separation of duties gives the step to another
     account (policy.py), 409 when the case's state does not allow it, 422 for the form; then one
     service call."""
-    found = cases.get_case(current_user, case_id)
     try:
-        cases.check_step(found, action, current_user)
+        found = cases.case_for_step(current_user, case_id, action)
     except Conflict as refused:  # the wrong step for the case's state, whatever the form holds
-        return _case_page(found.id, error=refused.message, status=409)
+        return _case_page(case_id, error=refused.message, status=409)
     form = CASE_FORMS[action]()
     outcome = attempt(form, lambda: call(found, form))
     if outcome:

@@ -42,11 +42,12 @@ def waves_list():
 @bp.route("/waves/new", methods=["GET", "POST"])
 @permission_required("waves.manage")
 def wave_new():
-    copy = waves.copy_of(current_user, request.args["copy"]) if request.args.get("copy") and request.method == "GET" else None
+    offered = waves.new_wave_form(current_user, request.args.get("copy") if request.method == "GET" else None)
+    copy = offered.copy
     form = WaveForm(data=vars(copy) if copy else None)
-    form.questionnaire.choices = choices(waves.questionnaire_choices())
-    form.scope.choices = choices(waves.scope_choices(current_user))
-    form.slug_problem = lambda slug: waves.slug_problem(current_user, slug)
+    form.questionnaire.choices = choices(offered.questionnaires)
+    form.scope.choices = choices(offered.scopes)
+    form.slug_problem = lambda slug: waves.slug_problem(current_user, slug)  # asked while the form validates
     outcome = None
     if form.is_submitted():
         outcome = attempt(form, lambda: waves.create(

@@ -98,6 +98,21 @@ class WaveCopy:
     target_n: int
 
 
+@dataclass(frozen=True)
+class NewWaveForm:
+    """What the new-wave form offers: the questionnaires, the scopes within the account's, and the
+    values copied from a wave (?copy=SLUG: the next period of that wave) or None."""
+
+    questionnaires: list[tuple[str, str]]
+    scopes: list[tuple[str, str]]
+    copy: WaveCopy | None
+
+
+def new_wave_form(user: User, copy_slug: str | None = None) -> NewWaveForm:
+    copy = copy_of(user, copy_slug) if copy_slug else None
+    return NewWaveForm(questionnaire_choices(), scope_choices(user), copy)
+
+
 def copy_of(user: User, slug: str) -> WaveCopy:
     wave = policy.require(user, "waves.manage", get_wave(user, slug), "只能复制您管理的调查")
     period = next_period(wave.period)

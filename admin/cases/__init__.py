@@ -40,8 +40,8 @@ from admin.cases.issuing import (  # noqa: F401
 )
 from admin.cases.key_units import HistoryRow, KeyUnit, key_management  # noqa: F401
 from admin.cases.queries import (  # noqa: F401
-    CaseCounts, CaseFilter, CasePage, Standing, case_counts, case_history, case_page, get_case, list_cases, standing,
-    wave_cases,
+    CaseCounts, CaseFilter, CasePage, Standing, case_counts, case_for_step, case_history, case_page, get_case,
+    list_cases, standing, wave_cases,
 )
 from admin.cases.steps import (  # noqa: F401
     OPEN_STATUSES, STEPS, TEXT_LIMIT, Step, allowed, audit_state, check_step, close, hold, may, next_actions, plan,

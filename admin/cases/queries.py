@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from admin.cases.steps import OPEN_STATUSES, next_actions, waiting_on
+from admin.cases.steps import OPEN_STATUSES, check_step, next_actions, waiting_on
 from analysis import UnitResult, WaveResult
 from clock import today
 from extensions import db
@@ -24,6 +24,15 @@ from policy import check_case, unit_clause, wave_clause
 def get_case(user: User, case_id: int) -> InterviewCase:
     """The case, or 404 unless both its unit and its wave are visible to the account (policy)."""
     return check_case(user, db.session.get(InterviewCase, case_id))
+
+
+def case_for_step(user: User, case_id: int, action: str) -> InterviewCase:
+    """The case for one of its steps: 404 unless the account sees it, 403 when separation of duties
+    gives the step to another account (policy), 409 when the case's state does not allow it —
+    whatever the form holds."""
+    case = get_case(user, case_id)
+    check_step(case, action, user)
+    return case
 
 
 @dataclass(frozen=True)
