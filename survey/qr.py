@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import segno
+from segno import encoder as _encoder
 from flask import current_app
 from PIL import Image
 from sqlalchemy import select
@@ -40,6 +41,80 @@ def collection_units(wave: Wave) -> list[Unit]:
             select(Unit).where(wave.scope.subtree_clause(), Unit.kind.in_(COLLECTION_KINDS)).order_by(Unit.path)
         )
     )
+
+
+_segno_best_mask = _encoder.find_and_apply_best_mask
+_N3 = bytes((1, 0, 1, 1, 1, 0, 1))
+
+
+def _n3(seq: bytes, size: int) -> int:
+    count = 0
+    idx = seq.find(_N3)
+    while idx != -1:
+        offset = idx + 7
+        if idx in (0, size - 7) or not any(seq[max(idx - 4, 0):min(idx, size)]) \
+                or not any(seq[max(offset, 0):min(offset + 4, size)]):
+            count += 40
+        else:
+            offset = idx + 4
+        idx = seq.find(_N3, offset)
+    return count
+
+
+def _runs(lines: np.ndarray) -> int:
+    """N1 of rows: runs of 5 or more equal modules score length - 2; a 255 column keeps rows apart."""
+    flat = np.concatenate([lines, np.full((lines.shape[0], 1), 255, np.uint8)], axis=1).ravel()
+    edges = np.flatnonzero(np.diff(flat)) + 1
+    lengths = np.diff(np.concatenate(([0], edges, [flat.size])))
+    long = lengths[lengths >= 5]
+    return int((long - 2).sum())
+
+
+def _score(m: np.ndarray) -> int:
+    size = m.shape[0]
+    n1 = _runs(m) + _runs(m.T)
+    same = (m[1:, 1:] == m[1:, :-1]) & (m[1:, 1:] == m[:-1, 1:]) & (m[1:, 1:] == m[:-1, :-1])
+    n2 = 3 * int(same.sum())
+    n3 = sum(_n3(row.tobytes(), size) for row in m) + sum(_n3(col.tobytes(), size) for col in np.ascontiguousarray(m.T))
+    percent = float(int(m.sum(dtype=np.int64))) / (size ** 2)
+    n4 = 10 * int(abs(percent * 100 - 50) / 5)
+    return n1 + n2 + n3 + n4
+
+
+def find_and_apply_best_mask(matrix, width, height, proposed_mask=None):
+    """segno's `encoder.find_and_apply_best_mask` for a QR Code (not Micro), in numpy: the same eight
+    masks on the same modules, the same four penalties computed the same way (ISO/IEC 18004:2015
+    7.8.3, segno's reading of it: a module still 0x2 counts as dark for N4 and as a colour of its own
+    for N1 and N2), the same choice (the lowest score, the first on a tie), the same return value.
+    segno evaluates the masks in pure Python, 15-40 ms a symbol, which was most of a wave's first
+    posters build (docs/performance.md "Issue 17"); this takes a fifth of that.
+    tests/survey/test_links_and_qr.py checks symbol for symbol that it chooses what segno chooses."""
+    if proposed_mask is not None or width != height or width < 21:
+        return _segno_best_mask(matrix, width, height, proposed_mask)
+    function = _encoder.make_matrix(width, height)
+    _encoder.add_finder_patterns(function, width, height)
+    _encoder.add_alignment_patterns(function, width, height)
+    function[-8][8] = 0x1
+    encoding = np.array([list(r) for r in function], dtype=np.uint8) > 1
+    m0 = np.array([list(r) for r in matrix], dtype=np.uint8)
+    i, j = np.indices((height, width))
+    ij = i * j
+    patterns = (
+        (i + j) % 2 == 0, i % 2 == 0, j % 3 == 0, (i + j) % 3 == 0, (i // 2 + j // 3) % 2 == 0,
+        (ij % 2) + (ij % 3) == 0, ((ij % 2) + (ij % 3)) % 2 == 0, (((i + j) % 2) + ij % 3) % 2 == 0,
+    )
+    best = None
+    for number, pattern in enumerate(patterns):
+        m = m0 ^ (pattern & encoding).astype(np.uint8)
+        score = _score(m)
+        if best is None or score < best[0]:
+            best = (score, number, m)
+    return best[1], tuple(bytearray(row.tobytes()) for row in best[2])
+
+
+# segno's encoder looks the function up by name when it masks a symbol: every symbol this process
+# makes (posters, cards, the QR export) is masked by the numpy version above.
+_encoder.find_and_apply_best_mask = find_and_apply_best_mask
 
 
 def _qr(url: str) -> segno.QRCode:

@@ -198,3 +198,30 @@ def test_the_png_has_exactly_segnos_pixels():
         ours = Image.open(io.BytesIO(qr_png(url)))
         assert ours.mode == "L" and set(np.unique(np.asarray(ours))) == {0, 255}
         assert np.array_equal(np.asarray(ours), np.asarray(Image.open(theirs).convert("L")))
+
+
+def test_the_numpy_mask_choice_is_segnos_symbol_for_symbol():
+    """survey.qr.find_and_apply_best_mask replaces segno's pure-Python mask evaluation: on links of
+    every length the posters print (QR versions 2 to 9, all eight masks chosen somewhere), the mask
+    and every module are the ones segno's own function gives."""
+    import random
+    import string
+
+    from segno import encoder
+
+    import survey.qr as qr
+
+    assert encoder.find_and_apply_best_mask is qr.find_and_apply_best_mask
+    rng = random.Random(20261206)
+    alphabet = string.ascii_letters + string.digits + "-_."
+    urls = [f"https://pingan.example.cn/s/{''.join(rng.choice(alphabet) for _ in range(rng.randint(10, 140)))}"
+            for _ in range(240)] + [f"http://127.0.0.1:5000/s/{i}" for i in range(20)]
+    ours = [segno.make(u, error="m", micro=False) for u in urls]
+    try:
+        encoder.find_and_apply_best_mask = qr._segno_best_mask
+        theirs = [segno.make(u, error="m", micro=False) for u in urls]
+    finally:
+        encoder.find_and_apply_best_mask = qr.find_and_apply_best_mask
+    assert {c.version for c in theirs} >= set(range(2, 10)) and {c.mask for c in theirs} == set(range(8))
+    for url, a, b in zip(urls, ours, theirs):
+        assert (a.mask, a.matrix) == (b.mask, b.matrix), url
