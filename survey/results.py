@@ -26,6 +26,7 @@ from errors import Conflict, PinganError
 from extensions import db
 from models import AnalysisResult, PopulationMargin, Response, Unit, Wave
 from models.interviews import InterviewCase
+from models.waves import RESPONSE_MODES
 from survey.waves import previous_wave
 
 
@@ -69,6 +70,10 @@ def load_wave_data(wave: Wave) -> WaveData:
 
 
 LOAD_CHUNK = 50_000  # rows fetched at a time
+# The review status as the loader reads it (0 = clean): flagged and accepted sheets count as flagged,
+# rejected ones are dropped and counted.
+FLAGGED, REJECTED = 1, 2
+STATUS_CODES = {FLAGGED: ("flagged", "accepted"), REJECTED: ("rejected",)}
 _BULK_LOADING: ContextVar[bool] = ContextVar("bulk_loading", default=False)
 
 
@@ -121,9 +126,9 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     keys: list[str] = []
     unit_ids: list[int] = []
     psus: list[str | None] = []
-    statuses: list[str] = []
+    statuses: list[int] = []  # STATUS_CODES
     times: list = []
-    modes: list[str | None] = []
+    modes: list[int] = []  # index in RESPONSE_MODES (the column is NOT NULL and checked)
     codes: list[bytes] = []
     texts: list[str | None] = []
     unpacked: dict[int, dict] = {}  # row → answers, for the rows not packed as they should be
@@ -131,15 +136,19 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     if lo is not None:
         # `wave_id + 0` keeps SQLite's planner off the wave_id index, so it scans the id range.
         in_wave = (table.c.wave_id + 0 if connection.dialect.name == "sqlite" else table.c.wave_id) == wave.id
+        # status and mode as small ints (STATUS_CODES, RESPONSE_MODES): no string object per row
+        status = case(*((or_(*(table.c.review_status == s for s in names)), c) for c, names in STATUS_CODES.items()),
+                      else_=0)
+        mode = case(*((table.c.mode == name, i) for i, name in enumerate(RESPONSE_MODES)), else_=-1)
         unpacked_row = or_(table.c.answer_codes.is_(None), func.length(table.c.answer_codes) != pk.width)
         query = (
             select(
                 table.c.response_key,
                 table.c.unit_id,
                 table.c.psu,
-                table.c.review_status,
+                status,
                 table.c.submitted_at,
-                table.c.mode,
+                mode,
                 table.c.answer_codes,
                 table.c.answer_texts,
                 case((unpacked_row, cast(table.c.answers, Text)), else_=None),  # the JSON only where it is needed
@@ -155,7 +164,7 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
         try:
             cursor.execute(str(compiled), params)
             while chunk := cursor.fetchmany(LOAD_CHUNK):
-                rows = [row for row in chunk if row[3] != "rejected"]  # one pass, not one per column
+                rows = [row for row in chunk if row[3] != REJECTED]  # one pass, not one per column
                 n_rejected += len(chunk) - len(rows)
                 if not rows:
                     continue
@@ -196,9 +205,10 @@ def _read_responses(wave: Wave, spec: QuestionnaireSpec, unit_codes: dict[int, s
     position = pd.Index(list(unit_codes)).get_indexer(np.fromiter(unit_ids, dtype=np.int64, count=n))
     frame.insert(1, "unit_code", pd.Categorical.from_codes(position, categories=list(unit_codes.values())))
     frame.insert(2, "psu", psus)
-    frame.insert(3, "flagged", [s in ("flagged", "accepted") for s in statuses])  # flagged, not rejected
+    frame.insert(3, "flagged", np.fromiter(statuses, dtype=np.int8, count=n) == FLAGGED)  # flagged, not rejected
     frame["submitted_at"] = pd.to_datetime(pd.Series(times, dtype=object), utc=True, format="ISO8601") if times else None
-    frame["mode"] = modes if modes else None
+    mode_codes = np.fromiter(modes, dtype=np.int8, count=n)
+    frame["mode"] = pd.Categorical.from_codes(mode_codes, categories=RESPONSE_MODES) if modes else None
     return frame, n_rejected
 
 

@@ -212,3 +212,32 @@ def test_rows_without_packed_answers_load_from_their_json(two_waves):
     db.session.commit()
     result = two_waves.invoke(args=["analysis", "run", "--wave", "2026Q3-city"])
     assert result.exit_code != 0 and "“safety” 的答案代码不在选项中:Z" in result.output
+
+
+def test_review_status_and_mode_load_as_codes(two_waves):
+    """The loader reads the review status and the mode as small ints (survey.results.STATUS_CODES,
+    RESPONSE_MODES): flagged and accepted sheets are flagged, clean ones not, rejected ones are left out
+    and counted; every mode comes back by name."""
+    from sqlalchemy import update
+
+    from survey.results import load_wave_data
+
+    wave = db.session.scalar(select(Wave).where(Wave.slug == "2026Q3-city"))
+    ids = db.session.scalars(select(Response.id).where(Response.wave_id == wave.id).order_by(Response.id)).all()
+    setting = {ids[0]: ("flagged", "qr"), ids[1]: ("accepted", "door"), ids[2]: ("rejected", "phone"),
+               ids[3]: ("clean", "paper"), ids[4]: ("clean", "qr")}
+    for rid, (status, mode) in setting.items():
+        db.session.execute(update(Response).where(Response.id == rid).values(review_status=status, mode=mode))
+    db.session.commit()
+    stored = dict(db.session.execute(select(Response.response_key, Response.review_status)
+                                     .where(Response.wave_id == wave.id)).all())
+    data = load_wave_data(wave)
+    frame = data.responses.set_index("response_id")
+    assert data.n_rejected == sum(s == "rejected" for s in stored.values())
+    assert sorted(frame.index) == sorted(k for k, s in stored.items() if s != "rejected")
+    assert frame["flagged"].dtype == bool
+    assert frame["flagged"].to_dict() == {k: s in ("flagged", "accepted") for k, s in stored.items() if s != "rejected"}
+    keys = dict(db.session.execute(select(Response.id, Response.response_key).where(Response.id.in_(ids[:5]))).all())
+    modes = {keys[rid]: mode for rid, (status, mode) in setting.items() if status != "rejected"}
+    loaded = {k: v for k, v in frame["mode"].astype(object).items() if k in modes}
+    assert loaded == modes
