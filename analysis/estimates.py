@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .design import Design
+from .variance import ratio_moments, stratum_factors
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,8 +125,6 @@ def _stratum_moments(
         sums = psu_sums(design, Y)
     K = sums.A.shape[1]
     w, h, ph = design.weights, design.stratum, design.psu_stratum
-    nh = design.n_psu.astype(float)
-    nh_safe = np.maximum(nh, 1)
     W_h = np.zeros((H, K))
     SY_h = np.zeros((H, K))
     N_h = np.zeros((H, K))
@@ -135,14 +134,8 @@ def _stratum_moments(
     present: dict[int, np.ndarray] = {}
     yt: dict[int, np.ndarray] = {}
     for k in range(K):
-        A, B = sums.A[:, k], sums.B[:, k]
-        W_h[:, k] = _bc(ph, B, H)
-        SY_h[:, k] = _bc(ph, A, H)
+        W_h[:, k], SY_h[:, k], c_h[:, k], al, be = ratio_moments(design, sums.A[:, k], sums.B[:, k])
         N_h[:, k] = _bc(ph, sums.N[:, k], H)
-        c_h[:, k] = np.divide(SY_h[:, k], W_h[:, k], out=np.zeros(H), where=W_h[:, k] > 0)
-        al = A - c_h[ph, k] * B
-        al -= (_bc(ph, al, H) / nh_safe)[ph]
-        be = B - (_bc(ph, B, H) / nh_safe)[ph]
         alpha.append(al)
         beta.append(be)
         if k in comp:
@@ -174,7 +167,7 @@ def _stratum_moments(
             Um[k, k2] = _bc(h, w * yt[k] * present[k2], H)  # Σ w 1_k 1_k2 ỹ_k
     return _StratumMoments(
         count=_bc(h, None, H), sw=_bc(h, w, H), sw2=_bc(h, w * w, H), flagged=_bc(h, flagged.astype(float), H),
-        W=W_h, SY=SY_h, N=N_h, c=c_h, f=np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0),
+        W=W_h, SY=SY_h, N=N_h, c=c_h, f=stratum_factors(design),
         Saa=Saa, Sab=Sab, Sbb=Sbb, T=T, Um=Um, V=V,
     )
 

@@ -30,6 +30,7 @@ from .intervals import Z95, domain_degf, score_interval, share_interval
 from .responses import CodedResponses
 from .results import Estimate
 from .spec import Item, QuestionnaireSpec
+from .variance import centred_psu_totals, ratio_moments, stratum_factors
 
 WEAK_MAX = 3
 DRIVER_KINDS = ("county",)
@@ -175,18 +176,12 @@ def _weak_items(
         return {}
     H, J = len(design.n_psu), sums.A.shape[1]
     ph = design.psu_stratum
-    nh = design.n_psu.astype(float)
-    f = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
+    f = stratum_factors(design)
     W_h, c_h = np.zeros((H, J)), np.zeros((H, J))
     Saa, Sab, Sbb = np.zeros((H, J)), np.zeros((H, J)), np.zeros((H, J))
     for j in range(J):
-        A, B = sums.A[:, j], sums.B[:, j]  # PSU sums of w y and w over the present values
-        W_h[:, j] = np.bincount(ph, weights=B, minlength=H)
-        SY = np.bincount(ph, weights=A, minlength=H)
-        c_h[:, j] = np.divide(SY, W_h[:, j], out=np.zeros(H), where=W_h[:, j] > 0)
-        al = A - c_h[ph, j] * B
-        al -= (np.bincount(ph, weights=al, minlength=H) / np.maximum(nh, 1))[ph]
-        be = B - (np.bincount(ph, weights=B, minlength=H) / np.maximum(nh, 1))[ph]
+        # the PSU sums of w y and w over the present values, linearised as every domain mean is
+        W_h[:, j], _, c_h[:, j], al, be = ratio_moments(design, sums.A[:, j], sums.B[:, j])
         Saa[:, j] = np.bincount(ph, weights=al * al, minlength=H)
         Sab[:, j] = np.bincount(ph, weights=al * be, minlength=H)
         Sbb[:, j] = np.bincount(ph, weights=be * be, minlength=H)
@@ -309,10 +304,9 @@ def _drivers(
     for j, table in enumerate(tables):
         pattern_x[:, j + 1] = table[digits[:, j]]
     psu_c = design.psu[complete]
-    P, H = len(design.psu_stratum), len(design.n_psu)
+    P = len(design.psu_stratum)
     ph = design.psu_stratum
-    nh = design.n_psu.astype(float)
-    f = np.where(nh > 1, nh / np.maximum(nh - 1, 1), 0.0)
+    f = stratum_factors(design)
     unit_c = coded.unit[complete]
     for L in sorted({int(hierarchy.depth[u]) for u in targets}):
         at = np.array([u for u in targets if hierarchy.depth[u] == L])
@@ -352,10 +346,7 @@ def _drivers(
         totals = np.empty((P, m))
         for j in range(m):
             totals[:, j] = np.bincount(psu_s, weights=zx[:, j], minlength=P)
-        mean = np.empty((H, m))
-        for j in range(m):
-            mean[:, j] = np.bincount(ph, weights=totals[:, j], minlength=H) / np.maximum(nh, 1)
-        dev = totals - mean[ph]
+        dev = centred_psu_totals(design, totals)
         t_p = slot_of[hierarchy.domains[ph, L]]  # each PSU's target (through its stratum), -1: none
         keep = t_p >= 0
         fd = (f[ph] * keep)[:, None] * dev
