@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Sequence
 
-from flask import render_template
+from flask import has_request_context, render_template
 
 from analysis import WaveResult
 from analysis.spec import QuestionnaireSpec
@@ -228,7 +228,13 @@ def cycle_collection_paused() -> Iterator[None]:
     and, every so often, all of them: a fifth of a build's CPU time or more (docs/performance.md
     "Issue 17"). Nothing a build makes needs collecting before it ends, so the collector waits until then;
     the peak memory of a build hardly grows (docs/performance.md). It is the whole process's
-    collector: while two threads build, it stays off until the last one is done."""
+    collector: while two threads build, it stays off until the last one is done. So, as for loading a
+    wave (survey.results.bulk_loading), never inside a request: only the worker and the CLI build
+    documents in production, and a job run inside a request (Huey's immediate mode, the tests) builds
+    with the collector as it is, so the web process never switches it off."""
+    if has_request_context():
+        yield
+        return
     with _GC_LOCK:
         if _gc_paused["builds"] == 0:
             _gc_paused["by_us"] = gc.isenabled()

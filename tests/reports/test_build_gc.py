@@ -80,3 +80,15 @@ def test_two_threads_building_keep_it_off_until_the_last_is_done(restore_gc):
     for t in threads:
         t.join(10)
     assert states == {"after the first ended": False} and gc.isenabled()
+
+
+def test_inside_a_request_the_collector_is_left_alone(app, restore_gc):
+    """The web process never switches the collector off: a build inside a request (a job in Huey's
+    immediate mode) leaves it as it is."""
+    gc.enable()
+    with app.test_request_context("/admin/"):
+        with cycle_collection_paused():
+            assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
