@@ -5,25 +5,13 @@ beforehand (jobs.charts.warm), so that both name the same charts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from analysis import WaveResult
 from models.units import KIND_LABELS, KIND_ORDER
 from reports import model
-from reports.model import PeerGroup
+from reports.model import Section
 
-
-@dataclass(frozen=True)
-class Level:
-    """The peer groups of one kind (reports.model's one peer-group model), within the scope."""
-
-    kind: str
-    label: str
-    groups: tuple[PeerGroup, ...]
-
-    @property
-    def count(self) -> int:
-        return sum(len(g.units) for g in self.groups)
+# A level is a Section of reports.model (the peer groups of one kind), the top unit a level of its own.
+Level = Section
 
 
 def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
@@ -34,8 +22,7 @@ def levels_of(scoped: WaveResult, full: WaveResult) -> tuple[Level, ...]:
     if full.root.code in visible:
         root = full.root
         out.append(Level(root.kind, KIND_LABELS[root.kind], (model.PeerGroup(root.kind, root, KIND_LABELS[root.kind], (root,)),)))
-    for section in model.sections(model.scoped_groups(full, visible)):
-        out.append(Level(section.kind, section.label, section.groups))
+    out.extend(model.sections(model.scoped_groups(full, visible)))
     return tuple(out)
 
 

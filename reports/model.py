@@ -124,6 +124,10 @@ class Section:
     def units(self) -> tuple[UnitResult, ...]:
         return tuple(u for g in self.groups for u in g.units)
 
+    @property
+    def count(self) -> int:
+        return sum(len(g.units) for g in self.groups)
+
 
 def department_group_name(parent: UnitResult) -> str:
     """The one title of a group of departments (console, XLSX and PDFs alike):

@@ -145,14 +145,19 @@ def test_json_round_trip_and_shape(result):
 # -- the shared linearised variance ----------------------------------------------------------------
 
 
-def test_linearised_variance_is_svyrecvar():
-    """Var of the difference of two domain means through `linearised_variance`, against R's
-    svycontrast (the `diffs` of reference.json), with and without `rows`; and the covariance form."""
+def reference_design():
+    """The item fixture's responses, hierarchy, coded answers, raked weights and design."""
     spec, units, margins, responses = load_inputs()
     hierarchy = build_hierarchy(units)
     coded = code_responses(spec, hierarchy, responses)
     w = rake_weights(spec, hierarchy, margins, coded, 5.0).weights
-    design = build_design(coded, w, hierarchy.size)
+    return responses, hierarchy, coded, w, build_design(coded, w, hierarchy.size)
+
+
+def test_linearised_variance_is_svyrecvar():
+    """Var of the difference of two domain means through `linearised_variance`, against R's
+    svycontrast (the `diffs` of reference.json), with and without `rows`; and the covariance form."""
+    responses, hierarchy, coded, w, design = reference_design()
     scores = {"A": 100, "B": 80, "C": 60, "D": 30, "E": 0}
     y = responses["sat_police"].map(scores).to_numpy(dtype=float)
     present = ~np.isnan(y)
@@ -184,11 +189,7 @@ def test_domain_means_and_the_shared_variance_agree():
     linearised values, for every unit of every depth, at 1e-10 relative."""
     from analysis.estimates import estimate_domains
 
-    spec, units, margins, responses = load_inputs()
-    hierarchy = build_hierarchy(units)
-    coded = code_responses(spec, hierarchy, responses)
-    w = rake_weights(spec, hierarchy, margins, coded, 5.0).weights
-    design = build_design(coded, w, hierarchy.size)
+    responses, hierarchy, coded, w, design = reference_design()
     scores = {"A": 100, "B": 80, "C": 60, "D": 30, "E": 0}
     Y = np.column_stack([responses[key].map(scores).to_numpy(dtype=float) for key in ("safety", "sat_police")])
     est = estimate_domains(design, hierarchy.domains, hierarchy.depth, Y, np.zeros(2), np.zeros(len(w), dtype=bool))
