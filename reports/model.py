@@ -214,14 +214,18 @@ class PeerRow:
 
     name: str | None
     composite: float | None
-    place: int | None  # 1 = best; None when unranked (样本不足)
+    place: int | None  # 1 = best; None when unranked
     group_size: int | None
     grade: str | None
     own: bool
+    # Why a row has no place: "insufficient_sample" (a ranked kind under min_n: 样本不足) or
+    # "kind_not_ranked" (a village: its kind is not in ranking.kinds: 不参加排名); None when ranked.
+    unranked: str | None = None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "composite": self.composite, "place": self.place,
-                "group_size": self.group_size, "grade": self.grade, "own": self.own}
+                "group_size": self.group_size, "grade": self.grade, "own": self.own,
+                "unranked": self.unranked}
 
 
 @dataclass(frozen=True)
@@ -262,11 +266,20 @@ def standing(full: WaveResult, code: str) -> Standing | None:
             group_size=u.group_size if u.rank is not None else None,
             grade=u.grade,
             own=u.code == code,
+            unranked=unranked_reason(u),
         )
         for u in group.units
     )
     top = full.root
     return Standing(group.title, rows, top.name, top.composite.estimate, (top.composite.ci_low, top.composite.ci_high), top.grade)
+
+
+def unranked_reason(unit: UnitResult) -> str | None:
+    """Why `unit` has no place (PeerRow.unranked): the analysis flags a ranked kind's unit under
+    min_n `insufficient_sample`; any other unranked unit is of a kind that is not ranked."""
+    if unit.rank is not None:
+        return None
+    return "insufficient_sample" if "insufficient_sample" in unit.flags else "kind_not_ranked"
 
 
 def sections(groups: list[PeerGroup]) -> list[Section]:

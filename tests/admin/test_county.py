@@ -129,7 +129,7 @@ def test_the_api_gives_a_county_its_standing_and_leaks_nothing_of_the_other_coun
     peers = standing["peers"]
     assert len(peers) == 3 and [p["name"] for p in peers] == [p["name"] if p["own"] else None for p in peers]
     assert [p["name"] for p in peers if p["own"]] == ["东城区"]
-    assert all(set(p) == {"name", "composite", "place", "group_size", "grade", "own"} for p in peers)
+    assert all(set(p) == {"name", "composite", "place", "group_size", "grade", "own", "unranked"} for p in peers)
     assert sorted(p["place"] for p in peers) == [1, 2, 3]
     assert {u["code"][:6] for u in data["units"]} == {EAST}
     raw = json.dumps(data, ensure_ascii=False)

@@ -24,6 +24,7 @@ from reports.model import (
     place_interval,
     place_text,
     sections,
+    standing,
     totals,
 )
 
@@ -89,6 +90,18 @@ def test_peer_groups_best_first_unranked_last_and_places():
     assert [place_text(u) for u in towns.units] == ["第 1 名 / 共 2 名", "第 2 名 / 共 2 名", "不排名"]
     assert towns.size == 2 and [u.name for u in towns.unranked] == ["丙镇"]
     assert [s.label for s in sections(groups)] == ["县（区）", "乡镇（街道）", "部门"]
+
+
+def test_a_standing_row_says_why_a_peer_has_no_place():
+    """A town under min_n is 样本不足; a village is not ranked at all (its kind is not in
+    ranking.kinds), and its account's standing must not call its peers 样本不足."""
+    villages = (unit("1111", "一村", "village", "111", 80.0), unit("1112", "二村", "village", "111", 75.0))
+    result = WaveResult(city().units + villages, city().interview_list)
+    towns = standing(result, "111")
+    assert [(r.place, r.unranked) for r in towns.rows] == [(1, None), (2, None), (None, "insufficient_sample")]
+    assert towns.rows[1].own and towns.rows[1].to_dict()["unranked"] is None
+    village = standing(result, "1112")
+    assert [(r.place, r.unranked) for r in village.rows] == [(None, "kind_not_ranked")] * 2
 
 
 @pytest.mark.parametrize(("parent", "title"), [("安澜市", "安澜市市直部门"), ("澜江区", "澜江区区直部门"),
