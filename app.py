@@ -24,8 +24,12 @@ from extensions import babel, csrf, db, limiter, login_manager, migrate
 LOCALES = ("zh", "en")
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(config: Mapping[str, Any] | None = None, instance_path: str | os.PathLike | None = None) -> Flask:
+    """The app; its instance folder (the SQLite database, the generated secret key, built files,
+    attachments …) is `instance_path`, else INSTANCE_PATH from the environment, else instance/
+    beside this file (the tests give every app and subprocess a temporary one: tests/conftest.py)."""
+    where = instance_path or os.environ.get("INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=str(Path(where).resolve()) if where else None, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),

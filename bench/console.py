@@ -160,8 +160,7 @@ def main() -> None:
     from extensions import db
     from models import User
 
-    app = create_app()
-    app.instance_path = str(tmp)  # the seed's admin-password file goes here, not into instance/
+    app = create_app(instance_path=tmp)  # the seed's admin-password file goes here, not into instance/
     with app.app_context():
         upgrade()
         t = time.perf_counter()

@@ -180,6 +180,7 @@ def main() -> None:
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{tmp_dir / 'bench.db'}",
+            "INSTANCE_PATH": str(tmp_dir),  # nothing into the checkout's instance/
             "SECRET_KEY": "bench-reports-not-a-secret",
             "OFFICE_NAME": "临川市社会治安综合治理委员会办公室",
         }
@@ -203,7 +204,7 @@ def main() -> None:
         print(f"cli    flask report build --kind quarterly: median {statistics.median(cli):.2f} s "
               f"(runs {', '.join(f'{t:.2f}' for t in cli)}), {pages} pages, {out.stat().st_size // 1024} KB")
 
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "OFFICE_NAME")})
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "INSTANCE_PATH", "SECRET_KEY", "OFFICE_NAME")})
         from weasyprint import HTML, URLFetcher
 
         from app import create_app

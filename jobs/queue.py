@@ -4,9 +4,10 @@ A second task, `warm_charts(wave_id)`, draws the results page's charts after an 
 (jobs.charts).
 
 Storage: `JOBS_QUEUE_URL` — `redis://host:6379/0` in production (several gunicorn machines, one
-queue), otherwise an SQLite file (default instance/jobs-queue.db; no extra service). The queue
-carries only job ids: the `jobs` table says what each job is and how far it got, so a message lost
-with a killed worker is found again by `recover()` (on every worker start, and once a minute).
+queue), otherwise an SQLite file (default jobs-queue.db in the instance folder, INSTANCE_PATH or
+instance/; no extra service). The queue carries only job ids: the `jobs` table says what each
+job is and how far it got, so a message lost with a killed worker is found again by `recover()`
+(on every worker start, and once a minute).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from huey import RedisHuey, SqliteHuey, crontab
 from huey.storage import SqliteStorage
 
 log = logging.getLogger(__name__)
-INSTANCE = Path(__file__).resolve().parents[1] / "instance"
+# The app's instance folder (app.create_app): INSTANCE_PATH, else instance/ beside the code.
+INSTANCE = Path(os.environ.get("INSTANCE_PATH") or Path(__file__).resolve().parents[1] / "instance")
 NAME = "pingan"
 
 

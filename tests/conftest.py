@@ -4,13 +4,21 @@ SQLite by default: the schema is migrated once per session into a template file,
 copied for every test. With TEST_DATABASE_URL set (PostgreSQL), the schema is
 dropped and migrated up from empty once per session, and every table is
 truncated before each test.
+
+No test writes into the repository's own instance/ folder: every app of a fixture gets an instance
+folder in tmp_path, and INSTANCE_PATH (set here, before the app or the queue is imported) sends
+every other app — one a test builds itself, a `flask --app app …`, gunicorn or worker subprocess —
+and the default queue file to a temporary folder of the session. `_repo_instance_untouched` fails
+the test that creates anything there.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -24,6 +32,24 @@ from extensions import db
 T = TypeVar("T")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 DATA = Path(__file__).parent / "data"
+
+REPO_INSTANCE = Path(__file__).resolve().parents[1] / "instance"
+# Set before `jobs.queue` is imported (it opens its default SQLite file on import; app.py imports it
+# only in create_app); inherited by every subprocess a test starts.
+os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="pingan-test-instance-")
+atexit.register(shutil.rmtree, os.environ["INSTANCE_PATH"], True)
+
+
+def _instance_entries() -> set[str]:
+    """The repository's instance/ ("." when it exists) and every file and folder under it (it may
+    hold a developer's own)."""
+    found: set[str] = {"."} if REPO_INSTANCE.is_dir() else set()
+    for root, dirs, files in os.walk(REPO_INSTANCE):
+        found.update(os.path.relpath(os.path.join(root, name), REPO_INSTANCE) for name in dirs + files)
+    return found
+
+
+_instance_seen = [_instance_entries()]  # as the session found it, before any test module was imported
 
 
 def _config(url: str, instance: Path) -> dict:
@@ -40,10 +66,23 @@ def _config(url: str, instance: Path) -> dict:
 def _migrate(url: str, instance: Path) -> None:
     from flask_migrate import upgrade
 
-    app = create_app(_config(url, instance))
+    app = create_app(_config(url, instance), instance_path=instance)
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _repo_instance_untouched():
+    """Fails the test after which something new is in the repository's instance/ (what collecting
+    the tests created counts against the first test). New entries only: a developer's server running
+    from the same checkout may still write to its own database and log while the tests run."""
+    yield
+    before, after = _instance_seen[0], _instance_entries()
+    _instance_seen[0] = after
+    written = sorted(after - before)
+    assert not written, f"written into the repository's instance/ ({REPO_INSTANCE}): {written}; give the app or the " \
+        "subprocess an instance folder of its own (create_app(instance_path=…) or INSTANCE_PATH)"
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +111,8 @@ def built_once(database_template: str, tmp_path_factory, name: str, build: Calla
         return None
     path = tmp_path_factory.mktemp(name) / f"{name}.db"
     shutil.copyfile(database_template, path)
-    app = create_app(_config(f"sqlite:///{path}", tmp_path_factory.mktemp("instance")))
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(_config(f"sqlite:///{path}", instance), instance_path=instance)
     with app.app_context():
         result = build(app)
         db.session.remove()
@@ -115,9 +155,7 @@ def make_app(database, tmp_path):
     instance.mkdir(exist_ok=True)
 
     def make(**overrides):
-        app = create_app({**_config(database, instance), **overrides})
-        app.instance_path = str(instance)
-        return app
+        return create_app({**_config(database, instance), **overrides}, instance_path=instance)
 
     return make
 

@@ -322,7 +322,7 @@ def site(database_template, tmp_path_factory):
         built, live = tmp / "world.db", tmp / "live.db"
         shutil.copyfile(database_template, built)
         url = f"sqlite:///{built}"
-    builder = create_app(_config(url, tmp))
+    builder = create_app(_config(url, tmp), instance_path=tmp)
     with builder.app_context():
         _empty_postgres()
         world = build_world(tmp)
@@ -334,7 +334,8 @@ def site(database_template, tmp_path_factory):
         db.engine.dispose()
     if live is not None:
         url = f"sqlite:///{live}"
-    site = Site(world, rows, create_app(_config(url, tmp)), create_app(_config(url, tmp)), live, built)
+    site = Site(world, rows, create_app(_config(url, tmp), instance_path=tmp), create_app(_config(url, tmp), instance_path=tmp),
+                live, built)
     _SITES[database_template] = site
     yield site
     for app in (site.web, site.reader):

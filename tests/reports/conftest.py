@@ -42,8 +42,8 @@ def module_app(database_template, tmp_path_factory):
         path = tmp_path_factory.mktemp("db") / "reports.db"
         shutil.copyfile(database_template, path)
         url = f"sqlite:///{path}"
-    app = create_app({**_config(url, instance), "OFFICE_NAME": OFFICE, "PUBLIC_BASE_URL": "https://pingan.example.cn"})
-    app.instance_path = str(instance)
+    app = create_app({**_config(url, instance), "OFFICE_NAME": OFFICE, "PUBLIC_BASE_URL": "https://pingan.example.cn"},
+                     instance_path=instance)
     with app.app_context():
         yield app
         db.session.remove()
