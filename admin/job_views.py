@@ -33,7 +33,8 @@ def _send(job):
 @permission_required("read")
 def jobs_list():
     """The account's latest jobs."""
-    return render_template("admin/jobs.html", jobs=jobs.recent_jobs(current_user), label=jobs.label)
+    return render_template("admin/jobs.html", jobs=jobs.recent_jobs(current_user), label=jobs.label,
+                           part=jobs.part_label)
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -42,7 +43,7 @@ def job(job_id: int):
     """How far the job got; the file, or the results page, when it is done."""
     found = jobs.get_job(current_user, job_id)
     return render_template(
-        "admin/job.html", job=found, label=jobs.label(found), ready=jobs.ready(found),
+        "admin/job.html", job=found, label=jobs.label(found), part=jobs.part_label(found), ready=jobs.ready(found),
         refresh=REFRESH_SECONDS if found.active else None,
     )
 

@@ -118,18 +118,17 @@ def _document(job: Job) -> tuple[str, str]:
     wave = _wave(job)
     unit = job.inputs.get("unit")
     within = db.session.scalar(select(Unit).where(Unit.code == job.inputs["within"])) if job.inputs.get("within") else None
-    sheets = job.kind == "xlsx" and job.inputs.get("table") == "answer_sheets"
     scope = None
     if job.inputs.get("scope"):  # a county's part: never the whole wave in its place
         scope = db.session.scalar(select(Unit).where(Unit.code == job.inputs["scope"]))
         if scope is None:
             raise NotFound(f"没有代码为 {job.inputs['scope']} 的单位")
-    qr_zip = job.kind == "posters" and job.inputs.get("format") == "zip"
-    if sheets:
+    if job.kind == "answer_sheets":
         from reports import answer_sheets
 
-        name, ext = answer_sheets.filename(wave, scope, "xlsx"), "xlsx"
-    elif qr_zip:
+        ext = job.inputs.get("format", "xlsx")
+        name = answer_sheets.filename(wave, scope, ext)
+    elif job.kind == "qr_zip":
         from survey import qr
 
         name, ext = qr.zip_name(wave, job.inputs["mode"], within), "zip"
@@ -142,10 +141,11 @@ def _document(job: Job) -> tuple[str, str]:
     if path.is_file():
         return name, path.name  # built before the last worker stopped: not built twice
     progress = _progress(job.id)
-    if sheets:
+    if job.kind == "answer_sheets":
         progress(10, "读取答卷并生成表格")
-        data = answer_sheets.to_xlsx(answer_sheets.rows(wave, scope))
-    elif qr_zip:
+        write = answer_sheets.to_csv if ext == "csv" else answer_sheets.to_xlsx
+        data = write(answer_sheets.rows(wave, scope))
+    elif job.kind == "qr_zip":
         progress(10, "生成二维码")
         data = qr.qr_zip(wave, qr.zip_units(wave, within), job.inputs["mode"])
     elif job.kind == "xlsx":

@@ -35,19 +35,34 @@ KIND_LABELS = {
     "board": "测评结果公示（PDF）",
     "posters": "扫码海报及入户卡片（PDF）",
     "xlsx": "测评结果（XLSX）",
+    "qr_zip": "二维码图片（ZIP）",
+    "answer_sheets": "答卷明细",
 }
-TABLE_LABELS = {"answer_sheets": "答卷明细（XLSX）"}  # an `xlsx` job of another table than the results
-ZIP_LABELS = {"qr": "扫码二维码图片（ZIP）", "door": "入户卡片二维码图片（ZIP）"}  # a `posters` job of format zip
-MIMETYPES = {"pdf": "application/pdf", "zip": "application/zip", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+QR_ZIP_LABELS = {"qr": "扫码二维码图片（ZIP）", "door": "入户卡片二维码图片（ZIP）"}  # a `qr_zip` job by its mode
+SHEETS_FORMATS = ("xlsx", "csv")  # an `answer_sheets` job's format
+MIMETYPES = {"pdf": "application/pdf", "zip": "application/zip", "csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 PUBLIC = "公众"  # who asked for a public board's PDF
 
 
 def label(job: Job) -> str:
     """What the job builds, as the console names it."""
     inputs = job.inputs or {}
-    if inputs.get("format") == "zip":
-        return ZIP_LABELS[inputs.get("mode", "qr")]
-    return TABLE_LABELS.get(inputs.get("table"), KIND_LABELS[job.kind])
+    if job.kind == "qr_zip":
+        return QR_ZIP_LABELS.get(inputs.get("mode"), KIND_LABELS["qr_zip"])
+    if job.kind == "answer_sheets":
+        return f"{KIND_LABELS['answer_sheets']}（{str(inputs.get('format', 'xlsx')).upper()}）"
+    return KIND_LABELS[job.kind]
+
+
+def part_label(job: Job) -> str | None:
+    """The part of the wave a job's file covers, when not the whole wave: one unit (its code), or
+    a county's part of a city-wide wave (范围 and its code)."""
+    inputs = job.inputs or {}
+    if inputs.get("unit"):
+        return inputs["unit"]
+    part = inputs.get("within") or inputs.get("scope")
+    return f"范围 {part}" if part else None
 
 
 def files_dir() -> Path:
@@ -197,11 +212,11 @@ def qr_zip_part(account: Any, wave: Wave, mode: str) -> str | None:
 
 def request_qr_zip(account: Any, wave: Wave, mode: str = "qr") -> Job:
     """The QR codes of the wave's collecting units (the account's part) as PNGs in a zip: a
-    `posters` job of format zip, as it prints what the posters print and depends on the same state
-    (the units, the short codes, PUBLIC_BASE_URL: jobs.state)."""
+    `qr_zip` job; it prints what the posters print and depends on the same state (the units, the
+    short codes, PUBLIC_BASE_URL: jobs.state)."""
     within = qr_zip_part(account, wave, mode)
-    inputs = {"wave": wave.slug, "unit": None, "within": within, "format": "zip", "mode": mode}
-    return submit("posters", inputs, wave, account)
+    inputs = {"wave": wave.slug, "unit": None, "within": within, "mode": mode}
+    return submit("qr_zip", inputs, wave, account)
 
 
 def request_board(wave: Wave, published_on: date) -> Job:
@@ -218,12 +233,14 @@ def request_xlsx(account: Any, wave: Wave) -> Job:
     return submit("xlsx", {"wave": wave.slug, "scope": scope}, wave, account)
 
 
-def request_answer_sheets(account: Any, wave: Wave) -> Job:
-    """The raw answer sheets as XLSX (reports.answer_sheets): the whole wave, or the account's part
-    of it; rebuilt when a sheet is added, reviewed or resolved (jobs.state)."""
+def request_answer_sheets(account: Any, wave: Wave, fmt: str = "xlsx") -> Job:
+    """The raw answer sheets as XLSX or CSV (reports.answer_sheets): the whole wave, or the
+    account's part of it; rebuilt when a sheet is added, reviewed or resolved (jobs.state)."""
+    if fmt not in SHEETS_FORMATS:
+        raise NotFound("没有这种格式")
     policy.require(account, "read", wave)
     scope = None if policy.within(account, wave.scope) else account.scope.code
-    return submit("xlsx", {"wave": wave.slug, "scope": scope, "table": "answer_sheets"}, wave, account)
+    return submit("answer_sheets", {"wave": wave.slug, "scope": scope, "format": fmt}, wave, account)
 
 
 def request_analysis(account: Any, wave: Wave, weight_cap: float) -> Job:

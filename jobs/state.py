@@ -78,7 +78,7 @@ def _cases(wave: Wave) -> list[list[str]]:
 def state(kind: str, wave: Wave, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a job of `kind` on `wave` reads besides its inputs."""
     out: dict[str, Any] = {"wave": _columns(wave), "units": _units(wave), "build": BUILD_VERSION}
-    if kind == "xlsx" and (inputs or {}).get("table") == "answer_sheets":
+    if kind == "answer_sheets":
         # The raw sheets: every sheet's answers, flags and review status. A new sheet moves the
         # newest id (the burst flag it puts on earlier sheets comes with it), a review decision the
         # newest review, a reclassification the counts by status, a resolved paper keying _paper.
@@ -96,7 +96,7 @@ def state(kind: str, wave: Wave, inputs: dict[str, Any] | None = None) -> dict[s
         out["result"] = _result(wave)  # a re-run after a run is a new job
         return out
     out["office"] = current_app.config.get("OFFICE_NAME")
-    if kind == "posters":
+    if kind in ("posters", "qr_zip"):
         out["base_url"] = current_app.config.get("PUBLIC_BASE_URL")
         out["short_links"] = _rows(select(func.count(), func.max(ShortLink.id)).where(ShortLink.wave_id == wave.id))
         return out

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.types import JSONType, Timestamp, utcnow
 
-JOB_KINDS = ("analysis", "quarterly", "interviews", "board", "posters", "xlsx")
+JOB_KINDS = ("analysis", "quarterly", "interviews", "board", "posters", "xlsx", "qr_zip", "answer_sheets")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 STATUS_LABELS = {"queued": "排队中", "running": "正在进行", "done": "已完成", "failed": "失败"}
 

@@ -99,3 +99,52 @@ def test_the_answers_migration_packs_the_stored_answers(empty_database, tmp_path
         assert db.session.scalar(text("SELECT count(*) FROM responses WHERE answer_texts IS NOT NULL")) >= 1
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_job_kinds_migration_gives_the_qr_zip_and_the_answer_sheets_kinds_of_their_own(empty_database):
+    """0020: a `posters` job of format zip becomes a `qr_zip` job, an `xlsx` job of the table
+    answer_sheets an `answer_sheets` job of format xlsx; other jobs stay as they were. Downgrading
+    gives the old kinds and inputs back, and drops the CSV jobs the older schema never had."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from models.types import JSONType
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    jobs = sa.table("jobs", sa.column("id", sa.Integer()), sa.column("kind", sa.String()), sa.column("inputs", JSONType),
+                    sa.column("fingerprint", sa.String()), sa.column("status", sa.String()),
+                    sa.column("progress", sa.Integer()), sa.column("attempts", sa.Integer()),
+                    sa.column("requested_by_name", sa.String()), sa.column("created_at", sa.DateTime(timezone=True)))
+    before = {
+        1: ("posters", {"wave": "w", "unit": None, "within": "510701", "format": "zip", "mode": "door"}),
+        2: ("xlsx", {"wave": "w", "scope": None, "table": "answer_sheets"}),
+        3: ("posters", {"wave": "w", "unit": "510701001", "within": None, "date": "2026-12-01"}),
+        4: ("xlsx", {"wave": "w", "scope": "510701"}),
+    }
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "SECRET_KEY": "x" * 32})
+    with app.app_context():
+        upgrade(revision="0019")
+        with db.engine.begin() as conn:
+            conn.execute(jobs.insert(), [
+                {"id": i, "kind": kind, "inputs": inputs, "fingerprint": f"{i:064d}", "status": "done", "progress": 100,
+                 "attempts": 1, "requested_by_name": "cli", "created_at": now}
+                for i, (kind, inputs) in before.items()
+            ])
+
+        def stored() -> dict:
+            with db.engine.connect() as conn:
+                return {i: (k, v) for i, k, v in conn.execute(sa.select(jobs.c.id, jobs.c.kind, jobs.c.inputs))}
+
+        upgrade(revision="0020")
+        after = stored()
+        assert after[1] == ("qr_zip", {"wave": "w", "unit": None, "within": "510701", "mode": "door"})
+        assert after[2] == ("answer_sheets", {"wave": "w", "scope": None, "format": "xlsx"})
+        assert after[3] == before[3] and after[4] == before[4]
+        with db.engine.begin() as conn:  # a CSV of the answer sheets, which only 0020 knows
+            conn.execute(jobs.insert().values(id=5, kind="answer_sheets", inputs={"wave": "w", "scope": None, "format": "csv"},
+                                              fingerprint=f"{5:064d}", status="done", progress=100, attempts=1,
+                                              requested_by_name="cli", created_at=now))
+        downgrade(revision="0019")
+        assert stored() == before
+        db.engine.dispose()

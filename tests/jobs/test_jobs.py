@@ -293,6 +293,8 @@ def test_the_raw_answer_sheets_workbook_is_built_by_the_worker(city, real_queue,
     east = client_for(city, "east")  # a county asks for its own part: another job, another file
     east_id = job_id_of(east.get(SHEETS))
     assert east_id != job_id and fresh(east_id).inputs["scope"] == "510701"
+    assert fresh(job_id).kind == "answer_sheets" and fresh(job_id).inputs["format"] == "xlsx"  # a kind of its own
+    assert "答卷明细（XLSX）（范围 510701）" in text(east.get("/admin/jobs"))
     assert east.get(f"/admin/jobs/{job_id}").status_code == 404  # the whole wave's sheets are not its own
     with ThreadWorker():
         wait_for(lambda: status(job_id) == "done" and status(east_id) == "done")
@@ -326,21 +328,21 @@ def test_a_resolved_paper_keying_changes_the_sheets_fingerprint(city):
     from models import PaperSheet, Response, User
 
     q3 = wave(Q3)
-    inputs = {"wave": Q3, "scope": None, "table": "answer_sheets"}
-    before = fingerprint("xlsx", inputs, q3)
-    assert fingerprint("xlsx", inputs, q3) == before
-    assert fingerprint("xlsx", {**inputs, "table": None}, q3) != before
+    inputs = {"wave": Q3, "scope": None, "format": "xlsx"}
+    before = fingerprint("answer_sheets", inputs, q3)
+    assert fingerprint("answer_sheets", inputs, q3) == before
+    assert fingerprint("xlsx", {"wave": Q3, "scope": None}, q3) != before  # the results workbook
     sheet = db.session.scalar(select(Response).where(Response.wave_id == q3.id).limit(1))
     admin = db.session.scalar(select(User).where(User.username == "admin"))
     paper = PaperSheet(wave_id=q3.id, sheet_no="P-001", response_id=sheet.id, status="differs", first_by_id=admin.id,
                        first_unit=sheet.unit.code, first_answers=dict(sheet.answers))
     db.session.add(paper)
     db.session.commit()
-    keyed = fingerprint("xlsx", inputs, q3)
+    keyed = fingerprint("answer_sheets", inputs, q3)
     assert keyed != before
     paper.status, paper.resolved_by_id, paper.resolved_at = "resolved", admin.id, db.func.current_timestamp()
     db.session.commit()
-    assert fingerprint("xlsx", inputs, q3) != keyed
+    assert fingerprint("answer_sheets", inputs, q3) != keyed
 
 
 def test_the_qr_codes_zip_is_built_by_the_worker(city, real_queue):
@@ -350,8 +352,10 @@ def test_the_qr_codes_zip_is_built_by_the_worker(city, real_queue):
     admin = client_for(city, "admin")
     door = f"/admin/waves/{Q3}/qr.zip?mode=door&loopback=1"
     job_id = job_id_of(admin.get(door))  # queued: no code drawn in the request
-    assert status(job_id) == "queued" and fresh(job_id).kind == "posters"
+    assert status(job_id) == "queued" and fresh(job_id).kind == "qr_zip"  # a kind of its own, not `posters`
+    assert fresh(job_id).inputs == {"wave": Q3, "unit": None, "within": None, "mode": "door"}
     assert "入户卡片二维码图片（ZIP）" in text(admin.get(f"/admin/jobs/{job_id}"))
+    assert "入户卡片二维码图片（ZIP）" in text(admin.get("/admin/jobs"))
     other = job_id_of(admin.get(f"/admin/waves/{Q3}/qr.zip?loopback=1"))  # the residents' codes: another job
     assert other != job_id
     with ThreadWorker():
