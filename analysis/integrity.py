@@ -66,11 +66,14 @@ class _Sheets:
 
     eligible: np.ndarray  # bool: ≥ MIN_ITEMS scored answers
     all_max: np.ndarray  # bool
-    near_keys: list[np.ndarray]  # uint64 pattern hashes: the full pattern, then one per masked item
-    score: np.ndarray  # per-sheet composite (0–100), NaN when the sheet has no indicator value
+    patterns: list[np.ndarray]  # int64 answer-pattern codes: the full pattern, then one per masked item
+    n_patterns: int  # every code is in 0..n_patterns-1
+    scored: tuple[np.ndarray, ...]  # the scored items' option indices (-1 = blank), for `_pattern_hash`
+    score: np.ndarray | None  # per-sheet composite (0–100), NaN when the sheet has no indicator value;
+    # None when neither the mode nor the time is known (only their signals use it)
     time_s: np.ndarray | None  # seconds, int64, -1 = unknown
     is_qr: np.ndarray | None  # bool; None = mode unknown
-    text_key: np.ndarray | None  # uint64 hash of the normalised free text, 0 = none
+    text_key: np.ndarray | None  # int64: the sequence of the sheet's normalised free texts numbered, 0 = none
 
 
 def unit_integrity(
@@ -91,33 +94,36 @@ def unit_integrity(
     if coded.n == 0:
         return out
     sheets = _sheets(spec, coded, responses, values)
-    # Each pattern key numbered once (0..D-1): every depth below then counts (unit, pattern) pairs from
-    # these numbers, mostly with a bincount, instead of hashing a million keys again per depth.
-    near_ids = [_numbered(k) for k in sheets.near_keys]
-    text_ids = [_numbered(sheets.text_key)] if sheets.text_key is not None else None
     groups = _peer_groups(hierarchy)
     depth_of = hierarchy.depth
-    # The unit at each depth that holds each sheet in its domain (-1: none).
-    anc = hierarchy.domains[coded.unit]  # (n, depth+1)
-    n_unit = _rollup(hierarchy, np.bincount(coded.unit, minlength=U))
+    per_unit = np.bincount(coded.unit, minlength=U)
+    n_unit = _rollup(hierarchy, per_unit)
     elig_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.eligible], minlength=U))
     am_unit = _rollup(hierarchy, np.bincount(coded.unit[sheets.all_max], minlength=U))
     nd_unit = np.zeros(U, dtype=np.int64)
     st_unit = np.zeros(U, dtype=np.int64)
     near_null = np.full(U, np.nan)
-    for d in range(anc.shape[1]):
-        a = anc[:, d]
-        inside = a >= 0
-        if not inside.any():
+    # The eligible sheets' unit and pattern codes, taken once for every depth below, where each depth counts
+    # (pattern, unit) keys by sorting them (`_depth_counts`).
+    e_unit = coded.unit[sheets.eligible]
+    e_patterns = [p[sheets.eligible] for p in sheets.patterns]
+    if sheets.n_patterns >= 2 ** (62 - U.bit_length()):  # (pattern, unit) would not fit in an int64: number them
+        e_patterns = [np.unique(p, return_inverse=True)[1].ravel().astype(np.int64) for p in e_patterns]
+    has_text = sheets.text_key is not None
+    if has_text:
+        with_text = sheets.text_key != 0
+        t_unit, t_key = coded.unit[with_text], sheets.text_key[with_text]
+    attached = per_unit > 0
+    for d in range(hierarchy.domains.shape[1]):
+        if not (hierarchy.domains[attached, d] >= 0).any():
             continue
-        el = inside & sheets.eligible
-        has_partner = _has_partner(a, el, near_ids)
-        nd_unit += np.bincount(a[has_partner], minlength=U)
-        if text_ids is not None:
-            tx = inside & (sheets.text_key != 0)
-            same = _has_partner(a, tx, text_ids)
-            st_unit += np.bincount(a[same], minlength=U)
-        _near_expected(a, el, near_ids, groups, depth_of, d, elig_unit, near_null)
+        level = [g for g in groups if depth_of[g[0]] == d]
+        ranks = _Ranks(hierarchy, d, level)
+        counts = _depth_counts(e_patterns, ranks.of_attached[e_unit], ranks, U)
+        nd_unit += counts.with_partner
+        _near_expected(counts, level, elig_unit, near_null)
+        if has_text:
+            st_unit += _depth_counts([t_key], ranks.of_attached[t_unit], ranks, U).with_partner
 
     # -- answer-pattern concentration and same text: funnels against the peers ----------------
     near = _funnel(groups, nd_unit, elig_unit, near_null)
@@ -177,42 +183,89 @@ def _item_weights(m: int) -> np.ndarray:
     return np.random.default_rng(_HASH_SEED).integers(1, 2**63, size=m, dtype=np.uint64) | np.uint64(1)
 
 
+def _pattern_hash(sheets: _Sheets, rows: np.ndarray) -> np.ndarray:
+    """The 64-bit pattern key Σ (code+2)·r_j of `rows` (as `sheet_patterns`). Only the time clusters use
+    it, for the few sheets of a unit with a burst: among equally common patterns, the burst's modal one is
+    the one with the smallest key, as it always was."""
+    r = _item_weights(max(len(sheets.scored), 1))
+    h = np.zeros(len(rows), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j, idx in enumerate(sheets.scored):
+            h += (idx[rows].astype(np.int64) + 2).astype(np.uint64) * r[j]
+    return h
+
+
 def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFrame, Y: np.ndarray | None) -> _Sheets:
     scored = [it for it in spec.items if it.is_choice and it.is_scored]
     n = coded.n
     m = len(scored)
-    n_scored = np.zeros(n, dtype=np.int64)
-    at_max = np.ones(n, dtype=bool)
-    h = np.zeros(n, dtype=np.uint64)
-    parts = []
-    r = _item_weights(max(m, 1))
-    with np.errstate(over="ignore"):
-        for j, it in enumerate(scored):
-            idx = coded.answers[it.key].astype(np.int64)
-            sc = np.array([np.nan if o.score is None else float(o.score) for o in it.options] + [np.nan])[idx]
-            top = max(it.scores.values())
-            has = ~np.isnan(sc)
-            n_scored += has
-            at_max &= ~has | (sc == top)
-            part = (idx + 2).astype(np.uint64) * r[j]
-            parts.append(part)
-            h += part
-    eligible = n_scored >= MIN_ITEMS
-    all_max = eligible & at_max
+    answers = tuple(coded.answers[it.key] for it in scored)
+    # per option of each item (the last entry: blank, index -1): scored? not below the item's top score?
+    has = [np.array([o.score is not None for o in it.options] + [False]) for it in scored]
+    ok = [
+        np.array([o.score is None or float(o.score) == max(it.scores.values()) for o in it.options] + [True])
+        for it in scored
+    ]
     k = min(1, math.floor((1 - NEAR_MATCH) * m + 1e-9))
-    keys = [h]
-    if k == 1:
-        with np.errstate(over="ignore"):
-            keys += [h - p for p in parts]
 
-    if Y is None:
-        Y = indicator_values(spec, coded)
-    a = spec.composite_weights
-    w = np.array([a.get(ind.key, 0.0) for ind in spec.indicators])
-    present = ~np.isnan(Y) & (w > 0)
-    wsum = (present * w).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(wsum > 0, np.nansum(np.where(present, Y, 0.0) * w, axis=1) / wsum, np.nan)
+    # The answer pattern as one exact integer: item j's option index + 1 (0 = blank) is digit j in base
+    # (options + 1). Equal patterns have equal codes and no two patterns share one, so the depths below
+    # count patterns by sorting integers (numpy's sort of a million int64 takes milliseconds; a hash
+    # table of a million keys, pandas.factorize, about fifty). With k = 1, one more code per item: the
+    # pattern with that item's digit set to 0, i.e. left out.
+    radix = [len(it.options) + 1 for it in scored]
+    R = math.prod(radix)
+    places = [math.prod(radix[:j]) for j in range(m)]
+    code = None
+    if R < 2**62:
+        code = np.zeros(n, dtype=np.int32 if R < 2**31 else np.int64)
+        parts = []
+        for idx, place in zip(answers, places):
+            part = idx.astype(code.dtype)
+            part += 1
+            if place > 1:
+                part *= place
+            code += part
+            if k == 1:
+                parts.append(part)
+        patterns = [code] + [code - p for p in parts]
+        n_patterns = R
+    else:  # too many items for one int64: the 64-bit keys of `sheet_patterns`, numbered (hashing, once)
+        h = np.zeros(n, dtype=np.uint64)
+        hparts = []
+        r = _item_weights(m)
+        with np.errstate(over="ignore"):
+            for j, idx in enumerate(answers):
+                part = (idx.astype(np.int64) + 2).astype(np.uint64) * r[j]
+                hparts.append(part)
+                h += part
+            keys = [h] + ([h - p for p in hparts] if k == 1 else [])
+        patterns, n_patterns = [], 1
+        for key in keys:
+            ids, uniques = pd.factorize(key)
+            patterns.append(ids.astype(np.int64))
+            n_patterns = max(n_patterns, len(uniques))
+
+    if code is not None and R <= max(n, 1 << 16):
+        # every possible pattern judged once (eligible? all at the top?), then looked up per sheet
+        every = np.arange(R, dtype=np.int64)
+        n_scored = np.zeros(R, dtype=np.int16 if m < 2**15 else np.int64)
+        at_max = np.ones(R, dtype=bool)
+        for j in range(m):
+            option = every // places[j] % radix[j] - 1
+            n_scored += has[j][option]
+            at_max &= ok[j][option]
+        eligible_pattern = n_scored >= MIN_ITEMS
+        eligible = eligible_pattern[code]
+        all_max = (eligible_pattern & at_max)[code]
+    else:
+        n_scored = np.zeros(n, dtype=np.int16 if m < 2**15 else np.int64)
+        at_max = np.ones(n, dtype=bool)
+        for j, idx in enumerate(answers):
+            n_scored += has[j][idx]
+            at_max &= ok[j][idx]
+        eligible = n_scored >= MIN_ITEMS
+        all_max = eligible & at_max
 
     time_s = None
     if "submitted_at" in responses.columns:
@@ -221,29 +274,64 @@ def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFr
             time_s = t
     is_qr = None
     if "mode" in responses.columns:
-        codes, uniques = pd.factorize(responses["mode"].astype(object).to_numpy())  # a handful of values
-        if len(uniques):
+        col = responses["mode"]
+        if isinstance(col.dtype, pd.CategoricalDtype):  # as survey.results loads it: through its categories
+            codes, uniques = col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+            present = bool((codes >= 0).any())
+        else:
+            codes, uniques = pd.factorize(col.astype(object).to_numpy())  # a handful of values
+            present = len(uniques) > 0
+        if present:
             qr = [i for i, v in enumerate(uniques) if str(v).strip().lower() == "qr"]
             is_qr = np.isin(codes, qr)
-    text_key = None
+    score = None
+    if time_s is not None or is_qr is not None:
+        if Y is None:
+            Y = indicator_values(spec, coded)
+        a = spec.composite_weights
+        w = np.array([a.get(ind.key, 0.0) for ind in spec.indicators])
+        present_y = ~np.isnan(Y) & (w > 0)
+        wsum = (present_y * w).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(wsum > 0, np.nansum(np.where(present_y, Y, 0.0) * w, axis=1) / wsum, np.nan)
+    return _Sheets(eligible, all_max, patterns, n_patterns, answers, score, time_s, is_qr, _text_key(spec, responses))
+
+
+def _text_key(spec: QuestionnaireSpec, responses: pd.DataFrame) -> np.ndarray | None:
+    """Per sheet, the sequence of its free texts of ≥ MIN_TEXT characters (blanks removed), in item
+    order, numbered 1..; 0 = none. Two sheets share a number exactly when their sequences are equal."""
     texts = [it.key for it in spec.items if not it.is_choice and it.key in responses.columns]
-    if texts:
-        text_key = np.zeros(n, dtype=np.uint64)
-        for key in texts:
-            # Normalise each distinct text once (most sheets leave it blank).
-            codes, uniques = pd.factorize(responses[key].astype(object).to_numpy())
-            norm = pd.Series(uniques, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
-            ok_u = (norm.str.len() >= MIN_TEXT).to_numpy()
-            hv_u = pd.util.hash_array(norm.to_numpy(dtype=object), categorize=False).astype(np.uint64)
-            if not len(uniques):
-                continue
-            long = (codes >= 0) & ok_u[np.maximum(codes, 0)]
-            hv = hv_u[np.maximum(codes, 0)]
-            with np.errstate(over="ignore"):
-                text_key = np.where(long, text_key * np.uint64(1099511628211) + hv + np.uint64(1), text_key)
-        if not (text_key != 0).any():
-            text_key = None
-    return _Sheets(eligible, all_max, keys, score, time_s, is_qr, text_key)
+    if not texts:
+        return None
+    columns = []
+    for key in texts:
+        # Normalise each distinct text once (most sheets leave it blank).
+        codes, uniques = pd.factorize(responses[key].astype(object).to_numpy())
+        norm = pd.Series(uniques, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
+        columns.append((codes, norm))
+    # one numbering of the normalised texts over all the items, 1..V
+    vocabulary, _ = pd.factorize(pd.concat([norm for _, norm in columns], ignore_index=True).to_numpy(dtype=object))
+    n = len(responses)
+    key = np.zeros(n, dtype=np.int64)
+    base = int(vocabulary.max()) + 2 if len(vocabulary) else 2
+    offset = 0
+    for codes, norm in columns:
+        if not len(norm):
+            continue
+        ok_u = (norm.str.len() >= MIN_TEXT).to_numpy()
+        id_u = vocabulary[offset : offset + len(norm)].astype(np.int64) + 1
+        offset += len(norm)
+        c = np.maximum(codes, 0)
+        long = (codes >= 0) & ok_u[c]
+        if int(key.max()) >= (2**62) // base:  # renumber the sequences so far before they overflow
+            nz = key != 0
+            key[nz] = np.unique(key[nz], return_inverse=True)[1].ravel() + 1
+        key = np.where(long, key * base + id_u[c], key)
+    nz = key != 0
+    if not nz.any():
+        return None
+    key[nz] = np.unique(key[nz], return_inverse=True)[1].ravel() + 1
+    return key
 
 
 def _seconds(col: pd.Series) -> np.ndarray:
@@ -284,77 +372,137 @@ def _peer_groups(hierarchy: Hierarchy) -> list[np.ndarray]:
     return [np.array(g, dtype=np.int64) for g in groups.values()]
 
 
-def _numbered(key: np.ndarray) -> tuple[np.ndarray, int]:
-    """A key's values numbered 0..D-1 (hashing, once), and D."""
-    ids, uniques = pd.factorize(key)
-    return ids.astype(np.int64), len(uniques)
+class _Ranks:
+    """The units at depth d numbered so that each peer group's members are consecutive (in `level`'s
+    order), then the units in no group. `of_attached[u]`: the number of the unit at depth d whose domain
+    holds the sheets attached to u, `size` when none."""
+
+    def __init__(self, hierarchy: Hierarchy, d: int, level: list[np.ndarray]) -> None:
+        grouped = np.concatenate(level) if level else np.zeros(0, dtype=np.int64)
+        rest = np.setdiff1d(np.flatnonzero(hierarchy.depth == d), grouped)
+        self.unit = np.concatenate([grouped, rest]).astype(np.int64)  # number → unit
+        self.size = len(self.unit)
+        sizes = [len(g) for g in level]
+        # number → peer group (-1: none); one more entry, -1, for `size` (no unit at this depth)
+        self.group = np.concatenate([np.repeat(np.arange(len(level)), sizes), np.full(len(rest) + 1, -1)])
+        number = np.full(hierarchy.size, self.size, dtype=np.int64)
+        number[self.unit] = np.arange(self.size)
+        col = hierarchy.domains[:, d]
+        self.of_attached = np.where(col >= 0, number[np.maximum(col, 0)], self.size)
+        self.n_groups = len(level)
 
 
-def _pair_counts(group: np.ndarray, n_groups: int, ids: np.ndarray, n_ids: int) -> np.ndarray:
-    """For each row, how many rows share its (group, id) pair: a bincount over the pairs when there are
-    not too many of them (a depth of few units, a few peer groups), else hashing the pairs."""
-    pair = group * n_ids + ids
-    if n_groups * n_ids <= max(4 * len(pair), 1 << 20):
-        return np.bincount(pair, minlength=n_groups * n_ids)[pair]
-    inverse, _ = pd.factorize(pair)
-    return np.bincount(inverse)[inverse]
+@dataclass(frozen=True, eq=False)
+class _Counts:
+    """What one depth's pattern counts give: per unit, its sheets that share a key with another sheet of
+    the unit; per peer group, the multiset of `others` (near-duplicates of a pooled sheet among the other
+    pooled sheets) as rows sorted by (group, others) with multiplicities, and the pooled sheets."""
+
+    with_partner: np.ndarray  # (U,) int64
+    group: np.ndarray
+    others: np.ndarray
+    mult: np.ndarray
+    size: np.ndarray  # (groups,) int64
 
 
-def _has_partner(anc: np.ndarray, mask: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
-    """Sheets in `mask` sharing any of `keys` (numbered, `_numbered`) with another sheet of the same `anc` unit."""
-    out = np.zeros(len(anc), dtype=bool)
-    rows = np.flatnonzero(mask)
-    if len(rows) < 2:
-        return out
-    unit = anc[rows].astype(np.int64)
-    found = np.zeros(len(rows), dtype=bool)
-    for ids, n_ids in keys:
-        found |= _pair_counts(unit, int(unit.max()) + 1, ids[rows], n_ids) >= 2
-    out[rows] = found
-    return out
+def _run_starts(s: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of the sorted `s` starts."""
+    change = np.empty(len(s), dtype=bool)
+    change[:1] = True
+    np.not_equal(s[1:], s[:-1], out=change[1:])
+    return np.flatnonzero(change)
 
 
-def _near_expected(
-    anc: np.ndarray,
-    eligible: np.ndarray,
-    keys: list[tuple[np.ndarray, int]],
-    groups: list[np.ndarray],
-    depth: np.ndarray,
-    d: int,
-    n_eligible: np.ndarray,
-    expected: np.ndarray,
-) -> None:
-    """Expected near-duplicate share of each unit at depth `d` if its sheets were drawn from its peer
-    group's pooled sheets: mean over pooled sheets i of 1 − (1 − P_i)^(n − 1), where P_i is the share of
-    the other pooled sheets that are near-duplicates of i (inclusion–exclusion over the masked keys)."""
-    rows = np.flatnonzero(eligible)
-    if not len(rows):
-        return
-    group_of = np.full(len(expected), -1, dtype=np.int64)
-    level = [g for g in groups if depth[g[0]] == d]
+def _histogram(n_groups: int, group: np.ndarray, values: np.ndarray, scale: bool) -> tuple:
+    """Rows of distinct (group, value) sorted, their multiplicities (how many times each occurs, times
+    value + 1 when `scale`: a run of value + 1 sheets stands for that many sheets), and their total per
+    group."""
+    if not len(group):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, np.zeros(n_groups, dtype=np.int64)
+    span = int(values.max()) + 1
+    uniq, mult = np.unique(group * span + values, return_counts=True)
+    g, v = uniq // span, uniq % span
+    mult = mult.astype(np.int64)
+    if scale:
+        mult *= v + 1
+    return g, v, mult, np.bincount(g, weights=mult, minlength=n_groups).astype(np.int64)  # exact: < 2**53
+
+
+def _depth_counts(patterns: list[np.ndarray], number: np.ndarray, ranks: _Ranks, U: int) -> _Counts:
+    """Pattern counts of one depth by sorting: each sheet's key (pattern, its unit's number at the depth)
+    as one int64; runs of equal keys are the sheets of one unit with one pattern, and since a peer group's
+    units are numbered consecutively, consecutive runs of one pattern within one group are the group's
+    pooled sheets with that pattern. `patterns`: the full pattern, then the masked ones (k = 1), of the
+    sheets whose unit numbers are `number` (`ranks.size`: outside every unit of the depth); patterns must
+    be below 2**(62 - U.bit_length())."""
+    shift = int(ranks.size).bit_length()  # number ≤ ranks.size < 2**shift
+    low = (1 << shift) - 1
+    with_partner = np.zeros(U, dtype=np.int64)
+    if not len(number):
+        return _Counts(with_partner, *_histogram(ranks.n_groups, number, number, False))
+    if len(patterns) == 1:  # k = 0: everything from the runs, no per-sheet array
+        s = np.left_shift(patterns[0], shift, dtype=np.int64)
+        s |= number
+        s.sort()
+        starts = _run_starts(s)
+        length = np.diff(starts, append=len(s))
+        first = s[starts]
+        unit_number = first & low
+        pair = (unit_number < ranks.size) & (length >= 2)
+        with_partner += np.bincount(ranks.unit[unit_number[pair]], weights=length[pair], minlength=U).astype(np.int64)
+        if not ranks.n_groups:
+            return _Counts(with_partner, *_histogram(0, first[:0], first[:0], False))
+        group = ranks.group[unit_number]
+        coarse = first & ~low  # the pattern ...
+        coarse |= group + 1  # ... and the peer group (0: none)
+        cstart = _run_starts(coarse)
+        pooled = np.add.reduceat(length, cstart)
+        g = group[cstart]
+        keep = g >= 0
+        return _Counts(with_partner, *_histogram(ranks.n_groups, g[keep], pooled[keep] - 1, True))
+    # k = 1: a sheet's near-duplicates are a union over its keys (inclusion–exclusion), so per sheet
+    found = np.zeros(len(number), dtype=bool)
+    exact = union = None
+    for j, p in enumerate(patterns):
+        key = np.left_shift(p, shift, dtype=np.int64)
+        key |= number
+        order = np.argsort(key)
+        s = key[order]
+        starts = _run_starts(s)
+        length = np.diff(starts, append=len(s))
+        same = np.empty(len(s), dtype=np.int64)
+        same[order] = np.repeat(length, length)
+        found |= same >= 2
+        coarse = s & ~low
+        coarse |= ranks.group[s & low] + 1
+        cstart = _run_starts(coarse)
+        pooled = np.diff(cstart, append=len(s))
+        in_group = np.empty(len(s), dtype=np.int64)
+        in_group[order] = np.repeat(pooled, pooled)
+        if j == 0:
+            exact = in_group
+        else:
+            union = in_group if union is None else union + in_group
+    union = union - (len(patterns) - 2) * exact
+    inside = number < ranks.size
+    with_partner += np.bincount(ranks.unit[number[found & inside]], minlength=U)
+    g = ranks.group[number]
+    keep = g >= 0
+    return _Counts(with_partner, *_histogram(ranks.n_groups, g[keep], union[keep] - 1, False))
+
+
+def _near_expected(counts: _Counts, level: list[np.ndarray], n_eligible: np.ndarray, expected: np.ndarray) -> None:
+    """Expected near-duplicate share of each unit of `level`'s groups if its sheets were drawn from its
+    peer group's pooled sheets: mean over pooled sheets i of 1 − (1 − P_i)^(n − 1), where P_i is the share
+    of the other pooled sheets that are near-duplicates of i (inclusion–exclusion over the masked keys)."""
+    bounds = np.searchsorted(counts.group, np.arange(len(level) + 1))
     for gi, g in enumerate(level):
-        group_of[g] = gi
-    gid = group_of[anc[rows]]
-    keep = gid >= 0
-    rows, gid = rows[keep], gid[keep]
-    if not len(rows):
-        return
-    counts = [_pair_counts(gid, len(level), ids[rows], n_ids).astype(np.int64) for ids, n_ids in keys]
-    m_masks = len(keys) - 1
-    if m_masks:
-        union = sum(counts[1:]) - (m_masks - 1) * counts[0]
-    else:
-        union = counts[0]
-    others = union - 1  # near-duplicates of the sheet among the other pooled sheets
-    size = np.bincount(gid, minlength=len(level))
-    order = np.argsort(gid, kind="stable")
-    bounds = np.searchsorted(gid[order], np.arange(len(level) + 1))
-    for gi, g in enumerate(level):
-        N = size[gi]
+        N = counts.size[gi]
         if N < 2:
             continue
-        o = others[order[bounds[gi] : bounds[gi + 1]]]
-        values, mult = np.unique(o, return_counts=True)
+        lo, hi = bounds[gi], bounds[gi + 1]
+        values, mult = counts.others[lo:hi], counts.mult[lo:hi]
         P = values / (N - 1)
         for u in g:
             n = n_eligible[u]
@@ -403,18 +551,17 @@ def _funnel(
             denom = float(w.sum() - (w**2).sum() / w.sum())
             tau2[g] = max(0.0, (G * phi - (G - 1)) / denom) if denom > 0 else 0.0
             quantile[g] = _t_quantile(0.99, G - 1)  # the spread is estimated from the group
+    # not judged: too few sheets, or too few peers to tell what honest spread looks like
+    judged = ((totals >= MIN_N) & np.isfinite(expected) & np.isfinite(tau2)).tolist()
+    with np.errstate(invalid="ignore"):
+        limits = (target + quantile * np.sqrt(var + tau2)).tolist()  # the same IEEE operations, per element
     out: list[tuple[float | None, float | None, bool]] = []
-    for u in range(U):
-        s = None if not np.isfinite(share[u]) else float(share[u])
-        if not (totals[u] >= MIN_N and np.isfinite(expected[u])):
+    for s, judge, limit, yu in zip(share.tolist(), judged, limits, y.tolist()):
+        s = s if math.isfinite(s) else None
+        if not judge:
             out.append((s, None, False))
-            continue
-        if not np.isfinite(tau2[u]):  # too few peers to tell what honest spread looks like: not judged
-            out.append((s, None, False))
-            continue
-        limit = target[u] + quantile[u] * math.sqrt(var[u] + tau2[u])
-        p99 = float(1 / (1 + math.exp(-limit)))
-        out.append((s, p99, bool(y[u] > limit)))
+        else:  # math.exp, not numpy's (whose vectorised exp may differ in the last bit)
+            out.append((s, 1 / (1 + math.exp(-limit)), yu > limit))
     return out
 
 
@@ -560,12 +707,14 @@ def _cluster_test(
     }
     if len(rest) < 5:
         return entry
-    keys = sheets.near_keys[0]
-    score = np.where(np.isfinite(sheets.score), sheets.score, np.nan)
 
-    def modal_share(idx: np.ndarray) -> np.ndarray:
-        """Share of the most common exact pattern in each row of `idx` (R, b)."""
-        s = np.sort(keys[idx], axis=1)
+    def score_of(rows: np.ndarray) -> np.ndarray:
+        x = sheets.score[rows]
+        return np.where(np.isfinite(x), x, np.nan)
+
+    def modal_share(keys: np.ndarray) -> np.ndarray:
+        """Share of the most common exact pattern in each row of `keys` (R, b)."""
+        s = np.sort(keys, axis=1)
         change = np.ones(s.shape, dtype=bool)
         change[:, 1:] = s[:, 1:] != s[:, :-1]
         flat = change.ravel()
@@ -576,26 +725,27 @@ def _cluster_test(
         np.maximum.at(best, run_row, lengths)
         return best / s.shape[1]
 
-    obs_pattern = float(modal_share(burst[None, :])[0])
-    obs_score = float(np.nanmean(score[burst])) if np.isfinite(score[burst]).any() else math.nan
+    burst_keys = _pattern_hash(sheets, burst)
+    burst_score = score_of(burst)
+    obs_pattern = float(modal_share(burst_keys[None, :])[0])
+    obs_score = float(np.nanmean(burst_score)) if np.isfinite(burst_score).any() else math.nan
     rng = np.random.default_rng([seed, zlib.crc32(("time:" + code).encode("utf-8"))])
     pick = np.argpartition(rng.random((PERMUTATIONS, len(mine))), b - 1, axis=1)[:, :b]  # random b-subsets
-    idx = mine[pick]
-    perm_pattern = modal_share(idx)
+    perm_pattern = modal_share(_pattern_hash(sheets, mine)[pick])
     with np.errstate(invalid="ignore"):
-        perm_score = np.nanmean(score[idx], axis=1)
+        perm_score = np.nanmean(score_of(mine)[pick], axis=1)
     p_pattern = (1 + int(np.sum(perm_pattern >= obs_pattern - 1e-12))) / (PERMUTATIONS + 1)
     p_score = None
     if math.isfinite(obs_score):
         p_score = (1 + int(np.sum(perm_score >= obs_score - 1e-9))) / (PERMUTATIONS + 1)
-    rest_keys = keys[rest]
-    modal_key = np.unique(keys[burst], return_counts=True)
+    rest_keys = _pattern_hash(sheets, rest)
+    modal_key = np.unique(burst_keys, return_counts=True)
     top = modal_key[0][np.argmax(modal_key[1])]
     entry.update(
         pattern_share=obs_pattern,
         pattern_share_rest=float(np.mean(rest_keys == top)),
         score=None if not math.isfinite(obs_score) else obs_score,
-        score_rest=float(np.nanmean(score[rest])) if np.isfinite(score[rest]).any() else None,
+        score_rest=float(np.nanmean(score_of(rest))) if np.isfinite(score_of(rest)).any() else None,
         p_pattern=p_pattern,
         p_score=p_score,
     )
