@@ -47,12 +47,8 @@ def unit_comments_xlsx(wave_slug: str, unit_code: str):
 @bp.get("/waves/<wave_slug>/answer-sheets.<fmt>")
 @permission_required("read")
 def answer_sheets(wave_slug: str, fmt: str):
-    """Every answer sheet within the account's scope: codes, mode, flags, review status. The CSV at
-    once; the XLSX when built for the current sheets, else its job's page (docs/jobs.md)."""
+    """Every answer sheet within the account's scope: codes, mode, flags, review status. The XLSX
+    or CSV when built for the current sheets, else its job's page (docs/jobs.md)."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    wave = waves.get_wave(current_user, wave_slug)
-    if fmt == "xlsx":
-        return job_response(findings.answer_sheets_xlsx(current_user, wave))
-    data, name = findings.answer_sheets_csv(current_user, wave)
-    return _download(data, name, "text/csv; charset=utf-8")
+    return job_response(findings.answer_sheets_file(current_user, waves.get_wave(current_user, wave_slug), fmt))

@@ -117,8 +117,11 @@ def test_the_raw_answer_sheets_keep_to_the_scope_and_carry_no_keys(city):
     assert len(rows) - 1 == in_east and all(str(r[1]).startswith("510701") for r in rows[1:])
     assert not any(k in h for h in header for k in ("hash", "device", "ip", "key"))
     office = client_for(city, "office")
-    raw = office.get(f"/admin/waves/{Q3}/answer-sheets.csv")
+    raw = office.get(f"/admin/waves/{Q3}/answer-sheets.csv")  # a job (run at once in the tests' immediate mode)
     assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf")
+    east_csv = east.get(f"/admin/waves/{Q3}/answer-sheets.csv")
+    assert east_csv.headers["Content-Disposition"] == f'attachment; filename="{Q3}-510701-answer-sheets.csv"'
+    assert len(list(csv.reader(io.StringIO(east_csv.data.decode("utf-8-sig"))))) - 1 == in_east
     lines = list(csv.reader(io.StringIO(raw.data.decode("utf-8-sig"))))
     assert len(lines) - 1 == db.session.scalar(select(func.count()).where(Response.wave_id == wave(Q3).id))
     assert {line[5] for line in lines[1:]} <= {"扫码", "入户", "电话", "纸质"}

@@ -280,6 +280,8 @@ def sheet_builds(monkeypatch) -> list[int]:
 
 
 def test_the_raw_answer_sheets_workbook_is_built_by_the_worker(city, real_queue, sheet_builds):
+    import csv
+
     from openpyxl import load_workbook
 
     from models import Response
@@ -316,9 +318,17 @@ def test_the_raw_answer_sheets_workbook_is_built_by_the_worker(city, real_queue,
     db.session.commit()
     again = job_id_of(office.get(SHEETS))
     assert again != job_id and status(again) == "queued"
-    # The CSV is written in the request, as before.
+    # The CSV is a job too (it grows with the wave): queued, built by the worker, then the file.
+    csv_id = job_id_of(office.get(f"/admin/waves/{Q3}/answer-sheets.csv"))
+    assert fresh(csv_id).kind == "answer_sheets" and fresh(csv_id).inputs["format"] == "csv"
+    assert status(csv_id) == "queued" and "答卷明细（CSV）" in text(office.get(f"/admin/jobs/{csv_id}"))
+    with ThreadWorker():
+        wait_for(lambda: status(csv_id) == "done")
     raw = office.get(f"/admin/waves/{Q3}/answer-sheets.csv")
-    assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf") and len(sheet_builds) == 2
+    assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf") and raw.mimetype == "text/csv"
+    assert raw.headers["Content-Disposition"] == f'attachment; filename="{Q3}-answer-sheets.csv"'
+    assert len(list(csv.reader(io.StringIO(raw.data.decode("utf-8-sig"))))) - 1 == in_wave
+    assert len(sheet_builds) == 3 and status(again) == "done"  # the worker built the workbook queued above too
 
 
 def test_a_resolved_paper_keying_changes_the_sheets_fingerprint(city):
