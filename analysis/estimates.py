@@ -60,10 +60,10 @@ class _StratumMoments:
     V[k, l] = Σ w 1_k 1_l.
     """
 
-    count: np.ndarray
-    sw: np.ndarray
-    sw2: np.ndarray
-    flagged: np.ndarray
+    count: np.ndarray | None  # None: not counted (`domain_means`)
+    sw: np.ndarray | None
+    sw2: np.ndarray | None
+    flagged: np.ndarray | None
     W: np.ndarray  # (H, K)
     SY: np.ndarray
     N: np.ndarray
@@ -100,14 +100,25 @@ def psu_sums(design: Design, Y: np.ndarray) -> PsuSums:
     return PsuSums(A, B, N)
 
 
-def choice_counts(design: Design, slot: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(P, k + 1) weighted and unweighted counts of each PSU's respondents by `slot` (0..k): one pass
-    over the respondents for every column that is a function of one choice item's answer."""
+def choice_counts(
+    design: Design, answer: np.ndarray, k: int, base: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(P, k + 1) weighted and unweighted counts of each PSU's respondents by answer slot (0 = not
+    answered, i + 1 = option i), from `answer` (−1 = not answered, i = option i; any integer type): one
+    pass over the respondents for every column that is a function of one choice item's answer.
+    `base`: `choice_base(design, k)`, when the caller counts several items of k options."""
     P = len(design.psu_stratum)
-    key = design.psu * (k + 1) + slot
+    key = (choice_base(design, k) if base is None else base) + answer
     weighted = np.bincount(key, weights=design.weights, minlength=P * (k + 1)).reshape(P, k + 1)
     counted = np.bincount(key, minlength=P * (k + 1)).reshape(P, k + 1).astype(float)
     return weighted, counted
+
+
+def choice_base(design: Design, k: int) -> np.ndarray:
+    """psu·(k + 1) + 1: `choice_counts`' cell of a respondent who chose option 0 (the answer is added)."""
+    key = design.psu * (k + 1)
+    key += 1
+    return key
 
 
 def value_sums(weighted: np.ndarray, counted: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,10 +128,11 @@ def value_sums(weighted: np.ndarray, counted: np.ndarray, values: np.ndarray) ->
 
 
 def _stratum_moments(
-    design: Design, H: int, Y: np.ndarray | None, comp: list[int], flagged: np.ndarray, sums: PsuSums | None = None
+    design: Design, H: int, Y: np.ndarray | None, comp: list[int], flagged: np.ndarray | None, sums: PsuSums | None = None
 ) -> _StratumMoments:
     """The respondent- and PSU-level work, done once (see the module's docstring). The stratum sums are
-    the sums of the PSU sums (PSUs nest in strata)."""
+    the sums of the PSU sums (PSUs nest in strata). `flagged` None: the means alone (`domain_means`),
+    without the respondents' counts and weight sums, which take a pass over the respondents each."""
     if sums is None:
         sums = psu_sums(design, Y)
     K = sums.A.shape[1]
@@ -165,8 +177,12 @@ def _stratum_moments(
             V[k, k2] = V[k2, k] = _bc(h, w * (present[k] & present[k2]), H)
         for k2 in comp:
             Um[k, k2] = _bc(h, w * yt[k] * present[k2], H)  # Σ w 1_k 1_k2 ỹ_k
+    if flagged is None:
+        count = sw = sw2 = n_flagged = None
+    else:
+        count, sw, sw2, n_flagged = _bc(h, None, H), _bc(h, w, H), _bc(h, w * w, H), _bc(h, flagged.astype(float), H)
     return _StratumMoments(
-        count=_bc(h, None, H), sw=_bc(h, w, H), sw2=_bc(h, w * w, H), flagged=_bc(h, flagged.astype(float), H),
+        count=count, sw=sw, sw2=sw2, flagged=n_flagged,
         W=W_h, SY=SY_h, N=N_h, c=c_h, f=stratum_factors(design),
         Saa=Saa, Sab=Sab, Sbb=Sbb, T=T, Um=Um, V=V,
     )
@@ -252,7 +268,42 @@ def estimate_domains(
     )
 
 
-def _level_means(s: _StratumMoments, level: _Level, out: DomainEstimates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(eq=False)
+class DomainMeans:
+    """Each column's domain mean, SE and count for every unit (as in `DomainEstimates`), and the
+    per-stratum moments they were computed from (H rows), which the weak items' differences reuse:
+    W = Σ w 1[present], c = the stratum's own mean, Saa, Sab, Sbb = Σ_p α², αβ, β² over its PSUs."""
+
+    estimate: np.ndarray  # (U, K)
+    se: np.ndarray  # (U, K)
+    n_value: np.ndarray  # (U, K)
+    W: np.ndarray  # (H, K)
+    c: np.ndarray  # (H, K)
+    Saa: np.ndarray  # (H, K)
+    Sab: np.ndarray  # (H, K)
+    Sbb: np.ndarray  # (H, K)
+
+
+def domain_means(design: Design, domains: np.ndarray, depth: np.ndarray, sums: PsuSums) -> DomainMeans:
+    """`estimate_domains`' means, SEs and counts of the columns of `sums` (no composite, no respondent
+    counts: the item results need only these, and each count is a further pass over the respondents)."""
+    H = U = domains.shape[0]
+    K = sums.A.shape[1]
+    s = _stratum_moments(design, H, None, [], None, sums)
+    out = DomainMeans(
+        estimate=np.full((U, K), np.nan), se=np.full((U, K), np.nan), n_value=np.zeros((U, K)), W=s.W, c=s.c,
+        Saa=np.column_stack([s.Saa[k, k] for k in range(K)]) if K else np.zeros((H, 0)),
+        Sab=np.column_stack([s.Sab[k, k] for k in range(K)]) if K else np.zeros((H, 0)),
+        Sbb=np.column_stack([s.Sbb[k, k] for k in range(K)]) if K else np.zeros((H, 0)),
+    )
+    for L in range(domains.shape[1]):
+        strata = np.nonzero(domains[:, L] >= 0)[0]
+        _level_means(s, _Level(U, np.nonzero(depth == L)[0], strata, domains[strata, L]), out)
+    out.n_value = out.n_value.round().astype(np.int64)
+    return out
+
+
+def _level_means(s: _StratumMoments, level: _Level, out: DomainEstimates | DomainMeans) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each indicator's domain mean and SE for the units of one depth (written into `out`); returns
     W_dk, ŷ_dk and δ_hk = ŷ_dk − c_hk for the composite."""
     U, H, K = level.U, s.c.shape[0], s.c.shape[1]

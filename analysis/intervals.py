@@ -42,9 +42,22 @@ def clopper_pearson(x, n) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
+def _t_quantile(df: np.ndarray) -> np.ndarray:
+    """t_{0.025, df} for every value of `df`, evaluated once per distinct value (many units share their
+    respondent count or their degrees of freedom; the quantile is the costly part)."""
+    from scipy import stats  # imported on first use, not at app start (docs/performance.md)
+
+    distinct, where = np.unique(df, return_inverse=True)
+    return stats.t.ppf(ALPHA / 2, distinct)[where.reshape(df.shape)]
+
+
 def share_interval(estimate, se, n, df) -> tuple[np.ndarray, np.ndarray]:
     """Korn–Graubard 95% interval of a share given in percent, with the Clopper–Pearson fallback;
-    returns percentages, NaN where the estimate is undefined (n = 0)."""
+    returns percentages, NaN where the estimate is undefined (n = 0).
+
+    Each quantile is computed only where it is used: the Korn–Graubard one where R gives an interval,
+    the Clopper–Pearson one where it does not (the same values as computing both everywhere and
+    choosing, element by element)."""
     from scipy import stats  # imported on first use, not at app start (docs/performance.md)
 
     est = np.atleast_1d(np.asarray(estimate, dtype=float))
@@ -52,19 +65,22 @@ def share_interval(estimate, se, n, df) -> tuple[np.ndarray, np.ndarray]:
     var = (np.atleast_1d(np.asarray(se, dtype=float)) / 100.0) ** 2
     n = np.broadcast_to(np.asarray(n, dtype=float), p.shape)
     df = np.broadcast_to(np.asarray(df, dtype=float), p.shape)
+    lo = np.full(p.shape, np.nan)
+    hi = np.full(p.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         usable = (p > 0) & (p < 1) & (var > 0) & (n > 1) & (df > 0)
-        t_adj = np.where(usable, (stats.t.ppf(ALPHA / 2, np.where(usable, n - 1, 1)) / stats.t.ppf(ALPHA / 2, np.where(usable, df, 1))) ** 2, np.nan)
-        n_eff = np.where(usable, p * (1 - p) / np.where(usable, var, 1.0) * t_adj, np.nan)
-        lo = stats.beta.ppf(ALPHA / 2, n_eff * p, n_eff * (1 - p) + 1)
-        hi = stats.beta.ppf(1 - ALPHA / 2, n_eff * p + 1, n_eff * (1 - p))
+        if usable.any():
+            pu, vu = p[usable], var[usable]
+            t_adj = (_t_quantile(n[usable] - 1) / _t_quantile(df[usable])) ** 2
+            n_eff = pu * (1 - pu) / vu * t_adj
+            lo[usable] = stats.beta.ppf(ALPHA / 2, n_eff * pu, n_eff * (1 - pu) + 1)
+            hi[usable] = stats.beta.ppf(1 - ALPHA / 2, n_eff * pu + 1, n_eff * (1 - pu))
     kg = usable & np.isfinite(lo) & np.isfinite(hi)
-    cp_lo, cp_hi = clopper_pearson(p * n, n)
-    lo = np.where(kg, lo, cp_lo)
-    hi = np.where(kg, hi, cp_hi)
-    undefined = np.isnan(p)
-    lo = np.where(undefined, np.nan, lo) * 100.0
-    hi = np.where(undefined, np.nan, hi) * 100.0
+    fallback = ~kg & ~np.isnan(p)
+    if fallback.any():
+        lo[fallback], hi[fallback] = clopper_pearson(p[fallback] * n[fallback], n[fallback])
+    lo *= 100.0
+    hi *= 100.0
     if np.ndim(estimate) == 0:
         return lo[0], hi[0]
     return lo, hi
@@ -83,16 +99,22 @@ def domain_degf(
     if present.ndim == 1:
         present = present[:, None]
     n, K = present.shape
-    H, n_levels = domains.shape
-    U = H
-    out = np.zeros((U, K))
     P = int(psu.max()) + 1 if n else 0
     psu_stratum = np.zeros(P, dtype=np.int64)
     psu_stratum[psu] = stratum
+    psu_has = np.column_stack([np.bincount(psu[present[:, k]], minlength=P) > 0 for k in range(K)]) if K else np.zeros((P, 0), bool)
+    return psu_degf(psu_stratum, domains, depth, psu_has)
+
+
+def psu_degf(psu_stratum: np.ndarray, domains: np.ndarray, depth: np.ndarray, psu_has: np.ndarray) -> np.ndarray:
+    """`domain_degf` from (P, K) bools, whether each PSU holds a respondent with a value in each column
+    (a caller with per-PSU counts already at hand saves the pass over the respondents)."""
+    H, n_levels = domains.shape
+    U = H
+    K = psu_has.shape[1]
+    out = np.zeros((U, K))
     for k in range(K):
-        m = present[:, k]
-        psu_has = np.bincount(psu[m], minlength=P) > 0
-        psus_h = np.bincount(psu_stratum[psu_has], minlength=H).astype(float)  # PSUs with a member, per stratum
+        psus_h = np.bincount(psu_stratum[psu_has[:, k]], minlength=H).astype(float)  # PSUs with a member, per stratum
         strata_h = (psus_h > 0).astype(float)
         for L in range(n_levels):
             strata = np.nonzero(domains[:, L] >= 0)[0]

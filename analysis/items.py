@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from .design import Design
-from .estimates import PsuSums, choice_counts, estimate_domains, psu_sums, value_sums
+from .estimates import DomainMeans, PsuSums, choice_base, choice_counts, domain_means, psu_sums, value_sums
 from .hierarchy import Hierarchy
-from .intervals import Z95, domain_degf, score_interval, share_interval
+from .intervals import Z95, psu_degf, score_interval, share_interval
 from .responses import CodedResponses
 from .results import Estimate
 from .spec import Item, QuestionnaireSpec
-from .variance import centred_psu_totals, ratio_moments, stratum_factors
+from .variance import centred_psu_totals, stratum_factors
 
 WEAK_MAX = 3
 DRIVER_KINDS = ("county",)
@@ -87,7 +87,12 @@ def item_results(
     out: list[dict[str, Any]] = [
         {"items": {}, "options": {}, "weak_items": None, "drivers": None} for _ in range(U)
     ]
-    flagged = coded.flagged
+    bases: dict[int, np.ndarray] = {}  # `choice_base` per number of options, shared by the items
+
+    def counts(answer: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k not in bases:
+            bases[k] = choice_base(design, k)
+        return choice_counts(design, answer, k, bases[k])
 
     # -- items ------------------------------------------------------------------------------------
     # Every column below is a function of one item's answer: each PSU's respondents are counted by
@@ -95,21 +100,20 @@ def item_results(
     scored = scored_items(spec)
     if scored:
         sums = PsuSums(*(np.column_stack(c) for c in zip(*(
-            value_sums(*choice_counts(design, coded.answers[it.key].astype(np.int64) + 1, len(it.options)), _scores(it))
-            for it in scored
+            value_sums(*counts(coded.answers[it.key], len(it.options)), _scores(it)) for it in scored
         ))))
-        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, None, np.zeros(len(scored)), flagged, sums)
-        lo, hi = score_interval(table.estimate, table.se)
-        for u in range(U):
-            items = out[u]["items"]
-            for j, it in enumerate(scored):
-                est = table.estimate[u, j]
-                n_j = int(table.n_value[u, j])
-                if not math.isfinite(est):
-                    items[it.key] = Estimate.missing(n=n_j)
-                else:
-                    items[it.key] = Estimate(float(est), float(table.se[u, j]), float(lo[u, j]), float(hi[u, j]), n=n_j)
-        weak = _weak_items(hierarchy, design, sums, scored, table.estimate, table.se, ranked)
+        means = domain_means(design, hierarchy.domains, hierarchy.depth, sums)
+        lo, hi = score_interval(means.estimate, means.se)
+        keys = [it.key for it in scored]
+        # Python floats and ints through tolist, one C call per array: indexing numpy arrays one value
+        # at a time cost more than building the 12,000 results of the benchmark (docs/performance.md)
+        rows = zip(*(a.tolist() for a in (means.estimate, means.se, lo, hi, means.n_value)))
+        for u, (est_u, se_u, lo_u, hi_u, n_u) in enumerate(rows):
+            out[u]["items"] = {
+                key: Estimate(e, s, l, h, n) if math.isfinite(e) else Estimate.missing(n=n)
+                for key, e, s, l, h, n in zip(keys, est_u, se_u, lo_u, hi_u, n_u)
+            }
+        weak = _weak_items(hierarchy, design, means, scored, ranked)
         for u, w in weak.items():
             out[u]["weak_items"] = w
 
@@ -118,34 +122,36 @@ def item_results(
     if shares:
         columns: list[tuple[Item, int]] = []
         blocks: list[PsuSums] = []
-        masks = []
         for it in shares:
-            ok = coded.applies(spec, it.key) & coded.answered(it.key)
+            ok = coded.answered(it.key)
+            if it.show_if is not None:
+                ok &= coded.applies(spec, it.key)
             k = len(it.options)
             if it.is_multiple:
                 blocks.append(psu_sums(design, np.where(ok[:, None], 100.0 * coded.chosen[it.key], np.nan)))
             else:  # option i: 100 if chosen, 0 if another, missing where the item did not apply or was not answered
-                counts = choice_counts(design, np.where(ok, coded.answers[it.key].astype(np.int64) + 1, 0), k)
-                parts = [value_sums(*counts, np.array([np.nan] + [100.0 * (o == i) for o in range(k)])) for i in range(k)]
+                answer = coded.answers[it.key] if it.show_if is None else np.where(ok, coded.answers[it.key], -1)
+                c = counts(answer, k)
+                parts = [value_sums(*c, np.array([np.nan] + [100.0 * (o == i) for o in range(k)])) for i in range(k)]
                 blocks.append(PsuSums(*(np.column_stack(c) for c in zip(*parts))))
-            masks.append(ok)
             columns.extend((it, i) for i in range(k))
         sums = PsuSums(*(np.hstack(c) for c in zip(*((b.A, b.B, b.N) for b in blocks))))
-        table = estimate_domains(design, hierarchy.domains, hierarchy.depth, None, np.zeros(len(columns)), flagged, sums)
-        df_item = domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, np.column_stack(masks))
-        item_col = {it.key: i for i, it in enumerate(shares)}
-        df = df_item[:, [item_col[it.key] for it, _ in columns]]
-        lo, hi = share_interval(table.estimate, table.se, table.n_value, df)
-        for u in range(U):
-            options = out[u]["options"]
-            for c, (it, i) in enumerate(columns):
-                n_c = int(table.n_value[u, c])
-                est = table.estimate[u, c]
-                if n_c == 0 or not math.isfinite(est):
-                    value = Estimate.missing(n=n_c)
-                else:
-                    value = Estimate(float(est), float(table.se[u, c]), _f(lo[u, c]), _f(hi[u, c]), n=n_c)
-                options.setdefault(it.key, {})[it.options[i].code] = value
+        means = domain_means(design, hierarchy.domains, hierarchy.depth, sums)
+        # R's degrees of freedom of an option's domain: those of its item's respondents (the same for
+        # every option), from whether each PSU holds one (its count of present values)
+        first = np.cumsum([0] + [len(it.options) for it in shares])[:-1]
+        df_item = psu_degf(design.psu_stratum, hierarchy.domains, hierarchy.depth, sums.N[:, first] > 0)
+        df = np.repeat(df_item, [len(it.options) for it in shares], axis=1)
+        lo, hi = share_interval(means.estimate, means.se, means.n_value, df)
+        codes = [(it.key, it.options[i].code) for it, i in columns]
+        rows = zip(*(a.tolist() for a in (means.estimate, means.se, lo, hi, means.n_value)))
+        for u, (est_u, se_u, lo_u, hi_u, n_u) in enumerate(rows):
+            options: dict[str, dict[str, Estimate]] = {it.key: {} for it in shares}
+            for (key, code), e, s, l, h, n in zip(codes, est_u, se_u, lo_u, hi_u, n_u):
+                options[key][code] = (
+                    Estimate.missing(n=n) if n == 0 or not math.isfinite(e) else Estimate(e, s, _f(l), _f(h), n=n)
+                )
+            out[u]["options"] = options
 
     # -- drivers ----------------------------------------------------------------------------------
     for u, drivers in _drivers(spec, hierarchy, coded, design, Y).items():
@@ -156,10 +162,8 @@ def item_results(
 def _weak_items(
     hierarchy: Hierarchy,
     design: Design,
-    sums: PsuSums,
+    means: DomainMeans,
     items: Sequence[Item],
-    estimate: np.ndarray,
-    se: np.ndarray,
     ranked_mask: Sequence[bool],
 ) -> dict[int, list[dict[str, Any]]]:
     """Ranked unit → its weak items.
@@ -174,17 +178,11 @@ def _weak_items(
     ranked = [u for u in range(hierarchy.size) if ranked_mask[u] and hierarchy.parent[u] >= 0]
     if not ranked:
         return {}
-    H, J = len(design.n_psu), sums.A.shape[1]
-    ph = design.psu_stratum
     f = stratum_factors(design)
-    W_h, c_h = np.zeros((H, J)), np.zeros((H, J))
-    Saa, Sab, Sbb = np.zeros((H, J)), np.zeros((H, J)), np.zeros((H, J))
-    for j in range(J):
-        # the PSU sums of w y and w over the present values, linearised as every domain mean is
-        W_h[:, j], _, c_h[:, j], al, be = ratio_moments(design, sums.A[:, j], sums.B[:, j])
-        Saa[:, j] = np.bincount(ph, weights=al * al, minlength=H)
-        Sab[:, j] = np.bincount(ph, weights=al * be, minlength=H)
-        Sbb[:, j] = np.bincount(ph, weights=be * be, minlength=H)
+    estimate, se = means.estimate, means.se
+    # the per-stratum moments of the PSU sums of w y and w over the present values, linearised as
+    # every domain mean is: those `domain_means` computed the means from
+    W_h, c_h, Saa, Sab, Sbb = means.W, means.c, means.Saa, means.Sab, means.Sbb
     W_d = _domain_sum(hierarchy, W_h)
 
     # (unit, stratum) for every stratum of every ranked unit's domain
@@ -213,7 +211,7 @@ def _weak_items(
         q = a * a * saa - 2 * a * e * sab + e * e * sbb
         qp = ap * ap * saa - 2 * ap * e_p * sab + e_p * e_p * sbb
         term = f[eh_a][:, None] * (q - in_p * np.nan_to_num(qp))
-    change = np.zeros((hierarchy.size, J))
+    change = np.zeros((hierarchy.size, estimate.shape[1]))
     np.add.at(change, eu_a, term)
 
     ranked_a = np.array(ranked)
@@ -222,15 +220,22 @@ def _weak_items(
     with np.errstate(invalid="ignore"):
         s_diff = np.sqrt(np.maximum(se[par] ** 2 + change[ranked_a], 0.0))
         weak = np.isfinite(diff) & np.isfinite(s_diff) & (diff < -Z95 * s_diff)
-    result: dict[int, list[dict[str, Any]]] = {}
-    for i, u in enumerate(ranked):
-        rows = [
-            {"item": items[j].key, "estimate": float(estimate[u, j]), "parent_estimate": float(estimate[par[i], j]),
-             "diff": float(diff[i, j]), "se": float(s_diff[i, j])}
-            for j in np.flatnonzero(weak[i])
-        ]
-        rows.sort(key=lambda r: (r["diff"], r["item"]))
-        result[u] = rows[:WEAK_MAX]
+    # the weak (unit, item) pairs, each unit's lowest difference first (ties: by item key), at most
+    # WEAK_MAX per unit: sorted at once rather than one small list per unit
+    result: dict[int, list[dict[str, Any]]] = {u: [] for u in ranked}
+    ii, jj = np.nonzero(weak)
+    if len(ii):
+        key_rank = np.argsort(np.argsort(np.array([it.key for it in items], dtype=object)))  # keys are unique
+        order = np.lexsort((key_rank[jj], diff[ii, jj], ii))
+        ii, jj = ii[order], jj[order]
+        first = np.r_[0, np.flatnonzero(np.diff(ii)) + 1]
+        place = np.arange(len(ii)) - np.repeat(first, np.diff(np.r_[first, len(ii)]))
+        ii, jj = ii[place < WEAK_MAX], jj[place < WEAK_MAX]
+        for i, j, est, par_est, d, s in zip(
+            ii.tolist(), jj.tolist(), estimate[ranked_a[ii], jj].tolist(), estimate[par[ii], jj].tolist(),
+            diff[ii, jj].tolist(), s_diff[ii, jj].tolist(),
+        ):
+            result[ranked[i]].append({"item": items[j].key, "estimate": est, "parent_estimate": par_est, "diff": d, "se": s})
     return result
 
 
@@ -303,26 +308,32 @@ def _drivers(
     pattern_x = np.ones((n_pattern, m))
     for j, table in enumerate(tables):
         pattern_x[:, j + 1] = table[digits[:, j]]
+    # Per respondent, once for every depth: the scores (the design matrix's columns without going
+    # through an (n, m) gather), w·y, the PSU and the stratum.
+    x_c = [table[slot] for table, slot in zip(tables, slots)]
+    wy_c = w_c * y_c
     psu_c = design.psu[complete]
+    stratum_c = design.stratum[complete]
     P = len(design.psu_stratum)
     ph = design.psu_stratum
     f = stratum_factors(design)
-    unit_c = coded.unit[complete]
     for L in sorted({int(hierarchy.depth[u]) for u in targets}):
         at = np.array([u for u in targets if hierarchy.depth[u] == L])
         T = len(at)
-        slot_of = np.full(hierarchy.size + 1, -1, dtype=np.int64)  # unit → its place in `at`; -1 (and -1 → -1)
+        # unit → its place in `at`; a stratum outside every target's domain (and -1: none) → T, a spare
+        # row that is dropped: no copies of the respondents' arrays for a depth that leaves some out
+        slot_of = np.full(hierarchy.size + 1, T, dtype=np.int64)
         slot_of[at] = np.arange(T)
-        t_c = slot_of[hierarchy.domains[unit_c, L]]
-        sel = t_c >= 0
-        if sel.all():  # the root's depth, usually: no copies
-            t_s, g_s, w_s, y_s, psu_s = t_c, pattern, w_c, y_c, psu_c
+        t_h = slot_of[hierarchy.domains[:, L]]  # each stratum's target
+        if (t_h == 0).all():  # one target holding every stratum (the root): the cell is the pattern
+            t_c, cell = None, pattern
         else:
-            t_s, g_s, w_s, y_s, psu_s = t_c[sel], pattern[sel], w_c[sel], y_c[sel], psu_c[sel]
-        cell = t_s * n_pattern + g_s
-        W_tg = np.bincount(cell, weights=w_s, minlength=T * n_pattern).reshape(T, n_pattern)
-        WY_tg = np.bincount(cell, weights=w_s * y_s, minlength=T * n_pattern).reshape(T, n_pattern)
-        n_t = np.bincount(t_s, minlength=T)
+            t_c = t_h[stratum_c]
+            cell = t_c * n_pattern + pattern
+        size = (T + 1) * n_pattern
+        W_tg = np.bincount(cell, weights=w_c, minlength=size).reshape(T + 1, n_pattern)
+        WY_tg = np.bincount(cell, weights=wy_c, minlength=size).reshape(T + 1, n_pattern)
+        n_t = np.bincount(t_c, minlength=T + 1) if t_c is not None else np.array([len(complete), 0])
         betas = np.full((T, m), np.nan)
         inverses: dict[int, np.ndarray] = {}
         for t in range(T):
@@ -338,17 +349,18 @@ def _drivers(
             inverses[t] = np.linalg.inv(xtwx)
         if not inverses:
             continue
-        # influence functions h_i = w_i r_i x_i (X'WX)⁻¹ of each target's own fit; Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹
-        fitted = (pattern_x @ np.nan_to_num(betas).T)[g_s, t_s]
-        z = w_s * (y_s - fitted)
-        zx = pattern_x[g_s]
-        zx *= z[:, None]
+        # influence functions h_i = w_i r_i x_i (X'WX)⁻¹ of each target's own fit; Var(h) = (X'WX)⁻¹ Var(w r x) (X'WX)⁻¹.
+        # The fitted value of (target, pattern) is looked up by the same cell number (the spare row: 0).
+        fit_tg = np.zeros((T + 1, n_pattern))
+        fit_tg[:T] = (pattern_x @ np.nan_to_num(betas).T).T
+        z = w_c * (y_c - fit_tg.ravel()[cell])
         totals = np.empty((P, m))
-        for j in range(m):
-            totals[:, j] = np.bincount(psu_s, weights=zx[:, j], minlength=P)
+        totals[:, 0] = np.bincount(psu_c, weights=z, minlength=P)
+        for j, x in enumerate(x_c):
+            totals[:, j + 1] = np.bincount(psu_c, weights=z * x, minlength=P)
         dev = centred_psu_totals(design, totals)
-        t_p = slot_of[hierarchy.domains[ph, L]]  # each PSU's target (through its stratum), -1: none
-        keep = t_p >= 0
+        t_p = t_h[ph]  # each PSU's target (through its stratum), T: none
+        keep = t_p < T
         fd = (f[ph] * keep)[:, None] * dev
         var = np.empty((T, m, m))
         for i in range(m):
