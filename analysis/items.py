@@ -309,11 +309,10 @@ def _drivers(
     for j, table in enumerate(tables):
         pattern_x[:, j + 1] = table[digits[:, j]]
     # Per respondent, once for every depth: the scores (the design matrix's columns without going
-    # through an (n, m) gather), w·y, the PSU and the stratum.
+    # through an (n, m) gather), w·y and the PSU.
     x_c = [table[slot] for table, slot in zip(tables, slots)]
     wy_c = w_c * y_c
     psu_c = design.psu[complete]
-    stratum_c = design.stratum[complete]
     P = len(design.psu_stratum)
     ph = design.psu_stratum
     f = stratum_factors(design)
@@ -324,12 +323,13 @@ def _drivers(
         # row that is dropped: no copies of the respondents' arrays for a depth that leaves some out
         slot_of = np.full(hierarchy.size + 1, T, dtype=np.int64)
         slot_of[at] = np.arange(T)
-        t_h = slot_of[hierarchy.domains[:, L]]  # each stratum's target
-        if (t_h == 0).all():  # one target holding every stratum (the root): the cell is the pattern
+        t_p = slot_of[hierarchy.domains[ph, L]]  # each PSU's target (through its stratum)
+        if (t_p == 0).all():  # one target holding every stratum (the root): the cell is the pattern
             t_c, cell = None, pattern
         else:
-            t_c = t_h[stratum_c]
-            cell = t_c * n_pattern + pattern
+            t_c = t_p[psu_c]
+            cell = t_c * n_pattern
+            cell += pattern
         size = (T + 1) * n_pattern
         W_tg = np.bincount(cell, weights=w_c, minlength=size).reshape(T + 1, n_pattern)
         WY_tg = np.bincount(cell, weights=wy_c, minlength=size).reshape(T + 1, n_pattern)
@@ -359,13 +359,13 @@ def _drivers(
         for j, x in enumerate(x_c):
             totals[:, j + 1] = np.bincount(psu_c, weights=z * x, minlength=P)
         dev = centred_psu_totals(design, totals)
-        t_p = t_h[ph]  # each PSU's target (through its stratum), T: none
-        keep = t_p < T
+        keep = t_p < T  # T: the PSU's stratum is in no target's domain
         fd = (f[ph] * keep)[:, None] * dev
+        t_k, fd_k, dev_k = t_p[keep], fd[keep], dev[keep]
         var = np.empty((T, m, m))
         for i in range(m):
             for j in range(i, m):
-                var[:, i, j] = var[:, j, i] = np.bincount(t_p[keep], weights=(fd[:, i] * dev[:, j])[keep], minlength=T)
+                var[:, i, j] = var[:, j, i] = np.bincount(t_k, weights=fd_k[:, i] * dev_k[:, j], minlength=T)
         for t, a_inv in inverses.items():
             cov = a_inv.T @ var[t] @ a_inv
             se = np.sqrt(np.maximum(np.diag(cov), 0.0))
