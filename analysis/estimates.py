@@ -124,7 +124,8 @@ def choice_base(design: Design, k: int) -> np.ndarray:
 def value_sums(weighted: np.ndarray, counted: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A, B, N of the column whose value is values[slot] (NaN = missing), from `choice_counts`."""
     present = ~np.isnan(values)
-    return weighted[:, present] @ values[present], weighted[:, present].sum(axis=1), counted[:, present].sum(axis=1)
+    w = weighted[:, present]
+    return w @ values[present], w.sum(axis=1), counted[:, present].sum(axis=1)
 
 
 def _stratum_moments(

@@ -286,13 +286,15 @@ def _drivers(
         ok &= np.append(~np.isnan(table[1:]), False)[coded.answers[k]]  # answer -1 (none) → the last entry
     complete = np.flatnonzero(ok)
     y_c, w_c = Y[complete, 0], design.weights[complete]
-    slots = [coded.answers[k][complete].astype(np.int64) + 1 for k in keys]  # the complete respondents' only
+    # the complete respondents' options (0..k−1, every one scored), in the answers' own integer type
+    chosen = [coded.answers[k][complete] for k in keys]
+    scores = [table[1:] for table in tables]  # by option
     radix = [len(t) for t in tables]
     if math.prod(radix) < 2**62:
-        raw = np.zeros(len(complete), dtype=np.int64)
-        for slot, r in zip(slots, radix):
+        raw = chosen[0].astype(np.int64)
+        for option, r in zip(chosen[1:], radix[1:]):
             raw *= r
-            raw += slot
+            raw += option
         pattern, uniques = pd.factorize(raw)
         digits = np.empty((len(uniques), len(keys)), dtype=np.int64)
         rest = np.asarray(uniques, dtype=np.int64)
@@ -300,17 +302,17 @@ def _drivers(
             rest, digits[:, j] = np.divmod(rest, radix[j])
     else:  # very many items: number the patterns one item at a time
         pattern = np.zeros(len(complete), dtype=np.int64)
-        for slot, r in zip(slots, radix):
-            pattern = pd.factorize(pattern * r + slot)[0]
+        for option, r in zip(chosen, radix):
+            pattern = pd.factorize(pattern * r + option)[0]
         first = np.unique(pattern, return_index=True)[1]
-        digits = np.column_stack([slot[first] for slot in slots])
+        digits = np.column_stack([option[first] for option in chosen])
     n_pattern = len(digits)
     pattern_x = np.ones((n_pattern, m))
-    for j, table in enumerate(tables):
-        pattern_x[:, j + 1] = table[digits[:, j]]
+    for j, score in enumerate(scores):
+        pattern_x[:, j + 1] = score[digits[:, j]]
     # Per respondent, once for every depth: the scores (the design matrix's columns without going
     # through an (n, m) gather), w·y and the PSU.
-    x_c = [table[slot] for table, slot in zip(tables, slots)]
+    x_c = [score[option] for score, option in zip(scores, chosen)]
     wy_c = w_c * y_c
     psu_c = design.psu[complete]
     P = len(design.psu_stratum)
