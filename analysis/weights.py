@@ -26,6 +26,7 @@ RAKE_TOL = 1e-10
 MAX_SWEEPS = 1000
 TRIM_SLACK = 1e-9
 MAX_TRIM_ROUNDS = 20
+COMPACT = 0.5  # drop the converged units' respondents once those still raked are fewer than this share
 DEFAULT_WEIGHT_CAP = 5.0  # trim weights above 5 × the unit mean (docs/method.md); 0 = no trimming
 TOTALS_TOL = 1e-9
 MARGIN_COLUMNS = ("unit_code", "dimension", "category", "count")
@@ -52,7 +53,10 @@ class Weighting:
 def read_margins(
     spec: QuestionnaireSpec, hierarchy: Hierarchy, margins: pd.DataFrame | None
 ) -> tuple[Margins, set[str]]:
-    """Validate population margins; rows of units outside the scope are ignored (returns wave warnings too)."""
+    """Validate population margins; rows of units outside the scope are ignored (returns wave warnings too).
+
+    Checked column-wise; the error raised is the one of the first bad row, as a row-by-row reading
+    would find it (in each row: the category, then the count, then a repeat of an earlier row)."""
     warnings: set[str] = set()
     dims_by_name = spec.dimensions
     if margins is None or len(margins) == 0:
@@ -60,80 +64,124 @@ def read_margins(
     missing = [c for c in MARGIN_COLUMNS if c not in margins.columns]
     if missing:
         raise AnalysisError("bad_margins", f"人口数据缺少列:{_sample(missing)}")
-    table: dict[int, dict[str, dict[str, float]]] = defaultdict(dict)
     option_index = {dim: {o.code: i for i, o in enumerate(it.options)} for dim, it in dims_by_name.items()}
     values = pd.to_numeric(margins["count"], errors="coerce").to_numpy(dtype=float)
-    rows = zip(
-        margins["unit_code"].tolist(),
-        margins["dimension"].tolist(),
-        margins["category"].tolist(),
-        values.tolist(),
-        margins["count"].tolist(),
-    )
-    for code, dim, cat, value, raw in rows:
-        code, dim, cat = str(code).strip(), str(dim).strip(), str(cat).strip()
-        u = hierarchy.index.get(code)
-        if u is None:
-            continue
-        options = option_index.get(dim)
-        if options is None:
-            warnings.add("dimension_not_in_questionnaire")
-            continue
-        if cat not in options:
+    # each row's unit, dimension and category as text (str(value).strip()), numbered
+    code_id, codes = _stripped(margins["unit_code"])
+    dim_id, dims = _stripped(margins["dimension"])
+    cat_id, cats = _stripped(margins["category"])
+    unit = np.array([hierarchy.index.get(c, -1) for c in codes], dtype=np.int64)[code_id]
+    known_dim = np.array([d in option_index for d in dims], dtype=bool)[dim_id]
+    in_scope = unit >= 0
+    if (in_scope & ~known_dim).any():
+        warnings.add("dimension_not_in_questionnaire")
+    read = in_scope & known_dim
+    position = np.full((len(dims), len(cats)), -1, dtype=np.int64)  # (dimension, category) → option index
+    for a, dim in enumerate(dims):
+        index = option_index.get(dim)
+        if index is not None:
+            position[a] = [index.get(c, -1) for c in cats]
+    option = position[dim_id, cat_id]
+    bad_category = read & (option < 0)
+    bad_count = read & ~bad_category & ~(np.isfinite(values) & (values >= 0))
+    repeated = np.zeros(len(unit), dtype=bool)
+    checked = np.flatnonzero(read & ~bad_category)
+    span = max(int(option.max()) + 1, 1)
+    key = (unit[checked] * len(dims) + dim_id[checked]) * span + option[checked]
+    repeated[checked] = pd.Series(key).duplicated(keep="first").to_numpy()
+    repeated &= ~bad_count
+    bad = bad_category | bad_count | repeated
+    if bad.any():
+        r = int(np.argmax(bad))
+        code, dim, cat = codes[code_id[r]], dims[dim_id[r]], cats[cat_id[r]]
+        if bad_category[r]:
             item = dims_by_name[dim]
             raise AnalysisError(
                 "unknown_category",
                 f"单位 {code} 的人口维度 “{dim}” 中,类别 “{cat}” 不是题目 “{item.key}” 的选项代码"
                 f"(有效代码:{'、'.join(o.code for o in item.options)})",
             )
-        if not np.isfinite(value) or value < 0:
+        if bad_count[r]:
+            raw = margins["count"].tolist()[r]
             raise AnalysisError("bad_count", f"单位 {code} 的人口数 {dim}={cat} 应为非负数,实际为 “{raw}”")
-        cats = table[u].setdefault(dim, {})
-        if cat in cats:
-            raise AnalysisError("duplicate_margin", f"单位 {code} 的人口数 {dim}={cat} 重复出现")
-        cats[cat] = value
-    if not table:
+        raise AnalysisError("duplicate_margin", f"单位 {code} 的人口数 {dim}={cat} 重复出现")
+    rows = np.flatnonzero(read)
+    if not len(rows):
         return _no_margins(), warnings
 
-    wu = np.array(sorted(table), dtype=np.int64)
+    wu = np.unique(unit[rows])
     has_margins = np.zeros(hierarchy.size, dtype=bool)
     has_margins[wu] = True
-    # nested margins: a unit with margins may not have an ancestor with margins
-    for u in wu:
-        p = hierarchy.parent[u]
-        while p >= 0:
-            if has_margins[p]:
-                raise AnalysisError(
-                    "nested_margins",
-                    f"单位 {hierarchy.codes[p]} 与其下级单位 {hierarchy.codes[u]} 都给出了人口数;"
-                    "加权层级只能有一层,请删去其中一个单位的人口数",
-                )
-            p = hierarchy.parent[p]
+    # nested margins: a unit with margins may not have an ancestor with margins (the first unit in code
+    # order that has one is named, with its nearest such ancestor)
+    nearest = np.full(len(wu), -1, dtype=np.int64)
+    p = hierarchy.parent[wu]
+    while (p >= 0).any():
+        hit = (p >= 0) & (nearest < 0) & has_margins[np.maximum(p, 0)]
+        nearest[hit] = p[hit]
+        p = np.where(p >= 0, hierarchy.parent[np.maximum(p, 0)], -1)
+    if (nearest >= 0).any():
+        j = int(np.argmax(nearest >= 0))
+        raise AnalysisError(
+            "nested_margins",
+            f"单位 {hierarchy.codes[nearest[j]]} 与其下级单位 {hierarchy.codes[wu[j]]} 都给出了人口数;"
+            "加权层级只能有一层,请删去其中一个单位的人口数",
+        )
 
-    dimensions = tuple(it for it in spec.items if it.dimension and any(it.dimension in table[u] for u in wu))
-    counts = tuple(np.zeros((len(wu), len(it.options))) for it in dimensions)
-    has = np.zeros((len(wu), len(dimensions)), dtype=bool)
-    totals = np.zeros(len(wu))
-    for j, u in enumerate(wu):
-        sums = {}
-        for d, it in enumerate(dimensions):
-            cats = table[u].get(it.dimension)
-            if cats is None:
-                continue
-            has[j, d] = True
-            index = option_index[it.dimension]
-            for c, v in cats.items():
-                counts[d][j, index[c]] = v
-            sums[it.dimension] = counts[d][j].sum()
-        values = list(sums.values())
-        lo, hi = min(values), max(values)
-        if hi - lo > TOTALS_TOL * hi:
-            detail = "、".join(f"{k}={v:g}" for k, v in sums.items())
+    present = {dims[a] for a in np.unique(dim_id[rows])}
+    dimensions = tuple(it for it in spec.items if it.dimension and it.dimension in present)
+    J, D = len(wu), len(dimensions)
+    j_of = np.searchsorted(wu, unit[rows])
+    counts = tuple(np.zeros((J, len(it.options))) for it in dimensions)
+    has = np.zeros((J, D), dtype=bool)
+    for d, it in enumerate(dimensions):
+        mine = dim_id[rows] == dims.index(it.dimension)
+        counts[d][j_of[mine], option[rows[mine]]] = values[rows[mine]]
+        has[j_of[mine], d] = True
+    sums = _row_sums(counts)  # (J, D)
+    hi = np.where(has, sums, -np.inf).max(axis=1)
+    lo = np.where(has, sums, np.inf).min(axis=1)
+    wrong = (hi - lo > TOTALS_TOL * hi) | (hi <= 0)
+    if wrong.any():
+        j = int(np.argmax(wrong))
+        u = wu[j]
+        if hi[j] - lo[j] > TOTALS_TOL * hi[j]:
+            detail = "、".join(f"{it.dimension}={sums[j, d]:g}" for d, it in enumerate(dimensions) if has[j, d])
             raise AnalysisError("margin_totals_disagree", f"单位 {hierarchy.codes[u]} 各人口维度的合计不一致:{detail}")
-        if hi <= 0:
-            raise AnalysisError("empty_population", f"单位 {hierarchy.codes[u]} 的人口合计为 0,无法加权")
-        totals[j] = values[0]
+        raise AnalysisError("empty_population", f"单位 {hierarchy.codes[u]} 的人口合计为 0,无法加权")
+    totals = sums[np.arange(J), np.argmax(has, axis=1)]  # the first dimension the unit has
     return Margins(wu, dimensions, counts, has, totals), warnings
+
+
+def _stripped(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's `str(value).strip()`, numbered: (number per row, the distinct texts). A column of
+    strings is stripped once per distinct value (two strings are equal exactly when their texts are)."""
+    values = column.to_numpy()
+    if values.dtype == object:
+        ids, uniques = pd.factorize(values)  # None and NaN: -1
+        texts = list(uniques)
+        if all(type(t) is str for t in texts):
+            texts = [t.strip() for t in texts]
+            for r in np.flatnonzero(ids < 0):  # "None", "nan": as str() gives them
+                ids[r] = len(texts)
+                texts.append(str(values[r]).strip())
+            merged, distinct = pd.factorize(np.array(texts, dtype=object))  # " T" and "T" are one text
+            return merged[ids], list(distinct)
+    ids, distinct = pd.factorize(np.array([str(v).strip() for v in column.tolist()], dtype=object))
+    return ids, list(distinct)
+
+
+def _row_sums(counts: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(J, D): each unit's population per dimension, as `counts[d][j].sum()`. Counts are whole numbers
+    nearly always, and then every order of summing gives the same float: summed at once; otherwise
+    row by row, exactly as a row's own sum."""
+    out = np.zeros((len(counts[0]) if counts else 0, len(counts)))
+    for d, c in enumerate(counts):
+        if np.all(c == np.floor(c)) and c.sum() < 2**52:
+            out[:, d] = c.sum(axis=1)
+        else:
+            out[:, d] = [row.sum() for row in c]
+    return out
 
 
 def _no_margins() -> Margins:
@@ -191,30 +239,44 @@ def _category_groups(
     sentinel) and their weighting units (J for the sentinel).
     """
     J, k = m.counts[d].shape
-    on = np.take(m.has[:, d], r_wu)
-    r_ans = r_ans.astype(np.int64)
-    cnt = np.bincount((r_wu * k + r_ans)[on], minlength=J * k).reshape(J, k)
-    pop_list: list[float] = []
-    gwu_list: list[int] = []
-    rows = np.nonzero(m.has[:, d] & (n_raked > 0))[0].tolist()
-    gmap_rows = []
-    for j, c_row, p_row in zip(rows, cnt[rows].tolist(), m.counts[d][rows].tolist()):
-        merged = merge_categories(c_row, p_row)
-        if len(merged) < k:
+    # (unit, option + 1) of each respondent, 0 for a blank: a raked respondent of a unit raked on d never
+    # left d blank, and every cell of a unit not raked on d maps to the sentinel group below
+    cell = r_wu * (k + 1)
+    cell += r_ans
+    cell += 1
+    cnt = np.bincount(cell, minlength=J * (k + 1)).reshape(J, k + 1)[:, 1:]
+    pop = m.counts[d]
+    rows = np.flatnonzero(m.has[:, d] & (n_raked > 0))
+    # A unit whose every category has respondents and population keeps its categories (merge_categories
+    # would merge nothing): those are numbered at once, the others merged one by one. Groups are numbered
+    # unit by unit, each unit's in option order.
+    kept = np.all((cnt[rows] > 0) & (pop[rows] > 0), axis=1) if k > 1 else np.zeros(len(rows), dtype=bool)
+    merged = {}
+    for i in np.flatnonzero(~kept):
+        j = int(rows[i])
+        merged[i] = merge_categories(cnt[j].tolist(), pop[j].tolist())
+        if len(merged[i]) < k:
             warn(j, "merged_category")
-        row = [0] * k
-        for members in merged:
-            for o in members:
-                row[o] = len(pop_list)
-            pop_list.append(sum(p_row[o] for o in members))
-            gwu_list.append(j)
-        gmap_rows.append(row)
-    sentinel = len(pop_list)
-    gmap = np.full((J + 1, k), sentinel, dtype=np.int64)
-    if rows:
-        gmap[rows] = np.array(gmap_rows, dtype=np.int64)
-    g = np.take(gmap.ravel(), np.where(on, r_wu * k + r_ans, J * k))
-    return g, np.array(pop_list + [np.nan]), np.array(gwu_list + [J], dtype=np.int64)
+    n_groups = np.full(len(rows), k, dtype=np.int64)
+    for i, groups in merged.items():
+        n_groups[i] = len(groups)
+    first = np.concatenate(([0], np.cumsum(n_groups)))
+    sentinel = int(first[-1])
+    gmap = np.full((J, k + 1), sentinel, dtype=np.int64)  # (unit, option + 1) → group
+    group_pop = np.full(sentinel + 1, np.nan)
+    group_wu = np.full(sentinel + 1, J, dtype=np.int64)
+    ids = first[:-1][kept, None] + np.arange(k)
+    gmap[rows[kept], 1:] = ids
+    group_pop[ids.ravel()] = pop[rows[kept]].ravel()  # a kept category's population is > 0: as summed, 0 + p = p
+    group_wu[ids.ravel()] = np.repeat(rows[kept], k)
+    for i, groups in merged.items():
+        j = int(rows[i])
+        p_row = pop[j].tolist()
+        for gi, members in enumerate(groups):
+            gmap[j, np.asarray(members) + 1] = first[i] + gi
+            group_pop[first[i] + gi] = sum(p_row[o] for o in members)
+            group_wu[first[i] + gi] = j
+    return np.take(gmap.ravel(), cell), group_pop, group_wu
 
 
 def ipf(
@@ -234,44 +296,75 @@ def ipf(
     dimensions in order (w ← w · N_g / Σ_g w). A unit is frozen once every one of its margins matches to
     relative `tol` after a sweep. Returns the raked weights and a (n_wu,) converged mask.
     """
-    w = w.astype(float).copy()
+    w = w.astype(float)  # a copy: the caller's array is left alone
     converged = np.zeros(n_wu + 1, dtype=bool)
-    active = np.bincount(wu, minlength=n_wu + 1) > 0
+    rows_of = np.bincount(wu, minlength=n_wu + 1)
+    active = rows_of > 0
     active[n_wu] = False
-    pos = np.arange(len(w))
-    wk, wuk, gk = w.copy(), wu, list(groups)
-    sizes = [len(p) for p in pops]
+    # The working set: the rows `pos` of the units still raked (None: every row, and `wk` is `w` itself).
+    pos = None
+    wk, wuk = w, wu
+    scaled = np.empty(len(w))  # the factors of the rows, one buffer for every sweep
     safe_pops = [np.where(np.isnan(p), 1.0, p) for p in pops]
+    gk, pk, gwk = _working_groups(active, list(groups), safe_pops, list(group_wu), n_wu)
     s0 = None  # margins of dimension 0 for the current weights, when already known
     for _ in range(max_sweeps):
-        g_active = [active[gw] for gw in group_wu]
+        g_active = [active[gw] for gw in gwk]
         for d in range(len(gk)):
-            s = s0 if d == 0 and s0 is not None else np.bincount(gk[d], weights=wk, minlength=sizes[d])
+            s = s0 if d == 0 and s0 is not None else np.bincount(gk[d], weights=wk, minlength=len(pk[d]))
             ok = g_active[d] & (s > 0)
-            f = np.ones(sizes[d])
-            f[ok] = safe_pops[d][ok] / s[ok]
-            wk *= f[gk[d]]
+            f = np.ones(len(pk[d]))
+            f[ok] = pk[d][ok] / s[ok]
+            factor = np.take(f, gk[d], out=scaled[: len(wk)])
+            np.multiply(wk, factor, out=wk)
         # check every margin; a unit's last raked dimension was just matched, so only earlier ones can be off
         err = np.zeros(n_wu + 1)
         for d in range(len(gk) - 1):
-            s = np.bincount(gk[d], weights=wk, minlength=sizes[d])
+            s = np.bincount(gk[d], weights=wk, minlength=len(pk[d]))
             if d == 0:
                 s0 = s
-            rel = np.where(g_active[d], np.abs(s - safe_pops[d]) / safe_pops[d], 0.0)
-            np.maximum.at(err, group_wu[d], rel)
+            rel = np.where(g_active[d], np.abs(s - pk[d]) / pk[d], 0.0)
+            np.maximum.at(err, gwk[d], rel)
         done = active & (err <= tol)
         converged |= done
         active &= ~done
         if not active.any():
             break
-        keep = active[wuk]
-        if keep.sum() < 0.5 * len(wk):  # drop converged units from the working set
-            w[pos] = wk
-            pos, wk, wuk = pos[keep], wk[keep], wuk[keep]
-            gk = [g[keep] for g in gk]
+        if rows_of[active].sum() < COMPACT * len(wk):  # drop converged units from the working set
+            keep = np.flatnonzero(active[wuk])
+            if pos is None:
+                pos = keep  # `w` holds every row's weight so far
+            else:
+                w[pos] = wk
+                pos = pos[keep]
+            wk, wuk = wk[keep], wuk[keep]
+            gk, pk, gwk = _working_groups(active, [g[keep] for g in gk], pk, gwk, n_wu)
             s0 = None
-    w[pos] = wk
+    if pos is not None:
+        w[pos] = wk
     return w, converged[:n_wu]
+
+
+def _working_groups(
+    active: np.ndarray, groups: list[np.ndarray], pops: list[np.ndarray], group_wu: list[np.ndarray], n_wu: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The category groups of the units still being raked (and the sentinel "not raked on d"), renumbered
+    0..: a sweep then works on arrays of their size, not of every unit's groups. A frozen unit's groups
+    only ever got factor 1 and error 0, and every respondent of a unit still raked stays in the working
+    set in its order, so each group's sum, factor and error are the same floats."""
+    out_g, out_p, out_w = [], [], []
+    for g, p, gw in zip(groups, pops, group_wu):
+        keep = active[gw] | (gw == n_wu)
+        if keep.all():
+            out_g.append(g)
+            out_p.append(p)
+            out_w.append(gw)
+            continue
+        number = np.cumsum(keep) - 1
+        out_g.append(number[g])
+        out_p.append(p[keep])
+        out_w.append(gw[keep])
+    return out_g, out_p, out_w
 
 
 def rake_weights(
@@ -301,12 +394,12 @@ def rake_weights(
     wsafe = np.maximum(wu_all, 0)
     for d in range(D):
         raked &= ~np.take(m.has[:, d], wsafe) | (answers[d] >= 0)
-    n_in = np.bincount(wu_all[in_wu], minlength=J)
-    n_raked = np.bincount(wu_all[raked], minlength=J)
+    n_in = np.bincount(wu_all + 1, minlength=J + 1)[1:]
 
     # merge empty categories; group ids are global over the weighting units, per dimension
     r_idx = np.nonzero(raked)[0]
     r_wu = wu_all[r_idx]
+    n_raked = np.bincount(r_wu, minlength=J)
     groups, pops, group_wu = [], [], []
     for d in range(D):
         g, p, gw = _category_groups(m, d, r_wu, np.take(answers[d], r_idx), n_raked, warn)

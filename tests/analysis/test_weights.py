@@ -5,7 +5,7 @@ from numpy.testing import assert_allclose
 from analysis import AnalysisError, analyse_wave
 from analysis.hierarchy import build_hierarchy
 from analysis.responses import code_responses
-from analysis.weights import merge_categories, ipf, rake_weights
+from analysis.weights import ipf, merge_categories, rake_weights
 
 from .conftest import margins_frame, responses_frame, units_frame
 
@@ -234,3 +234,38 @@ def test_raking_not_converged_is_reported(spec):
     res = weigh(spec, TOWN, margins, rows)
     assert "raking_not_converged" in res.unit_warnings["T"]
     assert "merged_category" in res.unit_warnings["T"]  # age M: no respondents, no population
+
+
+def test_the_first_bad_margin_row_is_the_one_reported(spec):
+    """Margins are checked column by column; the error is still the first bad row's, as a reader going
+    down the file meets it (within a row: the category, then the count, then a repeat)."""
+    rows = cells({("M", "Y"): 1})
+    repeat = ("T", "sex", "M", 600)
+    unknown = ("T", "age_group", "Z", 0)
+    negative = ("T", "age_group", "O", -1)
+    cases = [
+        ([*SEX_AGE, repeat, unknown], "duplicate_margin", "sex=M"),
+        ([*SEX_AGE, unknown, repeat], "unknown_category", "“Z”"),
+        ([*SEX_AGE[:4], negative, repeat], "bad_count", "“-1”"),
+        ([*SEX_AGE, ("T", "age_group", "O", -1)], "bad_count", "age_group=O"),  # a repeat with a bad count
+        ([("T", "sex", "M", 600), ("T", "sex", "M", "many")], "bad_count", "“many”"),
+    ]
+    for margins, code, detail in cases:
+        with pytest.raises(AnalysisError) as err:
+            weigh(spec, TOWN, margins, rows)
+        assert err.value.code == code, margins
+        assert detail in err.value.message
+
+
+def test_margin_codes_are_read_with_blanks_around_them_removed(spec):
+    rows = cells({("M", "Y"): 2, ("F", "O"): 1, ("M", "M"): 1, ("F", "Y"): 1})
+    plain = weigh(spec, TOWN, SEX_AGE, rows)
+    padded = [(f" {u}", f"{d} ", f" {c} ", v) for u, d, c, v in SEX_AGE] + [(None, "sex", "M", 5), ("X", None, "M", 5)]
+    res = weigh(spec, TOWN, padded, rows)
+    assert res.weights.tobytes() == plain.weights.tobytes()
+    with pytest.raises(AnalysisError) as err:  # the same unit, dimension and category, spelt with a blank
+        weigh(spec, TOWN, [*SEX_AGE, ("T ", "sex", "M", 600)], rows)
+    assert err.value.code == "duplicate_margin"
+    with pytest.raises(AnalysisError) as err:  # an empty category is no option
+        weigh(spec, TOWN, [*SEX_AGE, ("T", "sex", None, 600)], rows)
+    assert err.value.code == "unknown_category"
