@@ -288,6 +288,7 @@ def register_commands(app: Flask) -> None:
     from admin.cli import interviews_cli, user_cli
     from admin.todo_cli import todo_cli  # also adds `user email` to user_cli
     from demo.cli import demo_cli
+    from jobs.cli import jobs_cli
     from reports.cli import report_cli
     from survey.cli import register as register_survey_commands
 
@@ -297,6 +298,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(interviews_cli)
     app.cli.add_command(todo_cli)
     app.cli.add_command(report_cli)
+    app.cli.add_command(jobs_cli)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from admin import bp
 from admin.access import permission_required
 from jobs import service as jobs
+from jobs.retention import SUPERSEDED
 
 REFRESH_SECONDS = 2
 
@@ -22,9 +23,9 @@ def job_response(job, code: int = 303):
 
 def _send(job):
     found = jobs.download(job)
-    return Response(jobs.stream(found.path), mimetype=found.mimetype, headers={
+    return Response(jobs.stream(found.file), mimetype=found.mimetype, headers={
         "Content-Disposition": f'attachment; filename="{found.filename}"',  # slugs and codes: ASCII
-        "Content-Length": str(found.path.stat().st_size),
+        "Content-Length": str(found.size),
         "Cache-Control": "private, no-store",
     })
 
@@ -44,7 +45,7 @@ def job(job_id: int):
     found = jobs.get_job(current_user, job_id)
     return render_template(
         "admin/job.html", job=found, label=jobs.label(found), part=jobs.part_label(found), ready=jobs.ready(found),
-        refresh=REFRESH_SECONDS if found.active else None,
+        refresh=REFRESH_SECONDS if found.active else None, superseded=SUPERSEDED,
     )
 
 

@@ -145,7 +145,7 @@ def charts(view: ResultsView) -> list:
     analysis job beforehand and read from their file (jobs.charts); drawn here only when missing."""
     if view.level is None:
         return []
-    return level_charts(view.level, view.spec, view.listed_codes)
+    return level_charts(view.wave.id, view.level, view.spec, view.listed_codes)
 
 
 def rerun_confirmation(user: User, wave: Wave):

@@ -47,8 +47,8 @@ def board_download(slug: str):
         failed = job.status == "failed"
         page = render_template("board/pending.html", slug=slug, failed=failed, refresh=None if failed else 3)
         return page, 503 if failed else 202, {"Cache-Control": "no-store"}
-    return Response(stream(found.path), mimetype=found.mimetype, headers={
+    return Response(stream(found.file), mimetype=found.mimetype, headers={
         "Content-Disposition": f'inline; filename="{found.filename}"',
-        "Content-Length": str(found.path.stat().st_size),
+        "Content-Length": str(found.size),
         "Cache-Control": "public, max-age=300",
     })

@@ -7,12 +7,15 @@ after an analysis run took 0.6–2.5 s (docs/performance.md, "bench/console.py")
 job draws them right after it stores the results (`warm`, a task of its own on the queue, for the
 scope of every account that may read the wave), and the page finds them.
 
-The file is named by the sha256 of everything the chart shows (`key`: per group its title and each
-unit's code, name, rank, n, colour and composite interval; the listed units; the grade bands;
-min_n, which decides an unranked unit's mark) and of the drawing code (reports/charts.py), in
-JOBS_DIR/charts beside the jobs' files: shared by every web process and worker, like the documents
-(each process keeps the latest in memory too, caches.RESULT_CHARTS). A re-run with other numbers, a renamed unit or another
-scope is another file; the old ones are a few hundred KB a run and are left with the old documents.
+The file is named by the wave and the sha256 of everything the chart shows (`key`: per group its
+title and each unit's code, name, rank, n, colour and composite interval; the listed units; the
+grade bands; min_n, which decides an unranked unit's mark) and of the drawing code
+(reports/charts.py), `JOBS_DIR/charts/<wave id>-<sha256>.json` beside the jobs' files: shared by
+every web process and worker, like the documents (each process keeps the latest in memory too,
+caches.RESULT_CHARTS). A re-run with other numbers, a renamed unit or another scope is another
+file; once a run's charts are drawn, `sweep` deletes the wave's files that no longer fit its
+results (a few hundred KB a run), and `flask jobs prune` those of results that are gone
+(jobs.retention).
 """
 
 from __future__ import annotations
@@ -60,10 +63,19 @@ def key(level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> str:
     return hashlib.sha256(json.dumps(blob, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
-def _path(name: str) -> Path:
+def _folder() -> Path:
     folder = files_dir() / "charts"
     folder.mkdir(exist_ok=True)
-    return folder / f"{name}.json"
+    return folder
+
+
+def _path(name: str) -> Path:
+    return _folder() / f"{name}.json"
+
+
+def file_name(wave_id: int, level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> str:
+    """The name of a level's chart file (without .json): the wave's id, then the sha256 of what it shows."""
+    return f"{wave_id}-{key(level, spec, listed)}"
 
 
 def draw(level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> list:
@@ -77,10 +89,10 @@ def draw(level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> list:
             for blocks in dot_plot_blocks(groups)]
 
 
-def level_charts(level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> list:
+def level_charts(wave_id: int, level: Level, spec: QuestionnaireSpec, listed: frozenset[str]) -> list:
     """The level's charts: from this process's memory (caches.RESULT_CHARTS), else from their file,
     else drawn and saved."""
-    name = key(level, spec, listed)
+    name = file_name(wave_id, level, spec, listed)
     return caches.RESULT_CHARTS.get_or_make(name, lambda: _read_or_draw(name, level, spec, listed))
 
 
@@ -114,17 +126,16 @@ def reader_scopes(wave: Wave) -> list:
     return sorted(scopes.values(), key=lambda s: -1 if s is None else s.path.count("/"))
 
 
-def warm(wave: Wave) -> int:
-    """Draw, for every scope that may read the wave, the charts of every level of its results page
-    that are not drawn yet; the number of levels looked at."""
+def _levels(wave: Wave):
+    """Every (level, spec, listed) the results page of the wave may show: each level of the page of
+    every scope that may read it (nothing when the wave has no results)."""
     from survey.results import stored_result
 
     stored = stored_result(wave)
     if stored is None:
-        return 0
+        return
     full = WaveResult.from_dict(stored.payload)
     spec = wave.questionnaire_version.to_spec()
-    done = 0
     for scope in reader_scopes(wave):
         try:
             scoped = scoped_result(full, scope)
@@ -132,6 +143,43 @@ def warm(wave: Wave) -> int:
             continue
         listed = frozenset(line.entry.code for line in listed_lines(full, scoped, wave.period))
         for level in levels_of(scoped, full):
-            level_charts(level, spec, listed)
-            done += 1
+            yield level, spec, listed
+
+
+def warm(wave: Wave) -> int:
+    """Draw, for every scope that may read the wave, the charts of every level of its results page
+    that are not drawn yet, then delete the wave's chart files of earlier results (`sweep`); the
+    number of levels looked at."""
+    done = 0
+    for level, spec, listed in _levels(wave):
+        level_charts(wave.id, level, spec, listed)
+        done += 1
+    sweep(wave)
     return done
+
+
+def wave_charts(wave: Wave) -> set[str]:
+    """The names of the chart files the wave's current results show (see `file_name`)."""
+    return {file_name(wave.id, level, spec, listed) for level, spec, listed in _levels(wave)}
+
+
+def sweep(wave: Wave) -> list[str]:
+    """Delete the wave's chart files that its current results no longer show (an earlier run's,
+    a renamed unit's …); the names deleted. A page that reads one as it goes draws it again."""
+    current = wave_charts(wave)
+    gone = []
+    for path in _folder().glob(f"{wave.id}-*.json"):
+        if path.stem not in current:
+            path.unlink(missing_ok=True)
+            gone.append(path.stem)
+    return gone
+
+
+def current_charts() -> set[str]:
+    """The chart files of every wave's current results (flask jobs prune keeps these)."""
+    from models import AnalysisResult
+
+    names: set[str] = set()
+    for wave in db.session.scalars(select(Wave).join(AnalysisResult, AnalysisResult.wave_id == Wave.id)):
+        names |= wave_charts(wave)
+    return names

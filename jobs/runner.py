@@ -4,7 +4,8 @@
 message finds it claimed and does nothing), builds, writes the file under the job's fingerprint
 (write to a temporary name, then rename: a file is there whole or not at all), and records the
 outcome. A file already there for the fingerprint is not built again, so a job whose worker died
-after writing finishes without a second build.
+after writing finishes without a second build. The files of the same document built from an older
+state of the data are then deleted (jobs.retention.supersede).
 
 `recover()` finds the jobs a dead worker left: `running` under a process of this machine that no
 longer exists (at once), or whose heartbeat is older than LEASE (another machine's), and `queued`
@@ -27,6 +28,7 @@ import clock
 from errors import NotFound, PinganError
 from extensions import db
 from jobs import queue
+from jobs.retention import supersede
 from jobs.service import files_dir
 from models import Job, Unit, Wave
 
@@ -83,6 +85,12 @@ def execute(job_id: int, retries_left: int = 0) -> None:
         return
     _set(job_id, status="done", progress=100, step="完成", summary=summary, filename=filename,
          result_path=result_path, finished_at=clock.now())
+    if result_path is not None:
+        try:  # the files of the same document built from an older state of the data go
+            supersede(db.session.get(Job, job_id))
+        except Exception:  # noqa: BLE001 — a file left behind is `flask jobs prune`'s to delete
+            db.session.rollback()
+            log.exception("deleting the files job %s supersedes failed", job_id)
     if job.kind == "analysis" and current_app.config.get("JOBS_WARM_CHARTS", True):
         try:  # the results page's charts, drawn now rather than on its first view
             queue.warm_charts(job.wave_id)

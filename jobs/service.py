@@ -9,10 +9,11 @@ fingerprint (jobs.state) or create and enqueue one. Nothing here builds anything
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from flask import current_app
 from sqlalchemy import select
@@ -280,20 +281,26 @@ class Download:
     path: Path
     filename: str
     mimetype: str
+    file: BinaryIO  # open: a newer build may delete the path while it is sent (jobs.retention)
+    size: int
 
 
 def download(job: Job) -> Download:
-    """The job's file; Conflict while it is not built."""
+    """The job's file, opened; Conflict while it is not built (or no longer there)."""
     path = file_of(job) if job.status == "done" else None
     if path is None or job.filename is None:
         raise Conflict("文件尚未生成，请稍候")
-    return Download(path, job.filename, MIMETYPES[path.suffix.lstrip(".")])
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:  # deleted since file_of looked: a newer build superseded it
+        raise Conflict("文件已更新，请重新下载") from None
+    return Download(path, job.filename, MIMETYPES[path.suffix.lstrip(".")], file, os.fstat(file.fileno()).st_size)
 
 
-def stream(path: Path, chunk: int = 256 * 1024) -> Iterator[bytes]:
-    """A built file in chunks (a poster PDF of a whole city is large), closed when done or dropped."""
-    with path.open("rb") as f:
-        while block := f.read(chunk):
+def stream(file: BinaryIO, chunk: int = 256 * 1024) -> Iterator[bytes]:
+    """An open file in chunks (a poster PDF of a whole city is large), closed when done or dropped."""
+    with file:
+        while block := file.read(chunk):
             yield block
 
 
