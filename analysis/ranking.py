@@ -70,6 +70,16 @@ def p_bottom(estimates: np.ndarray, ses: np.ndarray, bottom_n: int, rng: np.rand
     hits = np.zeros(m, dtype=np.int64)
     block = max(1, DRAW_CELLS // m)
     buf = np.empty((block, m))
+    rows = np.arange(block)
+    # A few lowest of each draw: as many passes of argmin (the first of equal lowest values, i.e. the
+    # earlier column, as `_lowest` breaks ties), each lowest then set to +inf. Cheaper than a partition
+    # of every row for a small N; it needs every draw finite (+inf must mean "taken").
+    by_argmin = (
+        bottom_n <= 6
+        and np.isfinite(est).all()
+        and np.isfinite(se).all()
+        and (np.abs(est).max() + 1e3 * se.max() < 1e300)
+    )
     done = 0
     while done < draws:
         c = min(block, draws - done)
@@ -77,28 +87,43 @@ def p_bottom(estimates: np.ndarray, ses: np.ndarray, bottom_n: int, rng: np.rand
         rng.standard_normal(out=x)
         x *= se
         x += est
-        nth = np.partition(x, bottom_n - 1, axis=1)[:, bottom_n - 1]  # each draw's bottom_n-th lowest
-        hits += np.count_nonzero(_lowest(x, nth, bottom_n), axis=0)
+        if by_argmin:
+            for _ in range(bottom_n):
+                low = x.argmin(axis=1)
+                hits += np.bincount(low, minlength=m)
+                x[rows[:c], low] = np.inf
+        else:
+            nth = np.partition(x, bottom_n - 1, axis=1)[:, bottom_n - 1]  # each draw's bottom_n-th lowest
+            hits += np.count_nonzero(_lowest(x, nth, bottom_n), axis=0)
         done += c
     out = np.empty(m)
     out[order] = hits / draws
     return out
 
 
-def _pair_max(z: np.ndarray, s2: np.ndarray, d: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """For each (draw d, unit j): max over k of |Z_dj − Z_dk| / s_jk, pairs with s_jk = 0 counting 0."""
+def _pair_max(z: np.ndarray, s2: np.ndarray, d: np.ndarray, j: np.ndarray, inv: np.ndarray | None = None) -> np.ndarray:
+    """For each (draw d, unit j): max over k of |Z_dj − Z_dk| / s_jk, pairs with s_jk = 0 counting 0.
+    `inv`: the (G, G) matrix of 1 / s_jk (0 where s_jk = 0) when the caller has it; else row by row."""
     out = np.empty(len(d))
     step = max(1, PAIR_CELLS // max(1, z.shape[1]))
     for a in range(0, len(d), step):
         dd, jj = d[a : a + step], j[a : a + step]
-        sjk = np.sqrt(s2[jj][:, None] + s2[None, :])
-        inv = np.divide(1.0, sjk, out=np.zeros_like(sjk), where=sjk > 0)
+        if inv is None:
+            inv_rows = _inverse_sd(s2[jj][:, None] + s2[None, :])
+        else:
+            inv_rows = inv[jj]
         diff = z[dd]
         diff -= z[dd, jj][:, None]
         np.abs(diff, out=diff)
-        diff *= inv
+        diff *= inv_rows
         out[a : a + step] = diff.max(axis=1)
     return out
+
+
+def _inverse_sd(v: np.ndarray) -> np.ndarray:
+    """1 / √v, 0 where √v = 0."""
+    sjk = np.sqrt(v)
+    return np.divide(1.0, sjk, out=np.zeros_like(sjk), where=sjk > 0)
 
 
 def rank_critical_value(ses: np.ndarray, rng: np.random.Generator, draws: int = RANK_CI_DRAWS) -> float:
@@ -117,16 +142,21 @@ def rank_critical_value(ses: np.ndarray, rng: np.random.Generator, draws: int = 
         return 0.0
     s2 = s * s
     pos = s > 0
-    u = np.zeros_like(z)
-    u[:, pos] = np.abs(z[:, pos]) / s[pos]
+    if pos.all():
+        u = np.abs(z) / s
+    else:
+        u = np.zeros_like(z)
+        u[:, pos] = np.abs(z[:, pos]) / s[pos]
+    # every pair's 1 / s_jk once, when the group is not too large for a (G, G) matrix
+    inv = _inverse_sd(s2[:, None] + s2[None, :]) if g <= 2048 else None
     rows = np.arange(draws)
     top = u.argmax(axis=1)
-    m = _pair_max(z, s2, rows, top)
+    m = _pair_max(z, s2, rows, top, inv)
     candidates = u > (m * (1 - 1e-12) / math.sqrt(2))[:, None]
     candidates[rows, top] = False
     d, j = np.nonzero(candidates)
     if len(d):
-        np.maximum.at(m, d, _pair_max(z, s2, d, j))
+        np.maximum.at(m, d, _pair_max(z, s2, d, j, inv))
     return float(np.quantile(m, RANK_CI_LEVEL))
 
 
@@ -160,7 +190,10 @@ def ranked_units(
     """Which units `rank_groups` gives a rank, known before any draw is made."""
     allowed = None if ranked_kinds is None else set(ranked_kinds)
     return [
-        parent is not None and n[u] > 0 and (allowed is None or kind in allowed) and _rankable(n[u], composite[u], min_n)
+        parent is not None
+        and n[u] > 0
+        and (allowed is None or kind in allowed)
+        and _rankable(n[u], composite[u], min_n)
         for u, (kind, parent) in enumerate(zip(kinds, parent_codes))
     ]
 

@@ -230,3 +230,21 @@ def test_threads_do_not_change_p_bottom(monkeypatch):
     monkeypatch.setattr(ranking, "THREADS", 1)
     single = rank(codes, kinds, parents, [100] * 71, comp, se=se, draws=20000)
     assert [x.p_bottom for x in threaded] == [x.p_bottom for x in single]
+
+
+@pytest.mark.parametrize("bottom_n", [1, 2, 3, 6, 7])  # ≤ 6: argmin passes; above: a partition per draw
+def test_p_bottom_counts_each_draws_lowest_from_the_same_normals(bottom_n):
+    """The draws are the seeded normals in row order whatever the block size; a unit's count is the
+    number of draws in which it is among the bottom_n lowest, exact ties to the earlier unit (in
+    ascending order of the estimate). Some SEs are 0 and some estimates equal, so ties occur."""
+    rng = np.random.default_rng(bottom_n)
+    m, draws = 23, 3001
+    est = np.round(rng.normal(80, 2, m))
+    se = np.where(rng.random(m) < 0.3, 0.0, rng.uniform(0.1, 1.5, m))
+    got = p_bottom(est, se, bottom_n, np.random.default_rng(99), draws)
+    order = np.argsort(est, kind="stable")
+    x = np.random.default_rng(99).standard_normal((draws, m)) * se[order] + est[order]
+    lowest = np.argsort(x, axis=1, kind="stable")[:, :bottom_n]  # ties: the earlier column
+    expected = np.empty(m)
+    expected[order] = np.bincount(lowest.ravel(), minlength=m) / draws
+    assert got.tobytes() == expected.tobytes()
