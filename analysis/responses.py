@@ -144,9 +144,6 @@ def _from_categorical(item: Item, col: pd.Series) -> np.ndarray | None:
         return None
     categories = col.cat.categories
     slots = col.cat.codes.to_numpy()
-    used = np.zeros(len(categories) + 1, dtype=bool)
-    used[slots] = True  # slot -1 marks the last entry
-    used = used[:-1]
     if item.is_multiple:
         names = pd.Series(np.asarray(categories, dtype=object))
         try:
@@ -156,9 +153,15 @@ def _from_categorical(item: Item, col: pd.Series) -> np.ndarray | None:
         return np.vstack([table, np.zeros((1, len(item.options)), dtype=bool)])[slots]
     codes = [o.code for o in item.options]
     position = pd.Index(codes).get_indexer(categories)
-    if (position[used] < 0).any():
-        return None
-    table = np.append(position, -1).astype(np.int16 if len(codes) < 32000 else np.int32)
+    if (position < 0).any():  # a category that is no option: only an error if some row has it
+        used = np.zeros(len(categories) + 1, dtype=bool)
+        used[slots] = True  # slot -1 marks the last entry
+        if (position[used[:-1]] < 0).any():
+            return None
+    dtype = np.int16 if len(codes) < 32000 else np.int32
+    if np.array_equal(position, np.arange(len(position))):  # the options in order (as the loader makes them):
+        return slots.astype(dtype)  # each slot is its option's index already, -1 blank
+    table = np.append(position, -1).astype(dtype)
     return table[slots]
 
 

@@ -82,3 +82,18 @@ def test_a_categorical_with_a_bad_code_names_it():
     bad["safety"] = pd.Categorical(values)
     with pytest.raises(AnalysisError, match="“safety” 的答案代码不在选项中:Q"):
         analyse_wave(spec, units, margins, bad)
+
+
+def test_categoricals_in_another_order_or_with_an_unused_extra_category_are_coded_as_the_strings_are():
+    """The loader's categories are the options in order (each slot is then the option's index); any other
+    categories go through a table."""
+    spec, units, margins, responses = load_inputs()
+    strings = analyse_wave(spec, units, margins, responses).to_dict()
+    for key in ("safety", "sex"):
+        codes = [o.code for o in spec.item(key).options]
+        reordered = responses.copy()
+        reordered[key] = pd.Categorical(responses[key], categories=codes[::-1])
+        extra = responses.copy()
+        extra[key] = pd.Categorical(responses[key], categories=[*codes, "unused"])
+        for frame in (reordered, extra):
+            assert analyse_wave(spec, units, margins, frame).to_dict() == strings
