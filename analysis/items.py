@@ -105,13 +105,15 @@ def item_results(
         means = domain_means(design, hierarchy.domains, hierarchy.depth, sums)
         lo, hi = score_interval(means.estimate, means.se)
         keys = [it.key for it in scored]
-        # Python floats and ints through tolist, one C call per array: indexing numpy arrays one value
-        # at a time cost more than building the 12,000 results of the benchmark (docs/performance.md)
-        rows = zip(*(a.tolist() for a in (means.estimate, means.se, lo, hi, means.n_value)))
-        for u, (est_u, se_u, lo_u, hi_u, n_u) in enumerate(rows):
+        # Python floats and ints through tolist, one C call per array (indexing numpy arrays one value
+        # at a time cost more than building the 12,000 results of the benchmark), as flat lists: one
+        # list per row would be 10,000 short-lived containers for the garbage collector to count
+        E, S, LO, HI, N = (a.ravel().tolist() for a in (means.estimate, means.se, lo, hi, means.n_value))
+        K = len(keys)
+        for u in range(U):
             out[u]["items"] = {
-                key: Estimate(e, s, l, h, n) if math.isfinite(e) else Estimate.missing(n=n)
-                for key, e, s, l, h, n in zip(keys, est_u, se_u, lo_u, hi_u, n_u)
+                key: Estimate(E[i], S[i], LO[i], HI[i], N[i]) if math.isfinite(E[i]) else Estimate.missing(n=N[i])
+                for i, key in enumerate(keys, u * K)
             }
         weak = _weak_items(hierarchy, design, means, scored, ranked)
         for u, w in weak.items():
@@ -144,12 +146,14 @@ def item_results(
         df = np.repeat(df_item, [len(it.options) for it in shares], axis=1)
         lo, hi = share_interval(means.estimate, means.se, means.n_value, df)
         codes = [(it.key, it.options[i].code) for it, i in columns]
-        rows = zip(*(a.tolist() for a in (means.estimate, means.se, lo, hi, means.n_value)))
-        for u, (est_u, se_u, lo_u, hi_u, n_u) in enumerate(rows):
+        E, S, LO, HI, N = (a.ravel().tolist() for a in (means.estimate, means.se, lo, hi, means.n_value))
+        C = len(codes)
+        for u in range(U):
             options: dict[str, dict[str, Estimate]] = {it.key: {} for it in shares}
-            for (key, code), e, s, l, h, n in zip(codes, est_u, se_u, lo_u, hi_u, n_u):
+            for i, (key, code) in enumerate(codes, u * C):
+                e, n = E[i], N[i]
                 options[key][code] = (
-                    Estimate.missing(n=n) if n == 0 or not math.isfinite(e) else Estimate(e, s, _f(l), _f(h), n=n)
+                    Estimate.missing(n=n) if n == 0 or not math.isfinite(e) else Estimate(e, S[i], _f(LO[i]), _f(HI[i]), n=n)
                 )
             out[u]["options"] = options
 
