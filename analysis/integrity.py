@@ -107,8 +107,10 @@ def unit_integrity(
     # (pattern, unit) keys by sorting them (`_depth_counts`).
     e_unit = coded.unit[sheets.eligible]
     e_patterns = [p[sheets.eligible] for p in sheets.patterns]
-    if sheets.n_patterns >= 2 ** (62 - U.bit_length()):  # (pattern, unit) would not fit in an int64: number them
+    bound = sheets.n_patterns
+    if bound >= 2 ** (62 - U.bit_length()):  # (pattern, unit) would not fit in an int64: number them
         e_patterns = [np.unique(p, return_inverse=True)[1].ravel().astype(np.int64) for p in e_patterns]
+        bound = max(len(e_unit), 1)
     has_text = sheets.text_key is not None
     if has_text:
         with_text = sheets.text_key != 0
@@ -119,11 +121,11 @@ def unit_integrity(
             continue
         level = [g for g in groups if depth_of[g[0]] == d]
         ranks = _Ranks(hierarchy, d, level)
-        counts = _depth_counts(e_patterns, ranks.of_attached[e_unit], ranks, U)
+        counts = _depth_counts(e_patterns, bound, ranks.of_attached[e_unit], ranks, U)
         nd_unit += counts.with_partner
         _near_expected(counts, level, elig_unit, near_null)
         if has_text:
-            st_unit += _depth_counts([t_key], ranks.of_attached[t_unit], ranks, U).with_partner
+            st_unit += _depth_counts([t_key], int(t_key.max()) + 1, ranks.of_attached[t_unit], ranks, U).with_partner
 
     # -- answer-pattern concentration and same text: funnels against the peers ----------------
     near = _funnel(groups, nd_unit, elig_unit, near_null)
@@ -429,28 +431,34 @@ def _histogram(n_groups: int, group: np.ndarray, values: np.ndarray, scale: bool
     return g, v, mult, np.bincount(g, weights=mult, minlength=n_groups).astype(np.int64)  # exact: < 2**53
 
 
-def _depth_counts(patterns: list[np.ndarray], number: np.ndarray, ranks: _Ranks, U: int) -> _Counts:
+def _depth_counts(patterns: list[np.ndarray], bound: int, number: np.ndarray, ranks: _Ranks, U: int) -> _Counts:
     """Pattern counts of one depth by sorting: each sheet's key (pattern, its unit's number at the depth)
-    as one int64; runs of equal keys are the sheets of one unit with one pattern, and since a peer group's
-    units are numbered consecutively, consecutive runs of one pattern within one group are the group's
-    pooled sheets with that pattern. `patterns`: the full pattern, then the masked ones (k = 1), of the
-    sheets whose unit numbers are `number` (`ranks.size`: outside every unit of the depth); patterns must
-    be below 2**(62 - U.bit_length())."""
+    as one integer; runs of equal keys are the sheets of one unit with one pattern, and since a peer
+    group's units are numbered consecutively, consecutive runs of one pattern within one group are the
+    group's pooled sheets with that pattern. `patterns`: the full pattern, then the masked ones (k = 1),
+    all below `bound`, of the sheets whose unit numbers are `number` (`ranks.size`: outside every unit of
+    the depth); bound << U.bit_length() must fit in an int64."""
     shift = int(ranks.size).bit_length()  # number ≤ ranks.size < 2**shift
     low = (1 << shift) - 1
+    keys = bound << shift
     with_partner = np.zeros(U, dtype=np.int64)
     if not len(number):
         return _Counts(with_partner, *_histogram(ranks.n_groups, number, number, False))
     if len(patterns) == 1:  # k = 0: everything from the runs, no per-sheet array
-        s = np.left_shift(patterns[0], shift, dtype=np.int64)
+        s = np.left_shift(patterns[0], shift, dtype=np.int32 if keys <= 2**31 else np.int64)
         s |= number
-        s.sort()
-        starts = _run_starts(s)
-        length = np.diff(starts, append=len(s))
-        first = s[starts]
+        if keys <= len(s) // 2:  # fewer possible keys than sheets (the root's depth): counted, not sorted
+            length = np.bincount(s, minlength=keys)
+            first = np.flatnonzero(length)
+            length = length[first]
+        else:
+            s.sort()
+            starts = _run_starts(s)
+            length = np.diff(starts, append=len(s))
+            first = s[starts].astype(np.int64)
         unit_number = first & low
-        pair = (unit_number < ranks.size) & (length >= 2)
-        with_partner += np.bincount(ranks.unit[unit_number[pair]], weights=length[pair], minlength=U).astype(np.int64)
+        per_number = np.bincount(unit_number, weights=length * (length >= 2), minlength=ranks.size + 1)
+        with_partner[ranks.unit] += per_number[: ranks.size].astype(np.int64)  # integers, exact in float64
         if not ranks.n_groups:
             return _Counts(with_partner, *_histogram(0, first[:0], first[:0], False))
         group = ranks.group[unit_number]

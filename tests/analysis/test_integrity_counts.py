@@ -87,6 +87,7 @@ def _pairwise(spec, hierarchy, coded):
 
 
 CASES = [
+    pytest.param(3, 2, id="k0-few-patterns"),  # 4^3 patterns: the root's depth counted with a bincount
     pytest.param(4, 5, id="k0-every-pattern-judged"),  # 6^4 patterns ≤ 65,536: eligibility from a table
     pytest.param(6, 5, id="k0-demo-size"),  # 6^6 patterns > the sheets: eligibility per sheet
     pytest.param(7, 2, id="k1-every-pattern-judged"),  # 3 options + blank: 4^7 patterns, k = 1
@@ -127,7 +128,11 @@ def test_the_null_expected_share_equals_its_definition(m, n_options):
         level = [g for g in groups if hierarchy.depth[g[0]] == d]
         ranks = integrity._Ranks(hierarchy, d, level)
         counts = integrity._depth_counts(
-            [p[eligible] for p in sheets.patterns], ranks.of_attached[coded.unit[eligible]], ranks, hierarchy.size
+            [p[eligible] for p in sheets.patterns],
+            sheets.n_patterns,
+            ranks.of_attached[coded.unit[eligible]],
+            ranks,
+            hierarchy.size,
         )
         got = np.full(hierarchy.size, np.nan)
         integrity._near_expected(counts, level, n_eligible, got)
