@@ -315,7 +315,7 @@ def ipf(
             ok = g_active[d] & (s > 0)
             f = np.ones(len(pk[d]))
             f[ok] = pk[d][ok] / s[ok]
-            factor = np.take(f, gk[d], out=scaled[: len(wk)])
+            factor = np.take(f, gk[d], out=scaled[: len(wk)], mode="clip")  # valid indices: "raise" would buffer
             np.multiply(wk, factor, out=wk)
         # check every margin; a unit's last raked dimension was just matched, so only earlier ones can be off
         err = np.zeros(n_wu + 1)
