@@ -93,6 +93,18 @@ class BoundedCache:
             value = self.put(key, make())
         return value
 
+    def get_or_make_for(self, obj: Any, make: Callable[[], V]) -> V:
+        """The value made from `obj` (a frozen object: a QuestionnaireSpec), keyed by the object's
+        identity instead of its content: hashing a spec walks every item and option (11 µs for the
+        demo's 11 items), which the resident POST would pay several times. The entry holds `obj`
+        itself, so its id cannot be reused by another object while the entry lives, and a hit is
+        checked with `is`; an equal spec rebuilt elsewhere only makes a second entry."""
+        key = id(obj)
+        found = self.get(key, _MISSING)
+        if found is not _MISSING and found[0] is obj:
+            return found[1]
+        return self.put(key, (obj, make()))[1]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -137,8 +149,16 @@ SPECS = _cache("questionnaire_specs", 64)
 # seconds, since units are renamed and imported in place (a renamed unit shows its new name within that time).
 PLACE_TTL = 60.0
 PLACES = _cache("places", 100, ttl=PLACE_TTL)
+# Resident link tokens whose signature was verified (survey.links._token_payload): key the token
+# and the signing keys, value its payload. Only valid tokens are kept: one per village link and mode.
+LINK_TOKENS = _cache("link_tokens", 4096)
 # The resident's form class of a spec (survey.forms.form_class): key the spec itself (compared by content).
 FORM_CLASSES = _cache("form_classes", 64)
+# What the resident POST derives from a questionnaire, made once per spec object and keyed by its
+# identity (BoundedCache.get_or_make_for; the specs themselves come from SPECS): the posted sheet's
+# checker (survey.forms.sheet_checker) and the intake's packer and flag rules (survey.intake).
+SHEET_CHECKERS = _cache("sheet_checkers", 64)
+INTAKE_PLANS = _cache("intake_plans", 64)
 # The questions of a blank resident form as HTML (survey.views.blank_questions): key (spec, language).
 BLANK_QUESTIONS = _cache("blank_questions", 128)
 # A resident's whole blank form page but its ticket (survey.views.blank_page): key the app, the

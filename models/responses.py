@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from analysis.packing import packer
+from analysis.packing import Packer, packer
 from analysis.spec import QuestionnaireSpec
 from extensions import db
 from models.types import JSONType, Timestamp, utcnow
@@ -90,8 +90,10 @@ class Response(db.Model):
     interviewer = relationship("User", foreign_keys=[interviewer_id])
 
 
-def answer_columns(spec: QuestionnaireSpec, answers: dict) -> dict:
+def answer_columns(spec: QuestionnaireSpec, answers: dict, packed_by: Packer | None = None) -> dict:
     """`answers` and the two columns packed from it, to be stored together: every writer of a response's
-    answers (insert or change) passes them through here, so the packed form never falls behind."""
-    p = packer(spec)
+    answers (insert or change) passes them through here, so the packed form never falls behind.
+    `packed_by`: `packer(spec)`, when the caller holds it already (the resident POST: looking it up
+    hashes the whole spec)."""
+    p = packed_by or packer(spec)
     return {"answers": answers, "answer_codes": p.pack(answers), "answer_texts": p.texts(answers)}

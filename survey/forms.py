@@ -22,12 +22,14 @@ order, each seeing only the answers before it:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from flask import request
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
-from wtforms import Field, HiddenField, RadioField, SelectMultipleField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation
 
@@ -51,6 +53,11 @@ def clean_text(value: str | None) -> str | None:
     return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
+def is_bot(formdata: Mapping) -> bool:
+    """The honeypot was filled: no person sees that field (docs/security.md)."""
+    return bool((formdata.get(HONEYPOT) or "").strip())
+
+
 def missing_message(item: Item) -> str:
     if item.is_multiple:
         return gettext("这道题还没有回答，请至少选择一项。")
@@ -67,7 +74,7 @@ class ChoiceAnswer:
         self.item = item
         self.codes = {o.code for o in item.options}
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
+    def __call__(self, form: FlaskForm, field) -> None:
         if field.data in (None, ""):
             field.data = None
             return
@@ -84,7 +91,7 @@ class MultipleAnswer:
         self.item = item
         self.order = {o.code: i for i, o in enumerate(item.options)}
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
+    def __call__(self, form: FlaskForm, field) -> None:
         codes = [c for c in dict.fromkeys(field.data or ()) if c != ""]
         if any(c not in self.order for c in codes):
             field.data = []
@@ -100,7 +107,7 @@ class TextAnswer:
     def __init__(self, item: Item) -> None:
         self.item = item
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
+    def __call__(self, form: FlaskForm, field) -> None:
         if not field.data:
             return
         if len(field.data) > self.item.max_length:
@@ -157,11 +164,6 @@ class ResidentForm(FlaskForm):
                 self.fields_of(item).errors = [missing_message(item)]
         return not self.errors
 
-    @property
-    def is_bot(self) -> bool:
-        """The honeypot was filled: no person sees that field (docs/security.md)."""
-        return bool((request.form.get(HONEYPOT) or "").strip())
-
     def answers(self) -> dict[str, object]:
         """Item key → option code, list of codes (`multiple`, in option order) or text; unanswered and
         not-applicable items left out (call after validate)."""
@@ -172,7 +174,7 @@ class ResidentForm(FlaskForm):
                 out[item.key] = value
         return out
 
-    def fields_of(self, item: Item) -> Field:
+    def fields_of(self, item: Item):
         return self[field_name(item)]
 
     def answer_errors(self) -> list[tuple[int, Item, str]]:
@@ -210,3 +212,90 @@ def _make_form_class(spec: QuestionnaireSpec) -> type[ResidentForm]:
         else:
             attrs[field_name(item)] = TextAreaField(item.text, validators=[TextAnswer(item)], filters=[clean_text])
     return type(f"ResidentForm_{spec.slug}_{spec.version}", (ResidentForm,), attrs)
+
+
+# -- the resident POST without a form object ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """What `ResidentForm.validate` makes of a posted answer sheet, computed without building the
+    form: `answers` as `ResidentForm.answers()` gives them, `errors` item key → the message its
+    field would carry, and the item whose answer screened the resident out."""
+
+    answers: dict[str, object]
+    errors: dict[str, str] = field(default_factory=dict)
+    screened_by: Item | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+_MULTIPLE, _CHOICE, _TEXT = range(3)
+
+
+class SheetChecker:
+    """`ResidentForm.validate` for one questionnaire, compiled once (caches.SHEET_CHECKERS).
+
+    Why not the form: building a WTForms form binds a field object per item and per option on every
+    POST, 10% of a submission's CPU (py-spy, docs/performance.md), while a valid sheet, nearly every
+    POST, needs none of them. The view checks the posted fields here and builds the form only to show
+    the page again (errors, an expired ticket). The rules are the ones the form's validators and
+    `ResidentForm.validate` apply, step for step (the field's own check, then `show_if`, required,
+    `screen_out` in item order); tests/survey/test_resident_features.py compares the two on many
+    random and hostile sheets, messages included."""
+
+    def __init__(self, spec: QuestionnaireSpec) -> None:
+        self.fields = []
+        for item in spec.items:
+            kind = _MULTIPLE if item.is_multiple else _CHOICE if item.is_choice else _TEXT
+            codes = {o.code: i for i, o in enumerate(item.options)}
+            self.fields.append((item, field_name(item), kind, codes))
+
+    def check(self, formdata: Mapping) -> Sheet:
+        """The sheet in `formdata` (a MultiDict: request.form)."""
+        answers: dict[str, object] = {}
+        errors: dict[str, str] = {}
+        missing: list[Item] = []
+        screened_by = None
+        for item, name, kind, codes in self.fields:
+            raw = formdata.getlist(name)
+            error = None
+            if kind == _MULTIPLE:  # MultipleAnswer
+                data = [c for c in dict.fromkeys(raw) if c != ""]
+                if any(c not in codes for c in data):
+                    error = gettext("所选答案无效，请重新选择。")
+                else:
+                    data.sort(key=codes.__getitem__)
+                    if len(data) > item.multiple:
+                        error = gettext("最多选 %(k)s 项，现在选了 %(n)s 项，请去掉一些。", k=item.multiple, n=len(data))
+            elif kind == _CHOICE:  # the RadioField's first value, then ChoiceAnswer
+                data = raw[0] if raw else None
+                if data == "":
+                    data = None
+                elif data is not None and data not in codes:
+                    error = gettext("所选答案无效，请重新选择。")
+            else:  # the TextAreaField's first value through clean_text, then TextAnswer
+                data = clean_text(raw[0]) if raw else None
+                if data and len(data) > item.max_length:
+                    error = gettext("最多可写 %(limit)s 个字，现在是 %(count)s 个字，请删减一些。", limit=item.max_length, count=len(data))
+            if screened_by is not None or not item.applies(answers):
+                continue  # not asked: dropped, never an error
+            if error is not None:
+                errors[item.key] = error
+                continue
+            if data:
+                answers[item.key] = data
+                if item.screens_out(data):
+                    screened_by = item
+            elif item.required:
+                missing.append(item)
+        if screened_by is None:  # a screened-out resident owes nothing more
+            for item in missing:
+                errors[item.key] = missing_message(item)
+        return Sheet(answers, errors, screened_by)
+
+
+def sheet_checker(spec: QuestionnaireSpec) -> SheetChecker:
+    return caches.SHEET_CHECKERS.get_or_make_for(spec, lambda: SheetChecker(spec))

@@ -24,25 +24,28 @@ Two copies racing each other meet the same constraint; nothing is checked before
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app, g, has_app_context, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Integer, String, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+import caches
+from analysis.packing import Packer, packer
+from analysis.spec import QuestionnaireSpec
 from errors import Conflict
 from extensions import db
-from models import Response
+from models import Response, Wave
 from models.responses import answer_columns
 from models.types import utcnow
-from survey.integrity import Rules, add_flag, address_flags, answer_sheet_flags, is_speeder
-from survey.links import Link
+from survey.integrity import Rules, add_flag, address_flags, answer_sheet_checker, is_speeder
+from survey.links import Link, require_open
 
 TICKET_SALT = "survey-start"
 DEVICE_SALT = "survey-device"
@@ -54,8 +57,10 @@ def _secret() -> bytes:
 
 
 def keyed_hash(kind: str, value: str) -> str:
-    """HMAC-SHA256 of `value` with the secret key (hex, 64 characters); `kind` keeps the uses apart."""
-    return hmac.new(_secret(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA256 of `value` with the secret key (hex, 64 characters); `kind` keeps the uses apart.
+    (`hmac.digest`: OpenSSL's one-shot HMAC, the same value as `hmac.new(...).hexdigest()` without
+    building an HMAC object; a submission computes seven of these.)"""
+    return hmac.digest(_secret(), f"{kind}:{value}".encode(), "sha256").hex()
 
 
 # -- the ticket ------------------------------------------------------------------------------
@@ -156,28 +161,48 @@ def device_rate_key() -> str:
 
 
 # The residents' statements are built once: building a statement and its cache key on every
-# request cost more CPU than running it (py-spy, bench/load.py --profile).
-_BY_DEVICE = select(Response.id).where(Response.wave_id == bindparam("wave"), Response.device_hash == bindparam("device")).limit(1)
-_BY_KEY = select(Response.id).where(Response.wave_id == bindparam("wave"), Response.idempotency_key == bindparam("key"))
-_REPEAT_OF_TICKET = (
-    select(Response.idempotency_key)
-    .where(Response.wave_id == bindparam("wave"), Response.idempotency_key == bindparam("key"))
-)
+# request cost more CPU than running it (py-spy, bench/load.py --profile). On the table's columns,
+# not the entity's attributes: a Core statement skips the ORM's compile step in Session.execute.
+_R = Response.__table__.c
+_BY_DEVICE = select(_R.id).where(_R.wave_id == bindparam("wave"), _R.device_hash == bindparam("device")).limit(1)
+_BY_KEY = select(_R.id).where(_R.wave_id == bindparam("wave"), _R.idempotency_key == bindparam("key"))
+_REPEAT_OF_TICKET = select(_R.idempotency_key).where(_R.wave_id == bindparam("wave"), _R.idempotency_key == bindparam("key"))
 _REPEAT_OF_TICKET_OR_DEVICE = (
-    select(Response.idempotency_key)
-    .where(
-        Response.wave_id == bindparam("wave"),
-        or_(Response.idempotency_key == bindparam("key"), Response.device_hash == bindparam("device")),
-    )
+    select(_R.idempotency_key)
+    .where(_R.wave_id == bindparam("wave"), or_(_R.idempotency_key == bindparam("key"), _R.device_hash == bindparam("device")))
     .limit(2)
 )
-# The one INSERT of a resident's response: a row whose idempotency key or device hash the wave
-# already holds is not written (the unique constraints decide), and RETURNING says whether it was.
-# Both dialects spell it the same; the statement is chosen by the session's dialect.
+# The one INSERT of a resident's response, which also checks that the wave is open:
+#   INSERT INTO responses (…) SELECT :wave_id, … WHERE EXISTS (SELECT 1 FROM waves WHERE id = :wave_id
+#   AND status = 'open') ON CONFLICT DO NOTHING RETURNING id
+# A row whose idempotency key or device hash the wave already holds is not written (the unique
+# constraints decide), nor one for a wave that is not open (any more), and RETURNING says whether it
+# was. The POST reads the wave's status only when no row comes back (survey.links.read_token,
+# `deferred`): one round trip less on every stored response. Both dialects spell it the same (SQLite
+# needs the SELECT's WHERE to tell ON CONFLICT from a join); chosen by the session's dialect.
+_COLUMNS = [c for c in Response.__table__.c if c.name != "id"]
+_WAVE_OPEN = exists().where(Wave.__table__.c.id == bindparam("wave_id", type_=Integer), Wave.__table__.c.status == bindparam("open", "open", type_=String))
 _INSERTS = {
-    name: dialect.insert(Response.__table__).on_conflict_do_nothing().returning(Response.__table__.c.id)
+    name: dialect.insert(Response.__table__)
+    .from_select(_COLUMNS, select(*(bindparam(c.name, type_=c.type) for c in _COLUMNS)).where(_WAVE_OPEN))
+    .on_conflict_do_nothing()
+    .returning(_R.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What storing a response to one questionnaire needs from it, made once per spec object
+    (caches.INTAKE_PLANS): the answer-sheet flags and the packer of the answer columns."""
+
+    sheet_flags: Callable[[dict], list[str]]
+    packer: Packer
+    items: int
+
+
+def _plan(spec: QuestionnaireSpec) -> _Plan:
+    return caches.INTAKE_PLANS.get_or_make_for(spec, lambda: _Plan(answer_sheet_checker(spec), packer(spec), len(spec.items)))
 
 
 def device_has_answered(link: Link, device: str) -> bool:
@@ -232,6 +257,7 @@ def submit(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcom
     with its flags and commit (STORED), or say why nothing was stored (ALREADY_STORED, DEVICE_DONE,
     INVALID). The view calls this and renders what it returns."""
     if sub.answers is None:
+        require_open(sub.link.wave_id)  # as the INSERT would: nothing is said about a wave not open
         return check_repeat(sub.link, sub.ticket, sub.device, sub.new_device) or Outcome.INVALID
     return store(sub, rules, now)
 
@@ -243,19 +269,21 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     assert sub.answers is not None, "store() takes validated answers"
     now = now or utcnow()
     link = sub.link
+    spec = link.spec
+    plan = _plan(spec)
     duration = max(0.0, (now - sub.ticket.started_at).total_seconds())
     device_hash = keyed_hash("device", sub.device)
     ip_hash = keyed_hash("ip", sub.ip or "unknown")
     ua_hash = keyed_hash("ua", sub.user_agent)
 
     # A screened-out resident is meant to be done in seconds: no speeder flag.
-    flags = ["speeder"] if is_speeder(duration, rules, len(link.spec.items)) and not sub.screened_out else []
+    flags = ["speeder"] if is_speeder(duration, rules, plan.items) and not sub.screened_out else []
     address, partners = address_flags(
         link.wave_id, device_hash, ip_hash, ua_hash, now, rules,
-        spec=link.spec, answers=sub.answers, unit_id=link.place.unit_id,
+        spec=spec, answers=sub.answers, unit_id=link.place.unit_id,
     )
     flags += address
-    flags += answer_sheet_flags(link.spec, sub.answers)
+    flags += plan.sheet_flags(sub.answers)
 
     # A Core INSERT: the unit of work's bookkeeping for one new row cost as much as the rest of
     # the submission's SQL (py-spy); the row's Python-side defaults (created_at) are given here.
@@ -265,7 +293,7 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
         "response_key": f"{link.mode}-{uuid.uuid4().hex}",
         "psu": None,
         "mode": link.mode,
-        **answer_columns(link.spec, sub.answers),
+        **answer_columns(spec, sub.answers, plan.packer),
         "submitted_at": now,
         "started_at": sub.ticket.started_at,
         "duration_s": duration,
@@ -285,9 +313,11 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     }
     insert = _INSERTS[db.session.get_bind().dialect.name]
     if db.session.execute(insert, row).first() is None:
-        # A constraint turned the row down: a copy of this POST, or another tab of this phone, was
-        # stored first (maybe a moment ago, by a request racing this one). Which one?
+        # The wave is not open (any more), or a constraint turned the row down: a copy of this POST,
+        # or another tab of this phone, was stored first (maybe a moment ago, by a request racing
+        # this one). Which one? The wave's status first, as the POST asked it first before.
         db.session.rollback()
+        require_open(link.wave_id)
         if _stored(link.wave_id, sub.ticket.idempotency_key):
             return Outcome.ALREADY_STORED
         if device_has_answered(link, sub.device):

@@ -134,9 +134,12 @@ def place(wave_id: int, unit_code: str) -> Place | None:
     return hit[0].get(unit_code)
 
 
+def _keys() -> tuple[str, ...]:
+    return (*(current_app.config.get("SECRET_KEY_FALLBACKS") or []), current_app.config["SECRET_KEY"])
+
+
 def _serializer() -> URLSafeSerializer:
-    keys = [*(current_app.config.get("SECRET_KEY_FALLBACKS") or []), current_app.config["SECRET_KEY"]]
-    return URLSafeSerializer(keys, salt=LINK_SALT)  # the last key signs, every key verifies
+    return URLSafeSerializer(list(_keys()), salt=LINK_SALT)  # the last key signs, every key verifies
 
 
 def make_token(wave: Wave, unit: Unit, mode: str = "qr") -> str:
@@ -172,18 +175,57 @@ def wave_status(wave_id: int, exact: bool = True) -> str | None:
     return caches.WAVE_STATUS.get_or_make(key, lambda: db.session.scalar(_WAVE_STATUS, {"wave": wave_id}))
 
 
-def read_token(token: str, exact: bool = True) -> Link:
+def read_token(token: str, exact: bool = True, deferred: bool = False) -> Link:
     """The wave, unit and mode of a token.
 
     LinkError 404 (code "link_invalid") when the token is tampered with or names nothing;
     403 ("wave_not_started") for a draft wave; 410 ("wave_ended") for a closed or published one.
     `exact=False` (a GET) may take the wave's status from a few seconds ago (`wave_status`).
+    `deferred` (the resident POST) reads no status here: the caller must, before it answers —
+    survey.intake's INSERT stores a row only while the wave is open, and every path that stores
+    nothing calls `require_open` — so a POST costs one statement less and answers as before.
     """
     invalid = LinkError("链接无效:请检查链接是否完整,或重新扫描二维码。", "link_invalid", 404)
+    payload = _token_payload(token)
+    if payload is None:
+        raise invalid
+    found = place(payload[0], payload[1])
+    if found is None:
+        raise invalid
+    if not deferred:
+        _check_status(wave_status(payload[0], exact))
+    return Link(place=found, mode=payload[2] if len(payload) == 3 else "qr")
+
+
+def require_open(wave_id: int) -> None:
+    """The LinkError `read_token` raises for this wave's status as the database has it now; nothing
+    when the wave is open (the POST's check, see `read_token`'s `deferred`)."""
+    _check_status(wave_status(wave_id, exact=True))
+
+
+def _check_status(status: str | None) -> None:
+    if status is None:  # the wave is gone
+        raise LinkError("链接无效:请检查链接是否完整,或重新扫描二维码。", "link_invalid", 404)
+    if status == "draft":
+        raise LinkError("本次调查尚未开始,请在调查开始后再扫码填写。", "wave_not_started", 403)
+    if status in ("closed", "published"):
+        raise LinkError("本次调查已结束,感谢您的关注。", "wave_ended", 410)
+
+
+def _token_payload(token: str) -> tuple | None:
+    """[wave id, unit code(, mode)] of a validly signed token, else None. Verified tokens are kept
+    per process (caches.LINK_TOKENS, keyed by the token and the signing keys): every GET and POST of
+    a village reads the same token, and checking its signature and parsing its JSON cost more than
+    the dictionary look-up; a token that fails is not kept (a flood of forged ones fills nothing)."""
+    keys = _keys()
+    key = (token, keys)
+    payload = caches.LINK_TOKENS.get(key)
+    if payload is not None:
+        return payload
     try:
-        payload = _serializer().loads(token)
+        payload = URLSafeSerializer(list(keys), salt=LINK_SALT).loads(token)
     except BadSignature:
-        raise invalid from None
+        return None
     if not (
         isinstance(payload, list)
         and len(payload) in (2, 3)
@@ -191,16 +233,8 @@ def read_token(token: str, exact: bool = True) -> Link:
         and isinstance(payload[1], str)
         and (len(payload) == 2 or payload[2] in LINK_MODES)
     ):
-        raise invalid
-    found = place(payload[0], payload[1])
-    status = wave_status(payload[0], exact) if found else None
-    if status is None:
-        raise invalid
-    if status == "draft":
-        raise LinkError("本次调查尚未开始,请在调查开始后再扫码填写。", "wave_not_started", 403)
-    if status in ("closed", "published"):
-        raise LinkError("本次调查已结束,感谢您的关注。", "wave_ended", 410)
-    return Link(place=found, mode=payload[2] if len(payload) == 3 else "qr")
+        return None
+    return caches.LINK_TOKENS.put(key, tuple(payload))
 
 
 # -- short codes ----------------------------------------------------------------------------

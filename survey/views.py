@@ -19,7 +19,7 @@ from errors import PinganError
 from extensions import csrf, db, hashed_remote_address, limiter
 from models import Wave
 from survey import bp, ratelimits
-from survey.forms import ResidentForm, form_class
+from survey.forms import ResidentForm, form_class, is_bot, sheet_checker
 from survey.intake import (
     DEVICE_COOKIE,
     Outcome,
@@ -32,7 +32,7 @@ from survey.intake import (
     submit,
 )
 from survey.integrity import Rules
-from survey.links import Link, read_token, resolve_short_code
+from survey.links import Link, read_token, require_open, resolve_short_code
 from survey.offices import issuer
 
 # No session CSRF token on the residents' pages: the signed ticket, bound to the device cookie it
@@ -145,46 +145,59 @@ def questionnaire(token: str):
             ("device", config["SURVEY_DEVICE_RATE_LIMIT"], device_rate_key()),
         ])
     # LinkError: a 404, 403 or 410 page. A GET may take the wave's status from a few seconds ago
-    # (survey.links.wave_status); the POST reads it, so nothing is stored in a wave that closed.
-    link = read_token(token, exact=request.method == "POST")
+    # (survey.links.wave_status). A POST reads it only when it stores nothing (`deferred`): the
+    # INSERT stores only in an open wave, and every other path below asks `require_open` first.
+    link = read_token(token, exact=False, deferred=request.method == "POST")
     device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
     if request.method == "GET":
         if new_cookie is None and device_has_answered(link, device):  # a new cookie has answered nothing
             return _page("survey/already.html", link, new_cookie)
         return _form_page(link, None, new_cookie)
 
-    form = form_class(link.spec)(meta={"csrf": False})  # the ticket is the token (survey.intake)
-    if form.is_bot:
+    posted = request.form
+    if is_bot(posted):
+        require_open(link.wave_id)
         # The honeypot was filled: thanked like anyone else, so the bot learns nothing; nothing stored.
         current_app.logger.info("survey: honeypot filled, nothing stored (wave %s)", link.wave_id)
         return _page("survey/thanks.html", link, None)
-    valid = form.validate()
-    ticket = read_ticket(form.ticket.data, link.wave_id)
+    # The ticket is the token (survey.intake); the sheet is checked without building the form
+    # (survey.forms.SheetChecker), which is built only when the page is shown again.
+    sheet = sheet_checker(link.spec).check(posted)
+    ticket = read_ticket(posted.get("ticket"), link.wave_id)
     if ticket is None:
+        require_open(link.wave_id)
         if new_cookie is None and device_has_answered(link, device):
             return _page("survey/already.html", link, new_cookie)  # this phone has answered: say so first
         # An old page, one posted without its device cookie, or a forged one: shown again with
         # every answer kept, a fresh ticket and (if the phone had none) a device cookie.
-        return _form_page(link, form, new_cookie, expired=True, status=400)
+        return _form_page(link, _posted_form(link), new_cookie, expired=True, status=400)
     outcome = submit(
         Submission(
             link=link,
             ticket=ticket,
-            answers=form.answers() if valid else None,
+            answers=sheet.answers if sheet.valid else None,
             device=device,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
             new_device=new_cookie is not None,
-            screened_out=form.screened_by is not None,
+            screened_out=sheet.screened_by is not None,
         ),
         Rules.from_config(current_app.config),
     )
     if outcome is Outcome.INVALID:
-        return _form_page(link, form, new_cookie, status=422)
-    if outcome is Outcome.STORED and form.screened_by is not None:
+        return _form_page(link, _posted_form(link), new_cookie, status=422)
+    if outcome is Outcome.STORED and sheet.screened_by is not None:
         return _page("survey/screened.html", link, new_cookie)
     template = "survey/already.html" if outcome is Outcome.DEVICE_DONE else "survey/thanks.html"
     return _page(template, link, new_cookie)
+
+
+def _posted_form(link: Link) -> ResidentForm:
+    """The posted answers as the form that shows them again, validated: its fields hold what the
+    page shows (an invalid code cleared, codes in option order) and their error messages."""
+    form = form_class(link.spec)(meta={"csrf": False})  # the ticket is the token (survey.intake)
+    form.validate()
+    return form
 
 
 def _form_page(

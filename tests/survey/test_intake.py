@@ -177,7 +177,23 @@ def test_a_closed_wave_says_ended_410_even_for_a_form_opened_before(resident_app
     assert resident_app.test_cli_runner().invoke(args=["wave", "close", WAVE]).exit_code == 0
     assert_resident_error_page(client.get(link()), 410, "已结束")
     assert_resident_error_page(client.post(link(), data=form_data(ANSWERS, hidden)), 410, "已结束")
+    # The POST reads the status only when it stores nothing (survey.links.read_token, `deferred`):
+    # every such path says 已结束 first, as a POST did when it read the status before anything else.
+    assert_resident_error_page(client.post(link(), data=form_data({}, hidden)), 410, "已结束")  # invalid answers
+    assert_resident_error_page(client.post(link(), data=form_data(ANSWERS, {})), 410, "已结束")  # no ticket
+    bot = {**form_data(ANSWERS, hidden), "website": "http://spam.example"}
+    assert_resident_error_page(client.post(link(), data=bot), 410, "已结束")  # the honeypot
     assert responses() == []
+
+
+def test_a_retry_after_the_wave_closed_says_ended_and_stores_nothing_more(resident_app):
+    client = resident_app.test_client()
+    hidden = hidden_fields(text(client.get(link())))
+    assert "提交成功" in text(client.post(link(), data=form_data(ANSWERS, hidden)))
+    assert resident_app.test_cli_runner().invoke(args=["wave", "close", WAVE]).exit_code == 0
+    # The INSERT stores nothing (wave closed, and the ticket stored): the status is said first.
+    assert_resident_error_page(client.post(link(), data=form_data(ANSWERS, hidden)), 410, "已结束")
+    assert len(responses()) == 1
 
 
 def test_read_token_names_wave_unit_and_mode(resident_app):

@@ -389,3 +389,69 @@ def test_the_console_stays_chinese_for_an_english_browser(features_app):
         with features_app.test_request_context(url, headers=english):
             refresh()  # the locale is cached per app context, which the fixture holds open
             assert str(get_locale()) == expected, url
+
+
+# -- the sheet checker: the form's rules without the form ----------------------------------------
+
+
+def _random_sheet(rng, spec) -> list[tuple[str, str]]:
+    """A posted answer sheet, valid or hostile: each item absent, empty, answered, answered with an
+    unknown code, several times, or (text) with CRLFs, control characters, spaces only or too long."""
+    from survey.forms import field_name
+
+    pairs = []
+    for item in spec.items:
+        name, codes = field_name(item), [o.code for o in item.options]
+        roll = rng.random()
+        if roll < 0.15:
+            continue
+        if roll < 0.22:
+            pairs.append((name, ""))
+        elif item.options:
+            picks = rng.choices(codes + ["zz"] * (roll < 0.3) + [""] * (roll < 0.33), k=rng.choice([1, 1, 1, 2, 3, 4]))
+            pairs += [(name, code) for code in picks]
+        else:
+            text = rng.choice(["希望加强夜间巡逻", "  ", "a\r\nb\x00c\x7f", "好" * (item.max_length + rng.choice([-1, 0, 1, 5])), " x \r"])
+            pairs += [(name, text)] * rng.choice([1, 1, 2])
+    rng.shuffle(pairs)
+    return pairs
+
+
+@pytest.mark.parametrize(("lang", "screening_later"), [("zh", False), ("en", False), ("zh", True)])
+def test_the_sheet_checker_says_what_the_form_says(features_app, lang, screening_later):
+    """The resident POST checks a sheet with survey.forms.SheetChecker and builds the WTForms form
+    only to show the page again: on thousands of random and hostile sheets the two must agree on
+    validity, each item's error message, the answers kept and the screening item. (`screening_later`:
+    the screening question is the fourth, so that required items before it can be missing.)"""
+    import random
+
+    from werkzeug.datastructures import MultiDict
+
+    from analysis.spec import parse_questionnaire
+    from survey.forms import form_class, sheet_checker
+
+    spec = features_wave().questionnaire_version.to_spec()
+    if screening_later:
+        raw = spec.to_dict()
+        del raw["items"][0]["screen_out"]
+        raw["items"][3]["screen_out"] = ["X", "E"]
+        spec = parse_questionnaire(raw)
+    rng = random.Random(17)
+    seen = {"valid": 0, "invalid": 0, "screened": 0}
+    for _ in range(1500):
+        pairs = _random_sheet(rng, spec)
+        with features_app.test_request_context(f"/s/x?lang={lang}", method="POST", data=MultiDict(pairs)):
+            from flask import request
+
+            form = form_class(spec)(meta={"csrf": False})
+            valid = form.validate()
+            sheet = sheet_checker(spec).check(request.form)
+            errors = {item.key: form.fields_of(item).errors for item in spec.items if form.fields_of(item).errors}
+            assert sheet.valid is valid, pairs
+            assert {k: [v] for k, v in sheet.errors.items()} == errors, pairs
+            assert sheet.screened_by == form.screened_by, pairs
+            if valid:
+                assert list(sheet.answers.items()) == list(form.answers().items()), pairs
+        seen["valid" if valid else "invalid"] += 1
+        seen["screened"] += sheet.screened_by is not None
+    assert min(seen.values()) >= 100, seen  # every kind of sheet was met often
