@@ -1,9 +1,9 @@
 """The Flask extensions, created unbound and attached in `app.create_app`."""
 
-import hashlib
+import functools
 import hmac
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,7 +11,9 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints, so that Alembic can alter them on SQLite (batch mode) and PostgreSQL alike.
@@ -39,7 +41,56 @@ def hashed_remote_address() -> str:
     """The rate limits' key for a client: an HMAC of its address with the secret key, so that the
     limit store (Redis in production) never holds a resident's raw IP address."""
     secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"ratelimit:{get_remote_address()}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(secret, f"ratelimit:{get_remote_address()}".encode(), "sha256").hex()[:32]
 
 
 limiter = Limiter(key_func=hashed_remote_address, default_limits=[])
+
+
+# -- stale pooled connections ------------------------------------------------------------------
+#
+# After a PostgreSQL restart every pooled connection is dead. Each one checked out of the pool is
+# pinged first (SQLAlchemy's pool_pre_ping, done here by `ping_on_checkout`), so that a page never
+# fails on one: a dead one is replaced. The ping is a round trip of its own, a sixth of the resident
+# POST's, so the POST skips it and retries instead (`retry_on_stale_connection`): it is the one
+# request that can be run again safely (its ticket is its idempotency key) and it is most of the load.
+
+
+def ping_on_checkout(engine: Engine) -> None:
+    """pool_pre_ping, except inside `retry_on_stale_connection`."""
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, connection_record, connection_proxy) -> None:
+        if has_request_context() and g.get("db_retries_stale"):
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            raise DisconnectionError(f"pooled connection failed its ping: {type(exc).__name__}") from exc
+
+
+def retry_on_stale_connection(view):
+    """Run `view` without pinging the connections it checks out, and once more if one of them
+    turns out dead (SQLAlchemy then marks the error `connection_invalidated` and drops the whole
+    pool, so the second run gets a fresh connection). Only for a view that is safe to run again
+    after any statement of it failed: the resident POST, whose INSERT is idempotent by its ticket."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        g.db_retries_stale = True
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            db.session.rollback()
+            current_app.logger.warning("database connection was stale (%s): the request runs again", type(exc.orig).__name__)
+            g.db_retries_stale = False  # this time with the ping: a second failure is a real one
+            return view(*args, **kwargs)
+        finally:
+            g.db_retries_stale = False
+
+    return wrapped

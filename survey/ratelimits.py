@@ -19,6 +19,7 @@ The short-code look-ups (/s?code=) keep Flask-Limiter: they are not on the submi
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -94,12 +95,18 @@ def _store(app: Flask) -> Store:
     return store
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(limits_text: str) -> tuple[RateLimitItem, ...]:
+    """A limit string's limits, parsed once (a few configured strings; parsing is regular expressions)."""
+    return tuple(parse_many(limits_text))
+
+
 def _counters(scoped: list[tuple[str, str, str]]) -> list[Counter]:
     """(scope, limit string, key) → one counter per limit of each string."""
     return [
         Counter(limit.key_for(KEY_PREFIX, scope, key), limit)
         for scope, limits_text, key in scoped
-        for limit in parse_many(limits_text)
+        for limit in _parsed(limits_text)
     ]
 
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 import caches
 from analysis.spec import QuestionnaireSpec
 from errors import PinganError
-from extensions import csrf, db, hashed_remote_address, limiter
+from extensions import csrf, db, hashed_remote_address, limiter, retry_on_stale_connection
 from models import Wave
 from survey import bp, ratelimits
 from survey.forms import ResidentForm, form_class, is_bot, sheet_checker
@@ -144,6 +144,13 @@ def questionnaire(token: str):
             ("post", config["SURVEY_RATE_LIMIT"], hashed_remote_address()),
             ("device", config["SURVEY_DEVICE_RATE_LIMIT"], device_rate_key()),
         ])
+    return _questionnaire(token)
+
+
+# Without the pool's ping, run again on a connection that a PostgreSQL restart left dead
+# (extensions.retry_on_stale_connection): a GET only reads, and a POST stores once by its ticket.
+@retry_on_stale_connection
+def _questionnaire(token: str):
     # LinkError: a 404, 403 or 410 page. A GET may take the wave's status from a few seconds ago
     # (survey.links.wave_status). A POST reads it only when it stores nothing (`deferred`): the
     # INSERT stores only in an open wave, and every other path below asks `require_open` first.

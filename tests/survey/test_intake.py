@@ -544,3 +544,33 @@ def test_without_redis_the_post_limits_count_in_the_process(make_app):
         assert len(responses()) == 2
     finally:
         close_app(ctx)
+
+
+def test_a_connection_killed_under_the_pool_costs_the_resident_nothing(resident_app, caplog):
+    """The resident's requests skip the pool's ping and run again on a connection found dead
+    (extensions.retry_on_stale_connection), as after a PostgreSQL restart: thanked and stored once.
+    Other pages ping each connection they check out (extensions.ping_on_checkout)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: its server ends the pooled connections")
+    import psycopg
+
+    from tests.conftest import TEST_DATABASE_URL
+
+    def kill_pooled_connections() -> int:
+        db.session.remove()  # nothing of the test holds a connection
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            return len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall())
+
+    assert "提交成功" in text(answer(resident_app.test_client(), link()))
+    client = resident_app.test_client()  # another phone
+    page = client.get(link())
+    assert kill_pooled_connections() >= 1
+    with caplog.at_level("WARNING"):
+        done = client.post(link(), data=form_data(ANSWERS, hidden_fields(text(page))))
+    assert done.status_code == 200 and "提交成功" in text(done), text(done)[:300]
+    assert "connection was stale" in caplog.text  # the retry, not a fresh connection by chance
+    assert len(responses()) == 2
+    kill_pooled_connections()
+    assert responses()[0].wave_id == wave().id  # the test's own queries: pinged and replaced
