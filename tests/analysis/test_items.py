@@ -19,6 +19,7 @@ from analysis.hierarchy import build_hierarchy
 from analysis.responses import code_responses
 from analysis.spec import parse_questionnaire
 from analysis.errors import AnalysisError
+from analysis.estimates import PsuSums
 from analysis.variance import linearised_variance
 from analysis.weights import rake_weights
 
@@ -209,6 +210,32 @@ def test_domain_means_and_the_shared_variance_agree():
             assert est.se[u, k] == pytest.approx(se, rel=1e-10, abs=1e-12)
             checked += 1
     assert checked > 10
+
+
+def test_domain_means_from_answer_counts_are_estimate_domains():
+    """The item results' means (`domain_means` on PSU sums built from each item's answer counts) are
+    `estimate_domains`' on the respondents' values, and the options' degrees of freedom from PSU
+    counts (`psu_degf`) are `domain_degf`'s from the respondents."""
+    from analysis.estimates import choice_counts, domain_means, estimate_domains, value_sums
+    from analysis.intervals import domain_degf, psu_degf
+
+    responses, hierarchy, coded, w, design = reference_design()
+    scores = {"A": 100, "B": 80, "C": 60, "D": 30, "E": 0}
+    keys = ("safety", "sat_police")
+    Y = np.column_stack([responses[key].map(scores).to_numpy(dtype=float) for key in keys])
+    ours = [value_sums(*choice_counts(design, coded.answers[key], 6), np.array([np.nan, 100, 80, 60, 30, 0, np.nan])) for key in keys]
+    sums = PsuSums(*(np.column_stack(c) for c in zip(*ours)))
+    means = domain_means(design, hierarchy.domains, hierarchy.depth, sums)
+    theirs = estimate_domains(design, hierarchy.domains, hierarchy.depth, Y, np.zeros(2), np.zeros(len(w), dtype=bool))
+    assert (theirs.n_value > 0).sum() > 10 and np.isnan(theirs.estimate).any()  # empty domains too
+    np.testing.assert_allclose(means.estimate, theirs.estimate, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(means.se, theirs.se, rtol=1e-10, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(means.n_value, theirs.n_value)
+    present = ~np.isnan(Y)
+    np.testing.assert_array_equal(
+        psu_degf(design.psu_stratum, hierarchy.domains, hierarchy.depth, sums.N > 0),
+        domain_degf(design.psu, design.stratum, hierarchy.domains, hierarchy.depth, present),
+    )
 
 
 # -- responses: multiple answers and show_if -------------------------------------------------------
