@@ -87,15 +87,16 @@ def count_rows(database_url: str, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (/proc/<pid>/stat), in seconds."""
+def cpu_seconds(pids: list[int], system: bool = False) -> float:
+    """User + system CPU time of these processes so far (/proc/<pid>/stat), in seconds; with
+    `system`, the system (kernel) part alone: sockets to the client, PostgreSQL and Redis."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        total += int(fields[12]) if system else int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -135,10 +136,10 @@ def run_product(args, tmp: Path) -> dict:
         keys = tmp / "keys"
         spy = start_profiler(server.proc.pid, args.duration, tmp / "profile.txt") if args.profile else None
         workers = server.worker_pids()
-        cpu0 = cpu_seconds(workers)
+        cpu0, sys0 = cpu_seconds(workers), cpu_seconds(workers, system=True)
         result = wrk(server.url, BENCH / "load.lua", args.duration, args.connections,
                      [str(links), str(sheets), str(keys)], tmp / "load.json")
-        cpu = cpu_seconds(workers) - cpu0
+        cpu, system = cpu_seconds(workers) - cpu0, cpu_seconds(workers, system=True) - sys0
         if spy is not None:
             spy.wait()
     after = count_rows(database, "SELECT count(*) FROM responses")
@@ -160,6 +161,7 @@ def run_product(args, tmp: Path) -> dict:
         "get_ms": result["get_ms"],
         "page_bytes": size,
         "cpu_s": cpu,
+        "system_s": system,
         "result": result,
     }
 
@@ -241,9 +243,10 @@ def run_baseline(args, tmp: Path, size: int) -> dict:
                 workers=args.workers, threads=args.threads) as server:
         wrk(server.url, BENCH / "baseline.lua", 3, args.connections, [], tmp / "bwarm.json")
         workers = server.worker_pids()
-        cpu0 = cpu_seconds(workers)
+        cpu0, sys0 = cpu_seconds(workers), cpu_seconds(workers, system=True)
         result = wrk(server.url, BENCH / "baseline.lua", args.duration, args.connections, [], tmp / "baseline.json")
         result["cpu_s"] = cpu_seconds(workers) - cpu0
+        result["system_s"] = cpu_seconds(workers, system=True) - sys0
     result["seconds"] = result["duration_us"] / 1e6
     return result
 
@@ -271,7 +274,8 @@ def main() -> None:
         print(f"  submissions/s {rate:.0f}   submission latency p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms")
         print(f"  form fetch latency p50 {g50:.1f} ms  p99 {g99:.1f} ms  (page {ours['page_bytes']} bytes)")
         cpu_ms = 1000 * ours["cpu_s"] / max(1, ours["thanked"])
-        print(f"  workers' CPU {ours['cpu_s']:.1f} s = {cpu_ms:.2f} ms per submission (GET + POST)")
+        print(f"  workers' CPU {ours['cpu_s']:.1f} s = {cpu_ms:.2f} ms per submission (GET + POST), "
+              f"of which system {1000 * ours['system_s'] / max(1, ours['thanked']):.2f} ms")
         print(f"  errors {ours['errors']} (socket/status {ours['result']['socket_errors']}/{ours['result']['status_errors']}, "
               f"unusable form pages {ours['result']['get_errors']}, rejected {ours['result']['rejected']}, "
               f"other {ours['result']['other']}), server tracebacks {ours['tracebacks']}")
@@ -293,7 +297,8 @@ def main() -> None:
               f"({base['requests']} requests) in {base['seconds']:.1f} s = {base_rate:.0f} pairs/s, "
               f"per request p50 {base['p50_us'] / 1000:.1f} ms  p99 {base['p99_us'] / 1000:.1f} ms, "
               f"errors {base['socket_errors'] + base['status_errors'] + base['bad']}; "
-              f"workers' CPU {1000 * base['cpu_s'] / max(1, base['pairs']):.2f} ms per pair")
+              f"workers' CPU {1000 * base['cpu_s'] / max(1, base['pairs']):.2f} ms per pair, "
+              f"of which system {1000 * base['system_s'] / max(1, base['pairs']):.2f} ms")
         print(f"\nsubmissions_per_s={rate:.0f} p50_ms={p50:.1f} p99_ms={p99:.1f} errors={errors} "
               f"baseline_pairs_per_s={base_rate:.0f} ratio={rate / base_rate:.2f}")
     finally:

@@ -29,11 +29,11 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, has_app_context, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
-from sqlalchemy import Integer, String, bindparam, exists, or_, select
+from sqlalchemy import Integer, String, bindparam, case, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 import caches
@@ -44,7 +44,16 @@ from extensions import db
 from models import Response, Wave
 from models.responses import answer_columns
 from models.types import utcnow
-from survey.integrity import Rules, add_flag, address_flags, answer_sheet_checker, is_speeder
+from survey.integrity import (
+    NO_BURST_POSSIBLE,
+    REPEAT_DEVICE,
+    Rules,
+    add_flag,
+    address_flags,
+    address_flags_fit_sql,
+    answer_sheet_checker,
+    is_speeder,
+)
 from survey.links import Link, require_open
 
 TICKET_SALT = "survey-start"
@@ -208,6 +217,29 @@ _INSERTS = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
+# The same INSERT deciding the address flags itself (survey.integrity.address_flags_in_sql): the
+# `repeat_device` flag by a CASE between the two flag lists the caller computed, and no row at all
+# when the response may be one of a burst (then `address_flags` judges, and the INSERT above stores).
+# One statement for a whole POST instead of two, when no rule is switched off.
+def _one_statement_insert(dialect):
+    columns = []
+    for c in _COLUMNS:
+        if c.name == "flags":
+            columns.append(case((REPEAT_DEVICE, bindparam("flags_repeat", type_=c.type)), else_=bindparam("flags", type_=c.type)))
+        elif c.name == "review_status":
+            columns.append(case((REPEAT_DEVICE, bindparam("flagged", "flagged", type_=c.type)), else_=bindparam("review_status", type_=c.type)))
+        else:
+            columns.append(bindparam(c.name, type_=c.type))
+    return (
+        dialect.insert(Response.__table__)
+        .from_select(_COLUMNS, select(*columns).where(_WAVE_OPEN, NO_BURST_POSSIBLE))
+        .on_conflict_do_nothing()
+        .returning(_R.id)
+    )
+
+
+_ONE_STATEMENT_INSERTS = {name: _one_statement_insert(dialect) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
 
 @dataclass(frozen=True)
 class _Plan:
@@ -285,6 +317,11 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     turn down (a repeat of the ticket, or a device that has answered), then commit. The only place
     a resident's response is written.
 
+    Usually one statement: an INSERT that also decides the address flags (`repeat_device`, and
+    that no burst is possible: survey.integrity.address_flags_fit_sql), checks that the wave is open
+    and applies the unique constraints. When it stores nothing (a possible burst, a repeat, a wave
+    not open), the address query and the plain INSERT below decide, and say why.
+
     Without a transaction when none is open yet (the resident POST): a response that flags no
     earlier one is a single write, the INSERT, which is atomic on its own, and so the POST saves
     the BEGIN and COMMIT round trips (the address query before it reads committed rows either
@@ -294,7 +331,7 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     return _store(sub, rules, now or utcnow(), autocommit=not db.session().in_transaction())
 
 
-def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool) -> Outcome:
+def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool, one_statement: bool = True) -> Outcome:
     if autocommit:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     link = sub.link
@@ -307,42 +344,32 @@ def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool) -> Ou
 
     # A screened-out resident is meant to be done in seconds: no speeder flag.
     flags = ["speeder"] if is_speeder(duration, rules, plan.items) and not sub.screened_out else []
+    sheet = plan.sheet_flags(sub.answers)
+    row = _row(sub, now, duration, device_hash, ip_hash, ua_hash, plan)
+    if one_statement and address_flags_fit_sql(rules):
+        # One statement: the INSERT decides `repeat_device` and stores nothing when the response
+        # may be one of a burst (or is a repeat, or the wave is not open); then the way below.
+        plain, repeat = [*flags, *sheet], [*flags, "repeat_device", *sheet]  # in FLAG_ORDER
+        params = {
+            **row, "flags": plain, "flags_repeat": repeat, "review_status": "flagged" if plain else "clean",
+            "burst_since": now - timedelta(minutes=rules.burst_minutes), "burst_below": rules.burst_count - 1,
+            "repeat_since": now - timedelta(minutes=rules.repeat_device_minutes),
+        }
+        if db.session.execute(_ONE_STATEMENT_INSERTS[db.session.get_bind().dialect.name], params).first() is not None:
+            db.session.commit()
+            return Outcome.STORED
     address, partners = address_flags(
         link.wave_id, device_hash, ip_hash, ua_hash, now, rules,
         spec=spec, answers=sub.answers, unit_id=link.place.unit_id,
     )
     if partners and autocommit:
         db.session.rollback()  # the autocommit connection goes back to the pool
-        return _store(sub, rules, now, autocommit=False)
+        return _store(sub, rules, now, autocommit=False, one_statement=False)
     flags += address
-    flags += plan.sheet_flags(sub.answers)
+    flags += sheet
 
-    # A Core INSERT: the unit of work's bookkeeping for one new row cost as much as the rest of
-    # the submission's SQL (py-spy); the row's Python-side defaults (created_at) are given here.
-    row = {
-        "wave_id": link.wave_id,
-        "unit_id": link.place.unit_id,
-        "response_key": f"{link.mode}-{uuid.uuid4().hex}",
-        "psu": None,
-        "mode": link.mode,
-        **answer_columns(spec, sub.answers, plan.packer),
-        "submitted_at": now,
-        "started_at": sub.ticket.started_at,
-        "duration_s": duration,
-        "idempotency_key": sub.ticket.idempotency_key,
-        "device_hash": device_hash,
-        "ip_hash": ip_hash,
-        "ua_hash": ua_hash,
-        "flags": flags,
-        "review_status": "flagged" if flags else "clean",
-        "screened_out": sub.screened_out,
-        "collector_id": None,
-        "interviewer_id": None,
-        "reviewed_by_id": None,
-        "reviewed_at": None,
-        "review_reason": None,
-        "created_at": now,
-    }
+    row["flags"] = flags
+    row["review_status"] = "flagged" if flags else "clean"
     insert = _INSERTS[db.session.get_bind().dialect.name]
     if db.session.execute(insert, row).first() is None:
         # The wave is not open (any more), or a constraint turned the row down: a copy of this POST,
@@ -360,3 +387,32 @@ def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool) -> Ou
         add_flag(earlier, "burst")
     db.session.commit()
     return Outcome.STORED
+
+
+def _row(sub: Submission, now: datetime, duration: float, device_hash: str, ip_hash: str, ua_hash: str, plan: _Plan) -> dict:
+    """The new response's columns but its flags and review status. A Core INSERT: the unit of
+    work's bookkeeping for one new row cost as much as the rest of the submission's SQL (py-spy);
+    the row's Python-side defaults (created_at) are given here."""
+    link = sub.link
+    return {
+        "wave_id": link.wave_id,
+        "unit_id": link.place.unit_id,
+        "response_key": f"{link.mode}-{uuid.uuid4().hex}",
+        "psu": None,
+        "mode": link.mode,
+        **answer_columns(link.spec, sub.answers, plan.packer),
+        "submitted_at": now,
+        "started_at": sub.ticket.started_at,
+        "duration_s": duration,
+        "idempotency_key": sub.ticket.idempotency_key,
+        "device_hash": device_hash,
+        "ip_hash": ip_hash,
+        "ua_hash": ua_hash,
+        "screened_out": sub.screened_out,
+        "collector_id": None,
+        "interviewer_id": None,
+        "reviewed_by_id": None,
+        "reviewed_at": None,
+        "review_reason": None,
+        "created_at": now,
+    }

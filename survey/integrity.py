@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, or_, select
 
 from analysis.integrity import alike_null_p99, alike_share, sheet_patterns
 from analysis.spec import QuestionnaireSpec
@@ -203,6 +203,39 @@ def address_flags(
     if any(r.ua_hash == ua_hash and r.device_hash != device_hash and r.submitted_at >= since for r in recent):
         flags.append("repeat_device")
     return flags, partners
+
+
+def address_flags_fit_sql(rules: Rules) -> bool:
+    """Whether `address_flags` can be decided inside an INSERT (survey.intake) by the two conditions
+    below, NO_BURST_POSSIBLE and REPEAT_DEVICE: when both rules are on. (A rule switched off gives
+    `address_flags` edge cases the conditions do not spell out.)
+
+    NO_BURST_POSSIBLE: the burst window holds fewer than BURST_COUNT - 1 earlier responses of the
+    wave from this address, so `address_flags` cannot flag a burst; when it is false the response
+    may be one of a burst, which only `address_flags` can judge (the answers' likeness), so that
+    INSERT must store nothing. REPEAT_DEVICE: `address_flags` would flag `repeat_device`.
+    Bind parameters: wave_id, ip_hash, ua_hash, device_hash, burst_since, repeat_since, burst_below
+    (= BURST_COUNT - 1)."""
+    return rules.burst_count >= 2 and rules.burst_minutes > 0 and rules.repeat_device_minutes > 0
+
+
+_FROM_THIS_ADDRESS = (_R.wave_id == bindparam("wave_id"), _R.ip_hash == bindparam("ip_hash"))
+# `address_flags` compares in Python, where a stored NULL device hash differs from any device.
+REPEAT_DEVICE = (
+    select(_R.id)
+    .where(*_FROM_THIS_ADDRESS, _R.submitted_at >= bindparam("repeat_since"), _R.ua_hash == bindparam("ua_hash"),
+           or_(_R.device_hash.is_(None), _R.device_hash != bindparam("device_hash")))
+    .correlate(None)
+    .exists()
+)
+NO_BURST_POSSIBLE = (
+    select(func.count())
+    .select_from(Response.__table__)
+    .where(*_FROM_THIS_ADDRESS, _R.submitted_at >= bindparam("burst_since"))
+    .correlate(None)
+    .scalar_subquery()
+    < bindparam("burst_below")
+)
 
 
 def add_flag(response: Response, flag: str) -> None:

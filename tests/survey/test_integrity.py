@@ -11,6 +11,7 @@ from survey.questionnaires import parse_questionnaire_file
 from tests.conftest import DATA
 from tests.survey.resident import (
     ANSWERS,
+    VILLAGE,
     answer,
     backdated_ticket,
     close_app,
@@ -20,6 +21,7 @@ from tests.survey.resident import (
     open_wave_app,
     resident_app_fixture,
     responses,
+    unit,
     wave,
 )
 
@@ -230,3 +232,48 @@ def test_the_analysis_frame_carries_time_mode_and_free_text_for_the_unit_level_c
     assert str(frame["submitted_at"].dtype).startswith("datetime64") and str(frame["submitted_at"].dt.tz) == "UTC"
     assert frame["submitted_at"].notna().all()
     assert frame["comment"].iloc[0] == ANSWERS["comment"] and frame["comment"].isna().iloc[1]
+
+
+def test_the_insert_decides_the_address_flags_as_address_flags_does(resident_app):
+    """survey.intake stores most responses with one INSERT that decides `repeat_device` and that no
+    burst is possible in SQL (survey.integrity.REPEAT_DEVICE, NO_BURST_POSSIBLE); on random rows
+    from a few addresses, phones and browsers (NULL device hashes included), both conditions must
+    say what `address_flags` and its window say, at window edges too."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from models import Response
+    from survey.integrity import NO_BURST_POSSIBLE, REPEAT_DEVICE, Rules, address_flags, address_flags_fit_sql
+
+    rng = random.Random(5)
+    rules = Rules(burst_count=4, burst_minutes=10, repeat_device_minutes=30)
+    assert address_flags_fit_sql(rules) and not address_flags_fit_sql(Rules(repeat_device_minutes=0))
+    now = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+    target = wave()
+    moments = [now - timedelta(minutes=m) for m in (0, 1, 9.99, 10, 10.01, 20, 29.99, 30, 30.01, 45)]
+    for n in range(60):
+        db.session.add(Response(
+            wave_id=target.id, unit_id=unit(VILLAGE).id, response_key=f"r{n}", answers={}, flags=[], mode="qr",
+            ip_hash=rng.choice("ab"), ua_hash=rng.choice("xy"), device_hash=rng.choice([f"d{n}", None]),  # one phone, one row
+            submitted_at=rng.choice(moments),
+        ))
+    db.session.commit()
+    both = select(NO_BURST_POSSIBLE, REPEAT_DEVICE)
+    seen = set()
+    for _ in range(200):
+        ip, ua, device = rng.choice("abc"), rng.choice("xyz"), f"d{rng.randrange(70)}"
+        at = rng.choice(moments) + timedelta(minutes=rng.choice([0, 10, 30]))
+        flags, _ = address_flags(target.id, device, ip, ua, at, rules)
+        window = db.session.scalar(select(func.count()).select_from(Response).where(
+            Response.wave_id == target.id, Response.ip_hash == ip, Response.submitted_at >= at - timedelta(minutes=10)))
+        no_burst, repeat = db.session.execute(both, {
+            "wave_id": target.id, "ip_hash": ip, "ua_hash": ua, "device_hash": device, "burst_below": rules.burst_count - 1,
+            "burst_since": at - timedelta(minutes=10), "repeat_since": at - timedelta(minutes=30),
+        }).one()
+        assert bool(repeat) == ("repeat_device" in flags), (ip, ua, device, at)
+        assert bool(no_burst) == (window + 1 < rules.burst_count), (ip, at)
+        seen.add((bool(no_burst), bool(repeat)))
+    assert seen == {(True, True), (True, False), (False, True), (False, False)}
