@@ -90,13 +90,16 @@ class PsuSums:
 def psu_sums(design: Design, Y: np.ndarray) -> PsuSums:
     """The PSU sums of the columns of Y (n, K), NaN = missing."""
     P, K = len(design.psu_stratum), Y.shape[1]
+    psu, w = design.psu, design.weights
     A, B, N = np.zeros((P, K)), np.zeros((P, K)), np.zeros((P, K))
+    everyone = np.bincount(psu, minlength=P) if K else None
     for k in range(K):
-        m = ~np.isnan(Y[:, k])
-        wm = np.where(m, design.weights, 0.0)
-        A[:, k] = _bc(design.psu, wm * np.where(m, Y[:, k], 0.0), P)
-        B[:, k] = _bc(design.psu, wm, P)
-        N[:, k] = _bc(design.psu, m.astype(float), P)
+        y = Y[:, k]
+        missing = np.isnan(y)
+        A[:, k] = _bc(psu, np.where(missing, 0.0, w * y), P)
+        B[:, k] = _bc(psu, np.where(missing, 0.0, w), P)
+        # the respondents with a value: the PSU's all but its (few) missing ones, exact integers
+        N[:, k] = everyone - np.bincount(psu[missing], minlength=P)
     return PsuSums(A, B, N)
 
 
@@ -146,6 +149,7 @@ def _stratum_moments(
     beta: list[np.ndarray] = []
     present: dict[int, np.ndarray] = {}
     yt: dict[int, np.ndarray] = {}
+    wyt: dict[int, np.ndarray] = {}  # w ỹ, shared by the products below
     for k in range(K):
         W_h[:, k], SY_h[:, k], c_h[:, k], al, be = ratio_moments(design, sums.A[:, k], sums.B[:, k])
         N_h[:, k] = _bc(ph, sums.N[:, k], H)
@@ -154,7 +158,8 @@ def _stratum_moments(
         if k in comp:
             m = ~np.isnan(Y[:, k])
             present[k] = m
-            yt[k] = np.where(m, Y[:, k] - c_h[h, k], 0.0)
+            yt[k] = np.where(m, Y[:, k] - c_h[:, k].take(h), 0.0)
+            wyt[k] = w * yt[k]
 
     Saa: dict[tuple[int, int], np.ndarray] = {}
     Sab: dict[tuple[int, int], np.ndarray] = {}
@@ -174,14 +179,15 @@ def _stratum_moments(
     V: dict[tuple[int, int], np.ndarray] = {}
     for i, k in enumerate(comp):
         for k2 in comp[i:]:
-            T[k, k2] = T[k2, k] = _bc(h, w * yt[k] * yt[k2], H)
-            V[k, k2] = V[k2, k] = _bc(h, w * (present[k] & present[k2]), H)
+            T[k, k2] = T[k2, k] = _bc(h, wyt[k] * yt[k2], H)
+            V[k, k2] = V[k2, k] = _bc(h, w * (present[k] & present[k2] if k2 != k else present[k]), H)
         for k2 in comp:
-            Um[k, k2] = _bc(h, w * yt[k] * present[k2], H)  # Σ w 1_k 1_k2 ỹ_k
+            Um[k, k2] = _bc(h, wyt[k] * present[k2], H)  # Σ w 1_k 1_k2 ỹ_k
     if flagged is None:
         count = sw = sw2 = n_flagged = None
     else:
-        count, sw, sw2, n_flagged = _bc(h, None, H), _bc(h, w, H), _bc(h, w * w, H), _bc(h, flagged.astype(float), H)
+        count, sw, sw2 = _bc(h, None, H), _bc(h, w, H), _bc(h, w * w, H)
+        n_flagged = _bc(h[np.asarray(flagged, dtype=bool)], None, H)  # the few flagged ones alone (exact counts)
     return _StratumMoments(
         count=count, sw=sw, sw2=sw2, flagged=n_flagged,
         W=W_h, SY=SY_h, N=N_h, c=c_h, f=stratum_factors(design),
