@@ -295,7 +295,8 @@ def _sheets(spec: QuestionnaireSpec, coded: CodedResponses, responses: pd.DataFr
         present_y = ~np.isnan(Y) & (w > 0)
         wsum = (present_y * w).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            score = np.where(wsum > 0, np.nansum(np.where(present_y, Y, 0.0) * w, axis=1) / wsum, np.nan)
+            # (no NaN is left to skip: np.sum, as np.nansum would sum the same values)
+            score = np.where(wsum > 0, (np.where(present_y, Y, 0.0) * w).sum(axis=1) / wsum, np.nan)
     return _Sheets(eligible, all_max, patterns, n_patterns, answers, score, time_s, is_qr, _text_key(spec, responses))
 
 
@@ -673,25 +674,50 @@ def _time_clusters(hierarchy: Hierarchy, coded: CodedResponses, sheets: _Sheets,
     if len(rows) < BURST_MIN:
         return out
     unit = coded.unit[rows]
-    order = np.lexsort((t[rows], unit))
-    rows, unit = rows[order], unit[order]
+    tr = t[rows]
+    t0 = int(tr.min())
+    t_bits, r_bits = int(tr.max() - t0).bit_length(), len(t).bit_length()
+    if hierarchy.size.bit_length() + t_bits + r_bits <= 62:
+        # (unit, time, row) as one int64: one sort, in the order of lexsort((time, unit)) (which keeps
+        # the rows' order among equal times)
+        packed = unit << (t_bits + r_bits)
+        packed |= (tr - t0) << r_bits
+        packed |= rows
+        packed.sort()
+        rows, unit = packed & ((1 << r_bits) - 1), packed >> (t_bits + r_bits)
+    else:
+        order = np.lexsort((tr, unit))
+        rows, unit = rows[order], unit[order]
     tt = t[rows]
     big = np.int64(2**40)
     key = unit.astype(np.int64) * big + tt
     count = np.searchsorted(key, key + WINDOW_S, side="right") - np.arange(len(key))
     starts = np.searchsorted(unit, np.arange(hierarchy.size + 1))
     n_attached = np.bincount(coded.unit, minlength=hierarchy.size)
-    for u in np.flatnonzero(np.diff(starts) >= BURST_MIN):
-        lo, hi = starts[u], starts[u + 1]
-        i = lo + int(np.argmax(count[lo:hi]))
-        c = int(count[i])
-        span = max(float(tt[hi - 1] - tt[lo]), WINDOW_S)
-        average = (hi - lo) * WINDOW_S / span
-        if c < BURST_MIN or c < BURST_RATIO * average:
-            continue
-        burst = rows[i : i + c]
-        mine = np.flatnonzero(coded.unit == u)
-        out[int(u)] = _cluster_test(burst, mine, sheets, int(tt[i]), seed, hierarchy.codes[u], int(n_attached[u]))
+    # each unit's densest window (the first of equally dense ones), all units at once
+    sizes = np.diff(starts)
+    seen = np.flatnonzero(sizes > 0)
+    lo, hi = starts[seen], starts[seen + 1]
+    densest = np.maximum.reduceat(count, lo)
+    at_max = np.where(count == np.repeat(densest, sizes[seen]), np.arange(len(count)), len(count))
+    first = np.minimum.reduceat(at_max, lo)
+    c = count[first]
+    span = np.maximum((tt[hi - 1] - tt[lo]).astype(float), WINDOW_S)
+    average = (hi - lo) * WINDOW_S / span
+    burst_of = (sizes[seen] >= BURST_MIN) & (c >= BURST_MIN) & (c >= BURST_RATIO * average)
+    tested = seen[burst_of]
+    if not len(tested):
+        return out
+    # the sheets attached to each tested unit, in row order
+    wanted = np.zeros(hierarchy.size, dtype=bool)
+    wanted[tested] = True
+    theirs = np.flatnonzero(wanted[coded.unit])
+    theirs = theirs[np.argsort(coded.unit[theirs], kind="stable")]
+    bounds = np.searchsorted(coded.unit[theirs], np.append(tested, hierarchy.size))
+    for k, (u, i, c_u) in enumerate(zip(tested.tolist(), first[burst_of].tolist(), c[burst_of].tolist())):
+        burst = rows[i : i + c_u]
+        mine = theirs[bounds[k] : bounds[k + 1]]
+        out[u] = _cluster_test(burst, mine, sheets, int(tt[i]), seed, hierarchy.codes[u], int(n_attached[u]))
     return out
 
 
