@@ -309,7 +309,7 @@ def _text_key(spec: QuestionnaireSpec, responses: pd.DataFrame) -> np.ndarray | 
     columns = []
     for key in texts:
         # Normalise each distinct text once (most sheets leave it blank).
-        codes, uniques = pd.factorize(responses[key].astype(object).to_numpy())
+        codes, uniques = pd.factorize(responses[key].to_numpy(dtype=object))
         norm = pd.Series(uniques, dtype=object).astype(str).str.replace(r"\s+", "", regex=True)
         columns.append((codes, norm))
     # one numbering of the normalised texts over all the items, 1..V
@@ -324,14 +324,14 @@ def _text_key(spec: QuestionnaireSpec, responses: pd.DataFrame) -> np.ndarray | 
         ok_u = (norm.str.len() >= MIN_TEXT).to_numpy()
         id_u = vocabulary[offset : offset + len(norm)].astype(np.int64) + 1
         offset += len(norm)
-        c = np.maximum(codes, 0)
-        long = (codes >= 0) & ok_u[c]
-        if int(key.max()) >= (2**62) // base:  # renumber the sequences so far before they overflow
+        rows = np.flatnonzero(codes >= 0)  # the few sheets with this text
+        rows = rows[ok_u[codes[rows]]]
+        if len(rows) and int(key.max()) >= (2**62) // base:  # renumber the sequences so far before they overflow
             nz = key != 0
             key[nz] = np.unique(key[nz], return_inverse=True)[1].ravel() + 1
-        key = np.where(long, key * base + id_u[c], key)
-    nz = key != 0
-    if not nz.any():
+        key[rows] = key[rows] * base + id_u[codes[rows]]
+    nz = np.flatnonzero(key)
+    if not len(nz):
         return None
     key[nz] = np.unique(key[nz], return_inverse=True)[1].ravel() + 1
     return key
