@@ -206,6 +206,8 @@ SCHEMAS: dict[str, Any] = {
             "group_size": {"type": ["integer", "null"]},
             "grade": {"type": ["string", "null"]},
             "own": {"type": "boolean", "description": "令牌所属单位自己的一行"},
+            "unranked": {"enum": ["insufficient_sample", "kind_not_ranked", None],
+                         "description": "没有名次的原因：样本不足，或该类单位不参加排名（如村）；有名次时为 null"},
         },
         description="同级单位的一行：只有综合指数、名次和等次（其他单位不列名称）",
     ),

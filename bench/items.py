@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.analysis --worker generate D --responses 1000000 --towns 2000 --seed 20260701
     .venv/bin/python -m bench.items D                     # this tree's analysis/
-    .venv/bin/python -m bench.items D --code /tmp/old     # another tree's analysis/ (git archive …)
+    cp bench/items.py /tmp/old/bench/ && (cd /tmp/old && /work/main/.venv/bin/python -m bench.items D)
+                                                          # another tree's analysis/ (git archive …)
 
 `compute_s` (bench/analysis.py) times the whole of analyse_wave; the item results are one part of its
 main thread, beside the ranking's draws on other threads. This prints, as CPU time of the calling
@@ -25,7 +26,6 @@ import gc
 import os
 import pickle
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -37,20 +37,13 @@ def _fmt(xs: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="a directory written by bench.analysis --worker generate")
-    parser.add_argument("--code", type=Path, default=None, help="the tree whose analysis/ is measured (default: this one)")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--waves", type=int, default=5)
     args = parser.parse_args()
-    if args.code is not None:
-        sys.path.insert(0, str(args.code.resolve()))
-        for name in [m for m in sys.modules if m == "analysis" or m.startswith("analysis.")]:
-            del sys.modules[name]
-
     import numpy as np
     import yaml
 
-    import analysis.wave as wave
-    from analysis import analyse_wave, parse_questionnaire
+    from analysis import analyse_wave, parse_questionnaire, wave
     from analysis.design import build_design
     from analysis.estimates import estimate_domains
     from analysis.hierarchy import build_hierarchy

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.analysis --worker generate D --responses 1000000 --towns 2000 --seed 20260701
     .venv/bin/python -m bench.stages D                     # this tree's analysis/
-    .venv/bin/python -m bench.stages D --code /tmp/old     # another tree's analysis/ (git archive …)
+    cp bench/stages.py /tmp/old/bench/ && (cd /tmp/old && /work/main/.venv/bin/python -m bench.stages D)
+                                                          # another tree's analysis/ (git archive …)
     .venv/bin/python -m bench.stages D --full              # with submitted_at, mode and the comment
 
 `compute_s` (bench/analysis.py) times the whole of analyse_wave, whose stage breakdown comes from
@@ -28,7 +29,6 @@ import gc
 import os
 import pickle
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -36,17 +36,9 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data", type=Path, help="a directory written by bench.analysis --worker generate")
-    parser.add_argument(
-        "--code", type=Path, default=None, help="the tree whose analysis/ is measured (default: this one)"
-    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--full", action="store_true", help="add submitted_at, mode and comment from responses.csv")
     args = parser.parse_args()
-    if args.code is not None:
-        sys.path.insert(0, str(args.code.resolve()))
-        for name in [m for m in sys.modules if m == "analysis" or m.startswith("analysis.")]:
-            del sys.modules[name]
-
     import numpy as np
     import pandas as pd
     import yaml
