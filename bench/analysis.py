@@ -381,7 +381,9 @@ def worker_compute(d: Path, repeats: int) -> dict:
     result = None
     for _ in range(repeats):
         t, c = time.perf_counter(), time.process_time()
+        gc.freeze()  # as survey.results.frozen_heap does around analyse_wave in `analysis run` and the worker
         result = analyse_wave(spec, frames["units"], frames["margins"], frames["responses"])
+        gc.unfreeze()
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     peak = peak_mb_self()

@@ -79,3 +79,27 @@ def test_the_worker_turns_it_on_and_the_web_app_does_not(app, tmp_path):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("True")
+
+
+def test_the_analysis_runs_on_a_frozen_heap_only_within_bulk_loading_and_outside_a_request(app):
+    """survey.results.frozen_heap: gc.freeze while analyse_wave runs, in the CLI and the worker only;
+    everything is unfrozen afterwards, even when the analysis fails."""
+    seen: list[int] = []
+
+    def run(fail: bool = False) -> None:
+        try:
+            with survey.results.frozen_heap():
+                seen.append(gc.get_freeze_count())
+                if fail:
+                    raise RuntimeError("analysis failed")
+        except RuntimeError:
+            pass
+
+    run()  # a web process, outside a request
+    with survey.results.bulk_loading():
+        run()  # the CLI, the worker
+        run(fail=True)
+        with app.test_request_context("/admin/waves/x/analysis", method="POST"):
+            run()  # never inside a request
+    assert seen[0] == 0 and seen[1] > 0 and seen[2] > 0 and seen[3] == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
