@@ -232,8 +232,7 @@ def select_locale() -> Locale:
 
     A Locale made once (_LOCALE_OBJECTS), not its name: Flask-Babel parses a name into a Locale on
     every request (13 µs, more than the rest of this)."""
-    args, cookies = request.args, request.cookies
-    for chosen in (args["lang"] if "lang" in args else None, cookies["lang"] if "lang" in cookies else None):
+    for chosen in (request.args.get("lang"), request.cookies.get("lang")):
         if chosen in LOCALES:
             return _LOCALE_OBJECTS[chosen]
     if request.blueprint != "survey":

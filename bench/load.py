@@ -51,6 +51,10 @@ from bench.harness import (  # noqa: E402
 )
 
 BENCH = ROOT / "bench"
+# gunicorn.conf.py recycles a worker after about 20,000 requests; the floor serves that many per
+# worker in a 30-s run, and a recycled worker's CPU time left the count with it (its pid is read at
+# the start): the floor's CPU per pair read 0.15–0.38 ms. Both sides run without recycling.
+NO_RECYCLING = {"GUNICORN_MAX_REQUESTS": "0"}
 
 
 def redis_url() -> str | None:
@@ -127,7 +131,7 @@ def run_product(args, tmp: Path) -> dict:
         import redis
 
         redis.Redis.from_url(limits).flushdb()
-    env = app_env(database, **extra)
+    env = app_env(database, **extra, **NO_RECYCLING)
     log = tmp / "gunicorn.log"
     with Server("app:create_app()", env, log=log, workers=args.workers, threads=args.threads) as server:
         size = page_bytes(server.url + questionnaire.paths[0])
@@ -238,7 +242,7 @@ def run_baseline(args, tmp: Path, size: int) -> dict:
     database = fresh_database("pingan_baseline")
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(TABLE)
-    env = app_env(database, BASELINE_PAGE_BYTES=str(size))
+    env = app_env(database, BASELINE_PAGE_BYTES=str(size), **NO_RECYCLING)
     with Server("bench.baseline_app:create_app()", env, log=tmp / "baseline.log",
                 workers=args.workers, threads=args.threads) as server:
         wrk(server.url, BENCH / "baseline.lua", 3, args.connections, [], tmp / "bwarm.json")
