@@ -51,10 +51,6 @@ from bench.harness import (  # noqa: E402
 )
 
 BENCH = ROOT / "bench"
-# gunicorn.conf.py recycles a worker after about 20,000 requests; the floor serves that many per
-# worker in a 30-s run, and a recycled worker's CPU time left the count with it (its pid is read at
-# the start): the floor's CPU per pair read 0.15–0.38 ms. Both sides run without recycling.
-NO_RECYCLING = {"GUNICORN_MAX_REQUESTS": "0"}
 
 
 def redis_url() -> str | None:
@@ -91,17 +87,49 @@ def count_rows(database_url: str, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def cpu_seconds(pids: list[int], system: bool = False) -> float:
-    """User + system CPU time of these processes so far (/proc/<pid>/stat), in seconds; with
-    `system`, the system (kernel) part alone: sockets to the client, PostgreSQL and Redis."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[12]) if system else int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+class WorkerCPU:
+    """The gunicorn workers' CPU time (user + system, and system alone) between `start` and `stop`.
+
+    gunicorn.conf.py recycles a worker after about 20,000 requests, which the floor reaches within a
+    30-s run: a worker that exits takes its CPU time out of /proc/<pid>, and its replacement is a new
+    pid. So the workers are listed again at the end, and an exited worker's time is read where the
+    kernel puts it, in the master's time of waited-for children (cutime, cstime), less what the
+    worker had used before the start. (Counting only the workers of the start read the floor's CPU
+    per pair as 0.15–0.38 ms.)"""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def _read(self) -> tuple[dict[int, tuple[float, float]], tuple[float, float]]:
+        tick = os.sysconf("SC_CLK_TCK")
+        workers = {}
+        for pid in self.server.worker_pids():
+            fields = _stat(pid)
+            if fields is not None:
+                workers[pid] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[12]) / tick)  # utime, stime
+        master = _stat(self.server.proc.pid)
+        children = ((int(master[13]) + int(master[14])) / tick, int(master[14]) / tick)  # cutime, cstime
+        return workers, children
+
+    def start(self) -> None:
+        self.before = self._read()
+
+    def stop(self) -> tuple[float, float]:
+        """(CPU seconds, of which system) over the run."""
+        (w0, c0), (w1, c1) = self.before, self._read()
+        out = []
+        for i in (0, 1):
+            alive = sum(v[i] - w0.get(pid, (0.0, 0.0))[i] for pid, v in w1.items())
+            exited_before = sum(v[i] for pid, v in w0.items() if pid not in w1)
+            out.append(alive + (c1[i] - c0[i]) - exited_before)
+        return out[0], out[1]
 
 
 def page_bytes(url: str) -> int:
@@ -131,7 +159,7 @@ def run_product(args, tmp: Path) -> dict:
         import redis
 
         redis.Redis.from_url(limits).flushdb()
-    env = app_env(database, **extra, **NO_RECYCLING)
+    env = app_env(database, **extra)
     log = tmp / "gunicorn.log"
     with Server("app:create_app()", env, log=log, workers=args.workers, threads=args.threads) as server:
         size = page_bytes(server.url + questionnaire.paths[0])
@@ -139,11 +167,11 @@ def run_product(args, tmp: Path) -> dict:
         warm = count_rows(database, "SELECT count(*) FROM responses")
         keys = tmp / "keys"
         spy = start_profiler(server.proc.pid, args.duration, tmp / "profile.txt") if args.profile else None
-        workers = server.worker_pids()
-        cpu0, sys0 = cpu_seconds(workers), cpu_seconds(workers, system=True)
+        meter = WorkerCPU(server)
+        meter.start()
         result = wrk(server.url, BENCH / "load.lua", args.duration, args.connections,
                      [str(links), str(sheets), str(keys)], tmp / "load.json")
-        cpu, system = cpu_seconds(workers) - cpu0, cpu_seconds(workers, system=True) - sys0
+        cpu, system = meter.stop()
         if spy is not None:
             spy.wait()
     after = count_rows(database, "SELECT count(*) FROM responses")
@@ -242,15 +270,14 @@ def run_baseline(args, tmp: Path, size: int) -> dict:
     database = fresh_database("pingan_baseline")
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(TABLE)
-    env = app_env(database, BASELINE_PAGE_BYTES=str(size), **NO_RECYCLING)
+    env = app_env(database, BASELINE_PAGE_BYTES=str(size))
     with Server("bench.baseline_app:create_app()", env, log=tmp / "baseline.log",
                 workers=args.workers, threads=args.threads) as server:
         wrk(server.url, BENCH / "baseline.lua", 3, args.connections, [], tmp / "bwarm.json")
-        workers = server.worker_pids()
-        cpu0, sys0 = cpu_seconds(workers), cpu_seconds(workers, system=True)
+        meter = WorkerCPU(server)
+        meter.start()
         result = wrk(server.url, BENCH / "baseline.lua", args.duration, args.connections, [], tmp / "baseline.json")
-        result["cpu_s"] = cpu_seconds(workers) - cpu0
-        result["system_s"] = cpu_seconds(workers, system=True) - sys0
+        result["cpu_s"], result["system_s"] = meter.stop()
     result["seconds"] = result["duration_us"] / 1e6
     return result
 
