@@ -341,7 +341,9 @@ def compare_units(ours: dict, theirs: dict[str, dict], with_composite: bool = Tr
 # ----------------------------------------------------------------------------------------------
 # Workers: each runs in a fresh subprocess (`bench/analysis.py --worker NAME DIR`) and prints JSON
 # ----------------------------------------------------------------------------------------------
-def _load_inputs(d: Path):
+def load_inputs(d: Path):
+    """The questionnaire and the input frames written by `--worker generate` into `d` (also read by
+    bench/items.py and bench/stages.py)."""
     import yaml
 
     from analysis import parse_questionnaire
@@ -359,7 +361,9 @@ STAGES = {  # function name in analysis/ → label, for the breakdown of one pro
     "build_design": "design",
     "indicator_values": "indicator values",
     "estimate_domains": "domain estimates + SEs + composite + deff",
-    "rank_groups": "ranking + P(bottom N) (20,000 draws)",
+    "share_interval": "share intervals (Korn–Graubard)",
+    "item_results": "item results (options, weak items, drivers)",
+    "unit_integrity": "integrity checks",
     "interview_list": "interview list",
     "distributions": "answer distributions",
 }
@@ -372,7 +376,7 @@ def worker_compute(d: Path, repeats: int) -> dict:
 
     from analysis import analyse_wave
 
-    spec, frames = _load_inputs(d)
+    spec, frames = load_inputs(d)
     gc.collect()
     inputs_rss = rss_now_mb()
     load_peak = peak_mb_self()
@@ -424,7 +428,7 @@ def worker_tracemalloc(d: Path) -> dict:
 
     from analysis import analyse_wave
 
-    spec, frames = _load_inputs(d)
+    spec, frames = load_inputs(d)
     analyse_wave(spec, frames["units"], frames["margins"], frames["responses"])  # imports, caches
     tracemalloc.start()
     t = time.perf_counter()
@@ -440,7 +444,7 @@ def worker_subset(d: Path, n_towns: int, repeats: int) -> dict:
     """Write a subset for R and analyse it ourselves (timed, the same call as `compute`)."""
     from analysis import analyse_wave
 
-    spec, frames = _load_inputs(d)
+    spec, frames = load_inputs(d)
     sub = subset_frames(frames, n_towns)
     write_subset_csv(sub, d)
     times = []
@@ -508,7 +512,7 @@ def worker_svy(d: Path) -> dict:
     from analysis.responses import code_responses, indicator_values
     from analysis.weights import DEFAULT_WEIGHT_CAP, rake_weights
 
-    spec, frames = _load_inputs(d)
+    spec, frames = load_inputs(d)
     units, margins, resp = frames["units"], frames["margins"], frames["responses"]
     ours = analyse_wave(spec, units, margins, resp).to_dict(wave=SLUG, period="2026Q3", series="safety")
     hierarchy = build_hierarchy(units)
@@ -551,7 +555,10 @@ def worker_svy(d: Path) -> dict:
     est_check = compare_units(ours, theirs, with_composite=False)
 
     # (b) raking per town -----------------------------------------------------------------------
-    from analysis.weights import DEFAULT_WEIGHT_CAP, merge_categories  # the product's own merging rule, prepared for svy
+    from analysis.weights import (  # the product's own merging rule, prepared for svy
+        DEFAULT_WEIGHT_CAP,
+        merge_categories,
+    )
     # Prepared beforehand (not timed): per weighting unit, its respondents who answered every raking
     # dimension, their answers mapped to the merged category groups, and the groups' population totals.
     dims = [it for it in spec.items if it.dimension]
@@ -775,6 +782,8 @@ def run(args: argparse.Namespace, tmp: Path, r_sizes: list[int]) -> None:
     for name, label in STAGES.items():
         if name in comp["stages"]:
             print(f"  {label:<45} {comp['stages'][name]:7.3f} s {comp['stages_cpu'].get(name, 0.0):7.3f} s")
+    print("  (the ranking's draws, rank_groups, run on a thread of their own beside the item results and the\n"
+          "   integrity checks: cProfile sees only the main thread; their CPU is in the all-threads total)")
     print(f"result: {comp['units']:,} units, interview list {comp['interview_list']}, "
           f"{comp['flags']} insufficient_sample; unit warnings {comp['unit_warnings']}")
 

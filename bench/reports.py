@@ -208,6 +208,21 @@ def setup(env: dict[str, str], paths: dict[str, Path], city: City) -> None:
         flask(env, "analysis", "run", "--wave", slug)
 
 
+def timed_builds(build, runs: int) -> tuple[list[float], list[float], bytes]:
+    """`build()` `runs` times: the wall and CPU seconds of each run, and the last PDF."""
+    times, cpu, pdf = [], [], b""
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        pdf = build()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return times, cpu, pdf
+
+
+def runs_text(values: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in values)
+
+
 def pdf_pages(path: Path) -> int:
     out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
     return int(next(line.split()[-1] for line in out.splitlines() if line.startswith("Pages:")))
@@ -262,12 +277,7 @@ def main() -> None:
 
             wave = get_wave(slug)
             build_report(wave, "quarterly")  # warm-up: fonts, templates, matplotlib caches
-            builds, cpu = [], []
-            for _ in range(args.runs):
-                t0, c0 = time.perf_counter(), time.process_time()
-                build_report(wave, "quarterly")
-                builds.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
+            builds, cpu, _ = timed_builds(lambda: build_report(wave, "quarterly"), args.runs)
             stages: dict[str, list[float]] = {"load": [], "html": [], "layout": [], "pdf": []}
             for _ in range(args.runs):  # the same steps one by one, to see where the time goes
                 t0 = time.perf_counter()
@@ -284,22 +294,17 @@ def main() -> None:
             med = {k: statistics.median(v) for k, v in stages.items()}
             build_s = statistics.median(builds)
             print(f"build  build_report(wave, 'quarterly') in a warm process: median {build_s:.2f} s "
-                  f"(runs {', '.join(f'{t:.2f}' for t in builds)}; CPU time {statistics.median(cpu):.2f} s, "
+                  f"(runs {runs_text(builds)}; CPU time {statistics.median(cpu):.2f} s, "
                   f"so the rest is waiting for a CPU: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)")
             print(f"       stages: load {med['load']:.2f} + html and charts {med['html']:.2f} + layout "
                   f"{med['layout']:.2f} + pdf {med['pdf']:.2f} s")
             other = {}
-            times, cpu = [], []
-            for _ in range(args.runs):
-                t0, c0 = time.perf_counter(), time.process_time()
-                pdf = build_report(wave, "posters")
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
+            times, cpu, pdf = timed_builds(lambda: build_report(wave, "posters"), args.runs)
             other["posters"] = statistics.median(times)
             (tmp_dir / "posters.pdf").write_bytes(pdf)
             print(f"posters build_report(wave, 'posters'): median {other['posters']:.2f} s (runs "
-                  f"{', '.join(f'{t:.2f}' for t in times)}; CPU {statistics.median(cpu):.2f} s, runs "
-                  f"{', '.join(f'{t:.2f}' for t in cpu)}), {len(report_data.load(wave, 'posters').posters)} units "
+                  f"{runs_text(times)}; CPU {statistics.median(cpu):.2f} s, runs "
+                  f"{runs_text(cpu)}), {len(report_data.load(wave, 'posters').posters)} units "
                   f"(a poster and a sheet of cards each), {pdf_pages(tmp_dir / 'posters.pdf')} pages")
         # The notices: 临海市's wave, its 30 listed units, in the same warm process (another app on
         # the second database, as a worker of another office would be).
@@ -311,17 +316,12 @@ def main() -> None:
             notices_wave = get_wave(LINHAI.waves[-1][0])
             listed = len(report_data.load(notices_wave, "interviews").result.interview_list)
             build_report(notices_wave, "interviews")  # warm-up: this database's first read
-            times, cpu = [], []
-            for _ in range(args.runs):
-                t0, c0 = time.perf_counter(), time.process_time()
-                pdf = build_report(notices_wave, "interviews")
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
+            times, cpu, pdf = timed_builds(lambda: build_report(notices_wave, "interviews"), args.runs)
             other["notices"] = statistics.median(times)
             (tmp_dir / "interviews.pdf").write_bytes(pdf)
             print(f"notices build_report(wave, 'interviews'): median {other['notices']:.2f} s (runs "
-                  f"{', '.join(f'{t:.2f}' for t in times)}; CPU {statistics.median(cpu):.2f} s, runs "
-                  f"{', '.join(f'{t:.2f}' for t in cpu)}), {listed} listed units (the list and a notice each), "
+                  f"{runs_text(times)}; CPU {statistics.median(cpu):.2f} s, runs "
+                  f"{runs_text(cpu)}), {listed} listed units (the list and a notice each), "
                   f"{pdf_pages(tmp_dir / 'interviews.pdf')} pages")
         print(f"quarterly_s={build_s:.2f} posters_s={other['posters']:.2f} notices_s={other['notices']:.2f} "
               f"pages={pages} listed={listed}")

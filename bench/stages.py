@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import pickle
 import statistics
 import time
 from pathlib import Path
@@ -41,10 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
     import pandas as pd
-    import yaml
 
     import analysis.ranking as ranking_module
-    from analysis import parse_questionnaire, wave
+    from analysis import wave
     from analysis.design import build_design
     from analysis.estimates import estimate_domains
     from analysis.hierarchy import build_hierarchy
@@ -52,11 +50,10 @@ def main() -> None:
     from analysis.ranking import rank_groups
     from analysis.responses import code_responses, indicator_values
     from analysis.weights import DEFAULT_WEIGHT_CAP, rake_weights
+    from bench.analysis import load_inputs
 
     print(f"analysis/ from {Path(wave.__file__).resolve().parents[1]}; load average {os.getloadavg()[0]:.2f}")
-    spec = parse_questionnaire(yaml.safe_load((args.data / "questionnaire.yaml").read_text(encoding="utf-8")))
-    with open(args.data / "frames.pkl", "rb") as f:
-        frames = pickle.load(f)
+    spec, frames = load_inputs(args.data)
     units, margins, responses = frames["units"], frames["margins"], frames["responses"]
     if args.full:
         extra = pd.read_csv(
