@@ -486,10 +486,15 @@ def test_submit_refuses_nothing_it_should_not(resident_app):
 # -- the limits in one round trip (survey.ratelimits) ------------------------------------------
 
 
-def _redis(db_number: int = 2):
+# A Redis database of the test's own, emptied before and after: not 0 (`make run`'s limits) nor 2 or 15
+# (bench/load.py's), which a developer may be using while the suite runs.
+TEST_REDIS = "redis://127.0.0.1:6379/9"
+
+
+def _redis():
     import redis
 
-    client = redis.Redis.from_url(f"redis://127.0.0.1:6379/{db_number}", socket_timeout=1)
+    client = redis.Redis.from_url(TEST_REDIS, socket_timeout=1)
     try:
         client.ping()
     except redis.RedisError:
@@ -503,7 +508,7 @@ def test_the_post_limits_cost_one_redis_round_trip(make_app, monkeypatch):
 
     _redis().flushdb()
     app, ctx = open_wave_app(
-        make_app, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/2", SPEEDER_SECONDS=0,
+        make_app, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=TEST_REDIS, SPEEDER_SECONDS=0,
         SURVEY_RATE_LIMIT="3 per minute; 100 per hour", SURVEY_DEVICE_RATE_LIMIT="10 per minute; 30 per hour",
     )
     calls = []
