@@ -579,3 +579,22 @@ def test_a_connection_killed_under_the_pool_costs_the_resident_nothing(resident_
     assert len(responses()) == 2
     kill_pooled_connections()
     assert responses()[0].wave_id == wave().id  # the test's own queries: pinged and replaced
+
+
+def test_the_insert_on_the_driver_cursor_stores_what_sqlalchemy_stores(resident_app, monkeypatch):
+    """On PostgreSQL the one-statement INSERT runs on psycopg's cursor (survey.intake._first_row):
+    the same answers stored through SQLAlchemy's execute give the same row, column by column."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the driver's cursor is used on PostgreSQL only")
+    answers = {**ANSWERS}
+    assert "提交成功" in text(answer(resident_app.test_client(), link(), answers, headers={"User-Agent": "phone a"}))
+    monkeypatch.setattr(survey.intake, "_first_row", lambda statement, params: db.session.execute(statement, params).first())
+    assert "提交成功" in text(answer(resident_app.test_client(), link(), answers, headers={"User-Agent": "phone b"}))
+    table = Response.__table__
+    driver, core = db.session.execute(select(table).order_by(table.c.id)).mappings().all()
+    own = {"id", "response_key", "idempotency_key", "device_hash", "ua_hash", "submitted_at", "started_at", "duration_s", "created_at"}
+    assert {c: v for c, v in driver.items() if c not in own} == {c: v for c, v in core.items() if c not in own}
+    assert driver["answer_codes"] or driver["answers"]  # the answers are there to compare
+    for c in ("submitted_at", "started_at", "created_at"):
+        assert type(driver[c]) is type(core[c]) and driver[c].tzinfo == core[c].tzinfo
+    assert driver["response_key"] != core["response_key"] and driver["response_key"].startswith(core["mode"])
