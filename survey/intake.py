@@ -271,19 +271,27 @@ def _driver_statement(statement, dialect) -> _DriverStatement:
     return found
 
 
-def _first_row(statement, params: dict):
-    """`db.session.execute(statement, params).first()` for the resident POST's INSERT, on
-    PostgreSQL run on the session's own connection's psycopg cursor: the same compiled SQL, the
-    same parameter conversions, the same connection, transaction (or autocommit) and prepared
-    statement, without SQLAlchemy's per-execution machinery (result objects, execution context,
-    cache key), which cost about as much CPU as psycopg and the round trip together (py-spy,
-    docs/performance.md). A driver error is raised as SQLAlchemy's would be (DBAPIError.instance,
-    the connection invalidated when it is gone), so `retry_on_stale_connection` works unchanged.
-    Other dialects (SQLite in tests and small offices): the ordinary execute."""
-    connection = db.session.connection()
+def _on_driver(dialect) -> bool:
+    """Whether the resident POST's INSERT runs on the driver's cursor (`_first_row`): psycopg only."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _first_row(connection, statement, params: dict):
+    """`connection.execute(statement, params).first()` for the resident POST's INSERT (connection
+    None: the session's), on PostgreSQL run on the connection's psycopg cursor: the same compiled
+    SQL, the same parameter conversions, the same connection, transaction (or autocommit) and
+    prepared statement, without SQLAlchemy's per-execution machinery (result objects, execution
+    context, cache key), which cost about as much CPU as psycopg and the round trip together
+    (py-spy, docs/performance.md). A driver error is raised as SQLAlchemy's would be
+    (DBAPIError.instance, the connection invalidated when it is gone), so `retry_on_stale_connection`
+    works unchanged. Other dialects (SQLite in tests and small offices): the ordinary execute."""
+    if connection is None:
+        connection = db.session.connection()
+        if not _on_driver(connection.dialect):
+            return db.session.execute(statement, params).first()
     dialect = connection.dialect
-    if dialect.name != "postgresql" or dialect.driver != "psycopg":
-        return db.session.execute(statement, params).first()
+    if not _on_driver(dialect):
+        return connection.execute(statement, params).first()
     prepared = _driver_statement(statement, dialect)
     values = prepared.compiled.construct_params(params)
     for name, process in prepared.processors.items():
@@ -397,7 +405,13 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
 
 
 def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool, one_statement: bool = True) -> Outcome:
-    if autocommit:
+    engine = db.session.get_bind()
+    # Outside a transaction on PostgreSQL the one-statement INSERT takes a connection of its own from
+    # the pool rather than the session's: the session's bookkeeping (its transaction states, commit,
+    # release) cost more CPU than the INSERT's execution on the driver. The session then takes one
+    # (the same pool, AUTOCOMMIT as before) only when the INSERT stored nothing.
+    own_connection = autocommit and _on_driver(engine.dialect)
+    if autocommit and not own_connection:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     link = sub.link
     spec = link.spec
@@ -420,9 +434,18 @@ def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool, one_s
             "burst_since": now - timedelta(minutes=rules.burst_minutes), "burst_below": rules.burst_count - 1,
             "repeat_since": now - timedelta(minutes=rules.repeat_device_minutes),
         }
-        if _first_row(_ONE_STATEMENT_INSERTS[db.session.get_bind().dialect.name], params) is not None:
-            db.session.commit()
+        insert = _ONE_STATEMENT_INSERTS[engine.dialect.name]
+        if own_connection:
+            with engine.connect() as connection:
+                stored = _first_row(connection.execution_options(isolation_level="AUTOCOMMIT"), insert, params) is not None
+        else:
+            stored = _first_row(None, insert, params) is not None
+            if stored:
+                db.session.commit()
+        if stored:
             return Outcome.STORED
+    if own_connection:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     address, partners = address_flags(
         link.wave_id, device_hash, ip_hash, ua_hash, now, rules,
         spec=spec, answers=sub.answers, unit_id=link.place.unit_id,
