@@ -41,7 +41,7 @@ KIND_LABELS = {
 }
 QR_ZIP_LABELS = {"qr": "扫码二维码图片（ZIP）", "door": "入户卡片二维码图片（ZIP）"}  # a `qr_zip` job by its mode
 SHEETS_FORMATS = ("xlsx", "csv")  # an `answer_sheets` job's format
-MIMETYPES = {"pdf": "application/pdf", "zip": "application/zip", "csv": "text/csv; charset=utf-8",
+MIMETYPES = {"pdf": "application/pdf", "zip": "application/zip", "csv": "text/csv",  # send_file adds "; charset=utf-8" to a text type
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 PUBLIC = "公众"  # who asked for a public board's PDF
 

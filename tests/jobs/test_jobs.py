@@ -325,7 +325,7 @@ def test_the_raw_answer_sheets_workbook_is_built_by_the_worker(city, real_queue,
     with ThreadWorker():
         wait_for(lambda: status(csv_id) == "done")
     raw = office.get(f"/admin/waves/{Q3}/answer-sheets.csv")
-    assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf") and raw.mimetype == "text/csv"
+    assert raw.status_code == 200 and raw.data.startswith(b"\xef\xbb\xbf") and raw.content_type == "text/csv; charset=utf-8"
     assert raw.headers["Content-Disposition"] == f'attachment; filename="{Q3}-answer-sheets.csv"'
     assert len(list(csv.reader(io.StringIO(raw.data.decode("utf-8-sig"))))) - 1 == in_wave
     assert len(sheet_builds) == 3 and status(again) == "done"  # the worker built the workbook queued above too
