@@ -138,7 +138,10 @@ def all_caches() -> list[BoundedCache]:
 def app_scope(app: Any) -> str:
     """A token of this application instance (and so of its database), the first part of every key
     made from database rows."""
-    return app.extensions.setdefault("caches.scope", uuid.uuid4().hex)
+    scope = app.extensions.get("caches.scope")
+    if scope is None:  # not setdefault(…, uuid4()): that would draw a uuid on every call
+        scope = app.extensions.setdefault("caches.scope", uuid.uuid4().hex)
+    return scope
 
 
 # -- the caches ---------------------------------------------------------------------------------
@@ -172,9 +175,9 @@ RESIDENT_PAGES = _cache("resident_pages", 1024)
 # wave's id; a POST always reads it from the database, and survey.waves clears this on a change.
 WAVE_STATUS_TTL = 5.0
 WAVE_STATUS = _cache("wave_status", 256, ttl=WAVE_STATUS_TTL)
-# The slug of the newest published board of a scope, linked from the residents' thank-you page
-# (survey.views._board_url): key the app and the scope unit's id; a board published since shows
-# within BOARD_LINK_TTL seconds. None (no board yet) is kept as "" and ages out the same way.
+# The URL of the newest published board of a scope (the public home page when there is none yet),
+# linked from the residents' thank-you page (survey.views._board_url): key the app, the scope unit's
+# id and the script root; a board published since shows within BOARD_LINK_TTL seconds.
 BOARD_LINK_TTL = 60.0
 BOARD_LINKS = _cache("board_links", 256, ttl=BOARD_LINK_TTL)
 # The results page's charts (jobs.charts.level_charts, in front of their files): key the sha256 of
