@@ -90,3 +90,64 @@ def test_an_unreachable_database_is_a_503_that_says_try_again(make_app, monkeypa
     assert "系统正忙" in page and "不会重复保存" in page and "Traceback" not in page
     api = client.get("/api/v1/down-test")
     assert api.status_code == 503 and api.json["error"]["code"] == "503"
+
+
+def test_async_hooks_and_views_are_still_run_synchronously(monkeypatch):
+    """app.App keeps `ensure_sync`'s answer per function: a plain function as it is, a coroutine
+    function through Flask's async_to_sync, an unhashable callable checked each time."""
+    from app import App
+
+    app = App(__name__)
+    wrapped = []
+    monkeypatch.setattr(app, "async_to_sync", lambda func: wrapped.append(func) or "synced")
+
+    def plain():
+        return 1
+
+    async def coroutine():
+        return 2
+
+    class Unhashable:
+        __hash__ = None
+
+        def __call__(self):
+            return 3
+
+    for _ in range(2):  # the second time from the cache
+        assert app.ensure_sync(plain) is plain
+        assert app.ensure_sync(coroutine) == "synced"
+    odd = Unhashable()
+    assert app.ensure_sync(odd) is odd
+    assert wrapped == [coroutine, coroutine]
+
+
+def test_the_session_is_opened_and_saved_as_flask_does(app):
+    """app.SessionInterface's early returns (no cookie; an empty, unmodified session) give the same
+    session and the same response headers as Flask's own interface, in every case."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    ours, flasks = app.session_interface, SecureCookieSessionInterface()
+    cases = [({}, False, False), ({}, True, False), ({}, True, True), ({"k": 1}, True, True), ({"k": 1}, False, False)]
+    for data, accessed, modified in cases:
+        headers = []
+        for interface in (ours, flasks):
+            with app.test_request_context("/"):
+                session = interface.session_class(data)
+                session.accessed, session.modified = accessed, modified
+                response = app.response_class()
+                interface.save_session(app, session, response)
+                # a cookie's name and attributes (its signed value carries the time)
+                headers.append(sorted((k, v) for k, v in response.headers.items() if k != "Set-Cookie") + [
+                    (v.split("=", 1)[0], v.partition(";")[2]) for v in response.headers.getlist("Set-Cookie")])
+        assert headers[0] == headers[1], (data, accessed, modified)
+    with app.test_request_context("/"):
+        assert dict(ours.open_session(app, flask_request())) == {}
+    cookie = SecureCookieSessionInterface().get_signing_serializer(app).dumps({"k": 1})
+    with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+        assert dict(ours.open_session(app, flask_request())) == {"k": 1}
+
+
+def flask_request():
+    from flask import request
+
+    return request._get_current_object()
