@@ -9,6 +9,8 @@ can be rotated without reprinting every poster.
 
 from __future__ import annotations
 
+import functools
+
 import secrets
 import time
 from dataclasses import dataclass
@@ -67,7 +69,7 @@ class Link:
     def wave_id(self) -> int:
         return self.place.wave_id
 
-    @property
+    @functools.cached_property  # read several times by a request; a Link lives for one request
     def spec(self) -> QuestionnaireSpec:
         return questionnaire_spec(self.place.questionnaire_version_id, self.place.questionnaire_stamp)
 

@@ -42,7 +42,8 @@ csrf.exempt(bp)
 
 
 def _lang() -> str:
-    return get_locale().language if get_locale() else "zh"
+    locale = get_locale()
+    return locale.language if locale else "zh"
 
 
 def _lang_args() -> dict[str, str]:
@@ -55,16 +56,24 @@ SIZE_COOKIE = "pingan_size"
 SIZES = ("large", "normal")
 
 
+def _arg(name: str) -> str | None:
+    """request.args.get(name), without the exception werkzeug's MultiDict.get raises and catches
+    for a missing key (residents' URLs carry no query string; a page asks several times)."""
+    args = request.args
+    return args[name] if name in args else None
+
+
 def _big() -> bool:
-    size = request.args.get("size")
+    size = _arg("size")
     if size not in SIZES:
-        size = request.cookies.get(SIZE_COOKIE)
+        cookies = request.cookies
+        size = cookies[SIZE_COOKIE] if SIZE_COOKIE in cookies else None
     return size == "large"
 
 
 @bp.after_request
 def _remember_size(response: FlaskResponse) -> FlaskResponse:
-    size = request.args.get("size")
+    size = _arg("size")
     if size in SIZES:
         response.set_cookie(
             SIZE_COOKIE, size, max_age=400 * 24 * 3600, path="/s",
@@ -155,7 +164,8 @@ def _questionnaire(token: str):
     # (survey.links.wave_status). A POST reads it only when it stores nothing (`deferred`): the
     # INSERT stores only in an open wave, and every other path below asks `require_open` first.
     link = read_token(token, exact=False, deferred=request.method == "POST")
-    device, new_cookie = device_from_cookie(request.cookies.get(DEVICE_COOKIE))
+    cookies = request.cookies
+    device, new_cookie = device_from_cookie(cookies[DEVICE_COOKIE] if DEVICE_COOKIE in cookies else None)
     if request.method == "GET":
         if new_cookie is None and device_has_answered(link, device):  # a new cookie has answered nothing
             return _page("survey/already.html", link, new_cookie)
@@ -284,12 +294,14 @@ def _page(template: str, link: Link, new_cookie: str | None):
 def _board_url(link: Link) -> str:
     """The next step after answering: the newest published 公示 board of this wave's scope (the
     wave itself is still collecting), else the public home page listing every published board.
-    Read once a minute per scope and process (caches.BOARD_LINKS): every thank-you page shows it."""
+    Read once a minute per scope and process (caches.BOARD_LINKS), the URL with it (the same for the
+    same board and script root): every thank-you page shows it."""
     def newest() -> str:
-        return db.session.scalar(_NEWEST_BOARD, {"scope": link.place.scope_unit_id}) or ""
+        slug = db.session.scalar(_NEWEST_BOARD, {"scope": link.place.scope_unit_id})
+        return url_for("board.board", slug=slug) if slug else url_for("board.home")
 
-    slug = caches.BOARD_LINKS.get_or_make((caches.app_scope(current_app), link.place.scope_unit_id), newest)
-    return url_for("board.board", slug=slug) if slug else url_for("board.home")
+    key = (caches.app_scope(current_app), link.place.scope_unit_id, request.script_root)
+    return caches.BOARD_LINKS.get_or_make(key, newest)
 
 
 _NEWEST_BOARD = (
