@@ -52,26 +52,48 @@ class Counter:
 
 
 class Store:
-    """Where one app counts: Redis (one script call per request) or this process's memory."""
+    """Where one app counts: Redis (one script call per request) or this process's memory.
+
+    Each thread talks to Redis on a connection of its own (redis-py's `single_connection_client`,
+    one client per thread): taking a connection from redis-py's shared pool checks it for unread
+    data with a non-blocking read first, which made the pool's bookkeeping cost a third of the
+    script call's CPU (docs/performance.md). A gunicorn worker has a fixed set of threads, so
+    this holds one connection per thread, as the pool would under load."""
 
     def __init__(self, uri: str) -> None:
         self.memory = MemoryStorage()
-        self.redis_script = None
+        self.redis_uri = uri if uri.startswith(("redis://", "rediss://", "unix://")) else None
         self.redis_down_until = 0.0
         self.lock = threading.Lock()
-        if uri.startswith(("redis://", "rediss://", "unix://")):
+        self.local = threading.local()
+
+    def redis_script(self):
+        """This thread's registered script (a callable of keys and args), made on first use."""
+        script = getattr(self.local, "script", None)
+        if script is None:
             import redis
 
-            client = redis.Redis.from_url(uri, socket_timeout=1, socket_connect_timeout=1)
-            self.redis_script = client.register_script(_SCRIPT)
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # Once more on a connection Redis closed (a restart, an idle timeout): the pool found those
+            # before sending; a single connection finds out when it reads. A script that ran before
+            # its connection dropped is then counted twice: a limit only stricter by one, once.
+            # Not on a timeout: a Redis that hangs costs the resident one second, not two.
+            client = redis.Redis.from_url(
+                self.redis_uri, socket_timeout=1, socket_connect_timeout=1, single_connection_client=True,
+                retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            )
+            script = self.local.script = client.register_script(_SCRIPT)
+        return script
 
     def hit(self, counters: list[Counter]) -> list[tuple[int, float]]:
         """Count one hit on every counter; (count, seconds left of its window) each."""
-        if self.redis_script is not None and time.monotonic() >= self.redis_down_until:
+        if self.redis_uri is not None and time.monotonic() >= self.redis_down_until:
             import redis
 
             try:
-                values = self.redis_script(
+                values = self.redis_script()(
                     keys=[c.key for c in counters], args=[c.limit.get_expiry() for c in counters]
                 )
             except redis.RedisError as exc:

@@ -537,6 +537,42 @@ def test_the_post_limits_cost_one_redis_round_trip(make_app, monkeypatch):
         _redis().flushdb()
 
 
+def test_each_thread_counts_on_a_redis_connection_of_its_own(app):
+    """survey.ratelimits.Store: one connection per thread (no pool checks per call), all counting the
+    same counters; a connection Redis dropped is opened again and the counts go on in Redis."""
+    import threading
+
+    from limits import parse
+
+    from survey.ratelimits import Counter, Store
+
+    client = _redis()
+    client.flushdb()
+    store = Store(TEST_REDIS)
+    counters = [Counter("LIMITER/test/thread-counter", parse("100 per minute"))]
+    seen, ids = [], set()
+
+    def count() -> None:
+        seen.append(store.hit(counters)[0][0])
+        ids.add(store.redis_script().registered_client.client_id())
+
+    try:
+        threads = [threading.Thread(target=count) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        count()
+        assert sorted(seen) == [1, 2, 3, 4, 5]  # every hit counted once, in the one store
+        assert len(ids) == 5  # five threads, five connections
+        mine = store.redis_script().registered_client.client_id()
+        client.execute_command("CLIENT", "KILL", "ID", mine)
+        assert store.hit(counters)[0][0] == 6  # reconnected: still Redis's count, not the process's
+        assert store.redis_down_until == 0.0
+    finally:
+        client.flushdb()
+
+
 def test_without_redis_the_post_limits_count_in_the_process(make_app):
     """RATELIMIT_IN_MEMORY_FALLBACK_ENABLED's promise kept: Redis down turns no resident away, and
     the limits still hold, per process."""
