@@ -181,3 +181,18 @@ def test_opening_a_wave_makes_its_short_codes_in_the_audited_step(city):
     assert _links() and db.session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.wave_id == wave_id)) == 52
     opened = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "wave.open", AuditEntry.entity_id == "2026Q4-city"))
     assert opened.after["short_links_created"] == 52
+
+
+def test_gunicorn_freezes_the_preloaded_app_before_forking_the_workers(monkeypatch):
+    """gunicorn.conf.py's when_ready (run in the master after the app is loaded, before any worker is
+    forked) puts the app's objects out of the collector's reach (docs/performance.md)."""
+    import gc
+
+    settings = _gunicorn_settings(monkeypatch)
+    assert settings["preload_app"] is True
+    before = gc.get_freeze_count()
+    try:
+        settings["when_ready"](None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
