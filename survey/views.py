@@ -42,8 +42,14 @@ csrf.exempt(bp)
 
 
 def _lang() -> str:
-    locale = get_locale()
-    return locale.language if locale else "zh"
+    """The page's language, "zh" or "en": Flask-Babel's locale, kept on the request as Flask-Babel
+    keeps its own (not in `g`, which outlives a request when a test holds the app context): a
+    resident's request asks several times, and Flask-Babel's look-up costs more than the page's key."""
+    lang = getattr(request, "survey_lang", None)
+    if lang is None:
+        locale = get_locale()
+        lang = request.survey_lang = locale.language if locale else "zh"
+    return lang
 
 
 def _lang_args() -> dict[str, str]:
