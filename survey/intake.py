@@ -292,11 +292,15 @@ def _first_row(connection, statement, params: dict):
     dialect = connection.dialect
     if not _on_driver(dialect):
         return connection.execute(statement, params).first()
+    return _run_on_driver(dialect, connection.connection.driver_connection, connection.invalidate, statement, params)
+
+
+def _run_on_driver(dialect, driver_connection, invalidate: Callable[[BaseException], None], statement, params: dict):
+    """Run `statement` on `driver_connection`'s psycopg cursor and return its first row (see `_first_row`)."""
     prepared = _driver_statement(statement, dialect)
     values = prepared.compiled.construct_params(params)
     for name, process in prepared.processors.items():
         values[name] = process(values[name])
-    driver_connection = connection.connection.driver_connection
     cursor = None
     try:
         cursor = driver_connection.cursor()
@@ -305,13 +309,35 @@ def _first_row(connection, statement, params: dict):
     except dialect.loaded_dbapi.Error as exc:
         gone = dialect.is_disconnect(exc, driver_connection, cursor)
         if gone:
-            connection.invalidate(exc)
+            invalidate(exc)
         raise DBAPIError.instance(
             prepared.sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
         ) from exc
     finally:
         if cursor is not None:
             cursor.close()
+
+
+def _first_row_autocommit(engine, statement, params: dict):
+    """`_first_row` on a pool connection of its own in autocommit (PostgreSQL, psycopg): checked out
+    of the engine's pool as it is (the pool's checkout events run, as for `engine.connect()`),
+    switched to autocommit for this one statement and back, and returned. `engine.connect()` with the
+    AUTOCOMMIT isolation level did the same through SQLAlchemy's Connection, whose set-up, isolation
+    bookkeeping and reset cost a third more CPU than the statement's own driver call
+    (docs/performance.md). A driver error is raised as SQLAlchemy's, the connection invalidated
+    when it is gone, as `_first_row` does."""
+    dialect = engine.dialect
+    pooled = engine.raw_connection()
+    try:
+        driver_connection = pooled.driver_connection
+        driver_connection.autocommit = True
+        try:
+            return _run_on_driver(dialect, driver_connection, pooled.invalidate, statement, params)
+        finally:
+            if pooled.is_valid:
+                driver_connection.autocommit = False  # back as the pool gives it to sessions
+    finally:
+        pooled.close()
 
 
 @dataclass(frozen=True)
@@ -401,11 +427,18 @@ def store(sub: Submission, rules: Rules, now: datetime | None = None) -> Outcome
     way). A burst, which also flags the earlier responses of its window, is written in one
     transaction as before: the flags are read again inside it."""
     assert sub.answers is not None, "store() takes validated answers"
-    return _store(sub, rules, now or utcnow(), autocommit=not db.session().in_transaction())
+    return _store(sub, rules, now or utcnow(), autocommit=not _in_transaction())
+
+
+def _in_transaction() -> bool:
+    """Whether this request's session has a transaction open; a request that has not used its session
+    yet (the resident POST) has none, and asking would make one (a Session, closed again at teardown)."""
+    registry = db.session.registry
+    return registry.has() and registry().in_transaction()
 
 
 def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool, one_statement: bool = True) -> Outcome:
-    engine = db.session.get_bind()
+    engine = db.engine  # the session's bind (no per-table binds), without making a session to ask
     # Outside a transaction on PostgreSQL the one-statement INSERT takes a connection of its own from
     # the pool rather than the session's: the session's bookkeeping (its transaction states, commit,
     # release) cost more CPU than the INSERT's execution on the driver. The session then takes one
@@ -436,8 +469,7 @@ def _store(sub: Submission, rules: Rules, now: datetime, autocommit: bool, one_s
         }
         insert = _ONE_STATEMENT_INSERTS[engine.dialect.name]
         if own_connection:
-            with engine.connect() as connection:
-                stored = _first_row(connection.execution_options(isolation_level="AUTOCOMMIT"), insert, params) is not None
+            stored = _first_row_autocommit(engine, insert, params) is not None
         else:
             stored = _first_row(None, insert, params) is not None
             if stored:
