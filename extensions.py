@@ -6,6 +6,7 @@ import hmac
 from flask import current_app, g, has_request_context
 from flask_babel import Babel
 from flask_limiter import Limiter
+from flask_limiter._compat import request_context as limiter_request_context
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -55,6 +56,40 @@ class _Limiter(Limiter):
         if in_middleware and not self._meta_limits and any(fn() for fn in self._request_filters):
             return
         super()._check_request_limit(callable_name, in_middleware)
+
+    def init_app(self, app) -> None:
+        """Flask-Limiter's, with its after-request hook (conditional deductions, the X-RateLimit
+        headers) and its teardown returning at once for a request in which it evaluated no limit:
+        both work on the request's limiter context, which such a request (the resident
+        questionnaire, filtered above) never made, and each made an empty one only to find nothing
+        in it (2% of a submission's CPU). With no context they have nothing to do, on any request."""
+        super().init_app(app)
+        own = 0
+        for hooks in (app.after_request_funcs.setdefault(None, []), app.teardown_request_funcs.setdefault(None, [])):
+            for i, hook in enumerate(hooks):
+                if _is_hook_of(hook, self):
+                    hooks[i] = _only_with_limiter_context(hook)
+                    own += 1
+        self.hooks_skipping_idle_requests = own  # 2, or Flask-Limiter changed (tests/test_app.py checks)
+
+
+def _is_hook_of(hook, limiter: Limiter) -> bool:
+    """Flask-Limiter's after-request hook, `partial(Limiter.__inject_headers, limiter)`, or its
+    teardown, the bound `limiter.__release_context`."""
+    if isinstance(hook, functools.partial):
+        return hook.func is getattr(Limiter, "_Limiter__inject_headers", None) and hook.args == (limiter,)
+    return getattr(hook, "__self__", None) is limiter and getattr(hook, "__func__", None) is getattr(
+        Limiter, "_Limiter__release_context", None
+    )
+
+
+def _only_with_limiter_context(hook):
+    def hook_if_limits_were_evaluated(response_or_error=None):
+        if not hasattr(limiter_request_context(), "_limiter_request_context"):
+            return response_or_error  # the response unchanged (a teardown's return value is ignored)
+        return hook(response_or_error)
+
+    return hook_if_limits_were_evaluated
 
 
 limiter = _Limiter(key_func=hashed_remote_address, default_limits=[])

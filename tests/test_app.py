@@ -151,3 +151,25 @@ def flask_request():
     from flask import request
 
     return request._get_current_object()
+
+
+def test_flask_limiters_hooks_skip_only_the_requests_it_evaluated_nothing_for(make_app):
+    """extensions._Limiter wraps Flask-Limiter's two per-request hooks (this fails if a new
+    Flask-Limiter renames them); a limited request still gets its X-RateLimit headers and its 429,
+    the resident questionnaire (counted by survey.ratelimits) none."""
+    from extensions import limiter
+    from tests.survey.resident import close_app, link, open_wave_app
+
+    app, ctx = open_wave_app(make_app, RATELIMIT_ENABLED=True, SURVEY_CODE_RATE_LIMIT="2 per minute")
+    try:
+        assert limiter.hooks_skipping_idle_requests == 2
+        client = app.test_client()
+        first = client.get("/s", query_string={"code": "ZZZZZZ"})
+        assert first.status_code == 404 and first.headers["X-RateLimit-Limit"] == "2"
+        assert first.headers["X-RateLimit-Remaining"] == "1"
+        client.get("/s", query_string={"code": "ZZZZZZ"})
+        assert client.get("/s", query_string={"code": "ZZZZZZ"}).status_code == 429
+        page = client.get(link())
+        assert page.status_code == 200 and "X-RateLimit-Limit" not in page.headers
+    finally:
+        close_app(ctx)
